@@ -1,0 +1,201 @@
+"""Pydantic models of the document contract (DESIGN.md §2).
+
+A document written in the seed schema (`id, customer_id, session_id, created_at, updated_at,
+messages[role, content, timestamp]`) validates unchanged: every newer field has a default, and
+unknown fields are kept (`extra="allow"`) so nothing a caller stored is dropped on a save.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+from .ids import validate_id
+
+Role = Literal["system", "user", "assistant", "tool", "function"]
+ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool", "function")
+T = TypeVar("T")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    """UTC ISO-8601 with microseconds and `Z`: one fixed width, so strings sort as instants."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _as_utc(value: datetime) -> datetime:
+    # Seed documents may hold naive timestamps; they were written in UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    @field_serializer("*", when_used="always", check_fields=False)
+    def _serialize_datetimes(self, value: Any) -> Any:
+        return format_timestamp(value) if isinstance(value, datetime) else value
+
+
+class FunctionCall(BaseModel):
+    """The function a tool call invokes, in OpenAI's shape (`arguments` is a JSON string)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+    arguments: str = "{}"
+
+
+class ToolCall(BaseModel):
+    """One tool call requested by an assistant message."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    type: str = "function"
+    function: FunctionCall
+
+
+class Message(_Model):
+    """One chat message. `id` is None only for messages of seed documents written without ids."""
+
+    id: str | None = None
+    role: Role
+    content: str | None = None
+    timestamp: datetime = Field(default_factory=utc_now)
+    tokens: int | None = Field(default=None, ge=0)
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    _normalize_timestamp = field_validator("timestamp")(classmethod(lambda cls, v: _as_utc(v)))
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_optionals(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in ("id", "tokens", "tool_calls", "tool_call_id", "name"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+class Conversation(_Model):
+    """A whole conversation: metadata plus its messages, oldest first.
+
+    `message_count` and `total_tokens` count every message of the conversation, also those a
+    store keeps outside the loaded window; `messages` may then hold only the newest ones.
+    """
+
+    id: str
+    type: Literal["conversation"] = "conversation"
+    schema_version: int = 1
+    customer_id: str
+    session_id: str | None = None
+    title: str | None = None
+    persona: str | None = None
+    org_id: str | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+    message_count: int = Field(default=0, ge=0)
+    total_tokens: int = Field(default=0, ge=0)
+    messages: list[Message] = Field(default_factory=list)
+
+    # What the store holds, for save_conversation's diff: None until loaded or saved.
+    _saved: SavedState | None = PrivateAttr(default=None)
+
+    _check_id = field_validator("id")(classmethod(lambda cls, v: validate_id(v, "conversation id")))
+    _check_customer = field_validator("customer_id")(
+        classmethod(lambda cls, v: validate_id(v, "customer id"))
+    )
+    _normalize_times = field_validator("created_at", "updated_at")(
+        classmethod(lambda cls, v: _as_utc(v))
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_seed_messages(cls, data: Any) -> Any:
+        # Seed documents have no counters; derive them from the messages they carry.
+        if isinstance(data, dict) and "message_count" not in data:
+            messages = data.get("messages") or []
+            data = {**data, "message_count": len(messages)}
+            data.setdefault(
+                "total_tokens",
+                sum(m.get("tokens") or 0 for m in messages if isinstance(m, dict)),
+            )
+        return data
+
+    @property
+    def etag(self) -> str | None:
+        """The store's version tag of this document as loaded or last saved."""
+        return self._saved.etag if self._saved else None
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON-ready document (DESIGN.md §2)."""
+        return self.model_dump(mode="json")
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_document(), ensure_ascii=False)
+
+
+HEADER_FIELDS: tuple[str, ...] = ("session_id", "title", "persona", "org_id", "metadata")
+
+
+class SavedState(BaseModel):
+    """What the store holds of a conversation, as last seen by this process."""
+
+    etag: str | None
+    customer_id: str
+    conversation_id: str
+    message_ids: tuple[str | None, ...]
+    header: dict[str, JsonValue]
+
+
+class ConversationSummary(_Model):
+    """A conversation without its messages, as listed in a sidebar."""
+
+    id: str
+    customer_id: str
+    session_id: str | None = None
+    title: str | None = None
+    persona: str | None = None
+    org_id: str | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+    message_count: int = 0
+    total_tokens: int = 0
+
+    _normalize_times = field_validator("created_at", "updated_at")(
+        classmethod(lambda cls, v: _as_utc(v))
+    )
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a listing; pass `continuation` back to get the next, None at the end."""
+
+    items: list[T]
+    continuation: str | None = None
+
+
+class AppendResult(BaseModel):
+    """What an append did: which messages were added, and whether they are only queued locally."""
+
+    conversation_id: str
+    message_ids: list[str]
+    pending: bool = False

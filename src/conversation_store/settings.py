@@ -1,0 +1,66 @@
+"""Settings read at the edge (app, CLI, Function) and the store they name.
+
+The library itself never reads the environment: callers pass `Settings.from_env(os.environ)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .exceptions import InvalidInputError
+from .stores.memory import MemoryStore
+from .stores.protocol import ConversationStore
+from .stores.sqlite import SQLiteStore
+
+DEFAULT_STORE_URL = "sqlite:///data/conversations.db"
+DEFAULT_DATABASE = "GenAI"
+DEFAULT_CONTAINER = "AI_Conversations"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where conversations live. With no Cosmos endpoint, `store_url` names an embedded store."""
+
+    store_url: str = DEFAULT_STORE_URL
+    cosmos_endpoint: str | None = None
+    cosmos_database: str = DEFAULT_DATABASE
+    cosmos_container: str = DEFAULT_CONTAINER
+    cosmos_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read the variables `.env.example` documents from `environ`."""
+        return cls(
+            store_url=environ.get("CONVERSATION_STORE_URL") or DEFAULT_STORE_URL,
+            cosmos_endpoint=environ.get("COSMOSDB_ENDPOINT") or None,
+            cosmos_database=environ.get("COSMOSDB_DATABASE") or DEFAULT_DATABASE,
+            cosmos_container=environ.get("COSMOSDB_AIConversations_CONTAINER")
+            or DEFAULT_CONTAINER,
+            cosmos_key=environ.get("COSMOSDB_KEY") or None,
+        )
+
+    @property
+    def backend(self) -> str:
+        """`cosmos`, `sqlite` or `memory`."""
+        if self.cosmos_endpoint:
+            return "cosmos"
+        return "memory" if self.store_url.startswith("memory://") else "sqlite"
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a `sqlite:///relative/path` or `sqlite:////absolute/path` URL."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise InvalidInputError(f"store URL {url!r} is not sqlite:///path or memory://")
+    return Path(url[len(prefix):])
+
+
+def open_store(settings: Settings) -> ConversationStore:
+    """Open the store `settings` name. The caller owns it and must close it."""
+    if settings.backend == "memory":
+        return MemoryStore()
+    if settings.backend == "sqlite":
+        return SQLiteStore(sqlite_path(settings.store_url))
+    raise InvalidInputError("the Cosmos DB store is not available in this build")

@@ -1,0 +1,168 @@
+"""An in-process store: for tests, demos and callers who inject a store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..exceptions import ConflictError, ConversationNotFoundError, StoreClosedError
+from ..models import (
+    AppendResult,
+    Conversation,
+    ConversationSummary,
+    Message,
+    Page,
+    format_timestamp,
+    utc_now,
+)
+from ..tracking import mark_saved
+from .documents import pin_system_message
+from .keyset import decode_keyset, encode_keyset
+from .protocol import HeaderUpdate
+
+
+@dataclass
+class _Entry:
+    conversation: Conversation
+    version: int = 1
+
+
+class MemoryStore:
+    """Keeps conversations in a dict guarded by one lock; nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._closed = False
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def create_conversation(self, conversation: Conversation) -> Conversation:
+        with self._lock:
+            key = self._key(conversation.customer_id, conversation.id)
+            if key in self._entries:
+                raise ConflictError(f"conversation {conversation.id!r} already exists")
+            stored = conversation.model_copy(deep=True)
+            self._entries[key] = _Entry(stored)
+            return self._loaded(stored, version=1, last=None)
+
+    def get_conversation(
+        self, *, customer_id: str, conversation_id: str, last: int | None = None
+    ) -> Conversation:
+        with self._lock:
+            entry = self._entry(customer_id, conversation_id)
+            return self._loaded(entry.conversation, version=entry.version, last=last)
+
+    def append_messages(
+        self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
+    ) -> AppendResult:
+        with self._lock:
+            entry = self._entry(customer_id, conversation_id)
+            stored = entry.conversation
+            known = {m.id for m in stored.messages if m.id is not None}
+            added = [m for m in messages if m.id is None or m.id not in known]
+            if added:
+                stored.messages.extend(m.model_copy(deep=True) for m in added)
+                stored.message_count += len(added)
+                stored.total_tokens += sum(m.tokens or 0 for m in added)
+                stored.updated_at = utc_now()
+                entry.version += 1
+            return AppendResult(
+                conversation_id=conversation_id,
+                message_ids=[m.id for m in added if m.id is not None],
+            )
+
+    def update_conversation(
+        self,
+        *,
+        customer_id: str,
+        conversation_id: str,
+        update: HeaderUpdate,
+        etag: str | None = None,
+    ) -> None:
+        with self._lock:
+            entry = self._entry(customer_id, conversation_id)
+            if etag is not None and etag != str(entry.version):
+                raise ConflictError(f"conversation {conversation_id!r} changed since it was read")
+            stored = entry.conversation
+            for name, value in update.fields.items():
+                setattr(stored, name, value)
+            metadata = {**stored.metadata, **update.metadata_set}
+            for key in update.metadata_removed:
+                metadata.pop(key, None)
+            stored.metadata = metadata
+            stored.updated_at = utc_now()
+            entry.version += 1
+
+    def clear_messages(self, *, customer_id: str, conversation_id: str) -> None:
+        with self._lock:
+            entry = self._entry(customer_id, conversation_id)
+            entry.conversation.messages = []
+            entry.conversation.message_count = 0
+            entry.conversation.total_tokens = 0
+            entry.conversation.updated_at = utc_now()
+            entry.version += 1
+
+    def list_conversations(
+        self, *, customer_id: str, limit: int, continuation: str | None = None
+    ) -> Page[ConversationSummary]:
+        with self._lock:
+            self._check_open()
+            rows = sorted(
+                (
+                    (format_timestamp(e.conversation.updated_at), e.conversation.id, e)
+                    for (customer, _), e in self._entries.items()
+                    if customer == customer_id
+                ),
+                key=lambda row: (row[0], row[1]),
+                reverse=True,
+            )
+            if continuation is not None:
+                after = decode_keyset(continuation)
+                rows = [row for row in rows if (row[0], row[1]) < after]
+            page = rows[:limit]
+            summaries = [
+                ConversationSummary.model_validate(
+                    e.conversation.model_dump(exclude={"messages", "type", "schema_version"})
+                )
+                for _, _, e in page
+            ]
+            more = len(rows) > limit
+            token = encode_keyset(page[-1][0], page[-1][1]) if more and page else None
+            return Page(items=summaries, continuation=token)
+
+    def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
+        with self._lock:
+            self._entries.pop(self._key(customer_id, conversation_id), None)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._entries.clear()
+
+    def _key(self, customer_id: str, conversation_id: str) -> tuple[str, str]:
+        self._check_open()
+        return (customer_id, conversation_id)
+
+    def _entry(self, customer_id: str, conversation_id: str) -> _Entry:
+        entry = self._entries.get(self._key(customer_id, conversation_id))
+        if entry is None:
+            raise ConversationNotFoundError(conversation_id, customer_id)
+        return entry
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("MemoryStore is closed")
+
+    @staticmethod
+    def _loaded(stored: Conversation, *, version: int, last: int | None) -> Conversation:
+        copy = stored.model_copy(deep=True)
+        if last is not None:
+            copy.messages = pin_system_message(copy.messages, copy.messages[-last:] if last else [])
+        mark_saved(copy, str(version))
+        return copy

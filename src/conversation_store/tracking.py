@@ -1,0 +1,53 @@
+"""Pure change tracking for `save_conversation`: what changed since load or last save."""
+
+from __future__ import annotations
+
+from pydantic import JsonValue
+
+from .exceptions import InvalidInputError
+from .models import HEADER_FIELDS, Conversation, Message, SavedState
+from .stores.protocol import HeaderUpdate
+
+
+def header_of(conversation: Conversation) -> dict[str, JsonValue]:
+    dumped = conversation.model_dump(mode="json", include=set(HEADER_FIELDS))
+    return {key: dumped[key] for key in HEADER_FIELDS}
+
+
+def mark_saved(conversation: Conversation, etag: str | None) -> None:
+    """Record that the store now holds `conversation` as it is in memory."""
+    conversation._saved = SavedState(
+        etag=etag,
+        customer_id=conversation.customer_id,
+        conversation_id=conversation.id,
+        message_ids=tuple(m.id for m in conversation.messages),
+        header=header_of(conversation),
+    )
+
+
+def unsaved_messages(conversation: Conversation, saved: SavedState) -> list[Message]:
+    """Messages added in memory since `saved`; raises if saved ones were edited or removed."""
+    if (conversation.customer_id, conversation.id) != (saved.customer_id, saved.conversation_id):
+        raise InvalidInputError("the id or customer_id of a stored conversation cannot change")
+    count = len(saved.message_ids)
+    current = tuple(m.id for m in conversation.messages[:count])
+    if current != saved.message_ids:
+        raise InvalidInputError(
+            "stored messages were removed or reordered in memory; save_conversation only "
+            "appends — use clear_conversation to start over"
+        )
+    return list(conversation.messages[count:])
+
+
+def header_update(conversation: Conversation, saved: SavedState) -> HeaderUpdate:
+    """Header fields and metadata keys that differ from `saved`."""
+    now = header_of(conversation)
+    fields = {k: v for k, v in now.items() if k != "metadata" and v != saved.header.get(k)}
+    old_meta = saved.header.get("metadata")
+    new_meta = now["metadata"]
+    assert isinstance(old_meta, dict) and isinstance(new_meta, dict)
+    return HeaderUpdate(
+        fields=fields,
+        metadata_set={k: v for k, v in new_meta.items() if old_meta.get(k, ...) != v},
+        metadata_removed=tuple(k for k in old_meta if k not in new_meta),
+    )
