@@ -126,8 +126,7 @@ class ConversationManager:
 
         Raises InvalidInputError.
         """
-        message = self._new_message(role, content, tokens, metadata, tool_calls, tool_call_id,
-                                    name)
+        message = self._new_message(role, content, tokens, metadata, tool_calls, tool_call_id, name)
         conversation.messages.append(message)
         conversation.message_count += 1
         conversation.total_tokens += message.tokens or 0
@@ -220,8 +219,9 @@ class ConversationManager:
         """
         self._check_open()
         scope = _scope(conversation_id, customer_id)
-        message = self._new_message(role, content, tokens, metadata, tool_calls, tool_call_id,
-                                    name, message_id)
+        message = self._new_message(
+            role, content, tokens, metadata, tool_calls, tool_call_id, name, message_id
+        )
         return self._store.append_messages(**scope, messages=[message])
 
     def rename_conversation(self, conversation_id: str, customer_id: str, title: str) -> None:
@@ -260,8 +260,12 @@ class ConversationManager:
         last = max_messages or _HISTORY_FIRST_READ
         while True:
             conversation = self._get(conversation_id, customer_id, last=last)
-            picked = window(conversation.messages, max_messages=max_messages,
-                            max_turns=max_turns, max_tokens=max_tokens)
+            picked = window(
+                conversation.messages,
+                max_messages=max_messages,
+                max_turns=max_turns,
+                max_tokens=max_tokens,
+            )
             loaded_all = len(conversation.messages) >= conversation.message_count
             if loaded_all or max_messages is not None or len(picked) < len(conversation.messages):
                 return picked
@@ -289,9 +293,12 @@ class ConversationManager:
             return Message(
                 id=validate_id(message_id, "message id") if message_id else new_message_id(),
                 role=checked_role,  # type: ignore[arg-type]
-                content=validate_content(content, role=checked_role,
-                                         has_tool_calls=bool(tool_calls),
-                                         max_bytes=self._max_content_bytes),
+                content=validate_content(
+                    content,
+                    role=checked_role,
+                    has_tool_calls=bool(tool_calls),
+                    max_bytes=self._max_content_bytes,
+                ),
                 timestamp=utc_now(),
                 tokens=validate_tokens(tokens),
                 metadata=validate_metadata(metadata),

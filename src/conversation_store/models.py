@@ -193,6 +193,17 @@ class Page(BaseModel, Generic[T]):
     continuation: str | None = None
 
 
+class SearchHit(_Model):
+    """One message that matched a search, with a short snippet around the match."""
+
+    conversation_id: str
+    conversation_title: str | None = None
+    message_id: str | None = None
+    role: Role
+    snippet: str
+    timestamp: datetime
+
+
 class AppendResult(BaseModel):
     """What an append did: which messages were added, and whether they are only queued locally."""
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .exceptions import InvalidInputError
+from .stores.cosmos import CosmosStore
+from .stores.cosmos_config import DEFAULT_CONTAINER, DEFAULT_DATABASE
 from .stores.memory import MemoryStore
 from .stores.protocol import ConversationStore
 from .stores.sqlite import SQLiteStore
 
 DEFAULT_STORE_URL = "sqlite:///data/conversations.db"
-DEFAULT_DATABASE = "GenAI"
-DEFAULT_CONTAINER = "AI_Conversations"
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class Settings:
     cosmos_database: str = DEFAULT_DATABASE
     cosmos_container: str = DEFAULT_CONTAINER
     cosmos_key: str | None = field(default=None, repr=False)
+    cosmos_create_if_missing: bool = False
+    cosmos_verify_tls: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -36,9 +38,10 @@ class Settings:
             store_url=environ.get("CONVERSATION_STORE_URL") or DEFAULT_STORE_URL,
             cosmos_endpoint=environ.get("COSMOSDB_ENDPOINT") or None,
             cosmos_database=environ.get("COSMOSDB_DATABASE") or DEFAULT_DATABASE,
-            cosmos_container=environ.get("COSMOSDB_AIConversations_CONTAINER")
-            or DEFAULT_CONTAINER,
+            cosmos_container=environ.get("COSMOSDB_AIConversations_CONTAINER") or DEFAULT_CONTAINER,
             cosmos_key=environ.get("COSMOSDB_KEY") or None,
+            cosmos_create_if_missing=_flag(environ.get("COSMOSDB_CREATE_IF_MISSING")),
+            cosmos_verify_tls=not _flag(environ.get("COSMOSDB_INSECURE_EMULATOR_TLS")),
         )
 
     @property
@@ -54,7 +57,7 @@ def sqlite_path(url: str) -> Path:
     prefix = "sqlite:///"
     if not url.startswith(prefix) or len(url) == len(prefix):
         raise InvalidInputError(f"store URL {url!r} is not sqlite:///path or memory://")
-    return Path(url[len(prefix):])
+    return Path(url[len(prefix) :])
 
 
 def open_store(settings: Settings) -> ConversationStore:
@@ -63,4 +66,16 @@ def open_store(settings: Settings) -> ConversationStore:
         return MemoryStore()
     if settings.backend == "sqlite":
         return SQLiteStore(sqlite_path(settings.store_url))
-    raise InvalidInputError("the Cosmos DB store is not available in this build")
+    assert settings.cosmos_endpoint is not None
+    return CosmosStore.from_endpoint(
+        settings.cosmos_endpoint,
+        credential=settings.cosmos_key,
+        database=settings.cosmos_database,
+        container=settings.cosmos_container,
+        create_if_missing=settings.cosmos_create_if_missing,
+        connection_verify=settings.cosmos_verify_tls,
+    )
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}

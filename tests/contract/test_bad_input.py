@@ -68,8 +68,13 @@ def test_bad_append_raises_and_changes_nothing(
     manager: ConversationManager, stored: str, change: dict[str, Any]
 ) -> None:
     before = _snapshot(manager)
-    call: dict[str, Any] = {"conversation_id": stored, "customer_id": "alice", "role": "user",
-                            "content": "fine", **change}
+    call: dict[str, Any] = {
+        "conversation_id": stored,
+        "customer_id": "alice",
+        "role": "user",
+        "content": "fine",
+        **change,
+    }
 
     with pytest.raises(InvalidInputError):
         manager.append_message(**call)

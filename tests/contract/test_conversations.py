@@ -43,14 +43,18 @@ def test_saved_conversation_loads_with_messages_and_counters(manager: Conversati
     )
     manager.add_message_to_conversation(doc, "system", "You are helpful.")
     manager.add_message_to_conversation(doc, "user", "Hello", tokens=2, metadata={"v": 1})
-    manager.add_message_to_conversation(doc, "assistant", "Hi!", tokens=15,
-                                        metadata={"model": "gpt-4o"})
+    manager.add_message_to_conversation(
+        doc, "assistant", "Hi!", tokens=15, metadata={"model": "gpt-4o"}
+    )
     manager.save_conversation(doc)
 
     loaded = manager.load_conversation(doc.id, "alice")
 
     assert [(m.role, m.content) for m in loaded.messages] == [
-        ("system", "You are helpful."), ("user", "Hello"), ("assistant", "Hi!")]
+        ("system", "You are helpful."),
+        ("user", "Hello"),
+        ("assistant", "Hi!"),
+    ]
     assert [m.id for m in loaded.messages] == [m.id for m in doc.messages]
     assert (loaded.message_count, loaded.total_tokens) == (3, 17)
     assert (loaded.title, loaded.persona, loaded.org_id) == ("Plans", "guide", "org-9")
@@ -69,7 +73,9 @@ def test_seed_schema_document_loads_unchanged(store: ConversationStore) -> None:
     document = loaded.to_document()
     assert document["session_id"] == "streamlit-session-id"
     assert [(m["role"], m["content"]) for m in document["messages"]] == [
-        ("user", "Hello"), ("assistant", "Hi there!")]
+        ("user", "Hello"),
+        ("assistant", "Hi there!"),
+    ]
     assert document["messages"][1]["timestamp"].startswith("2025-01-24T10:30:15")
     assert loaded.message_count == 2
     manager.append_message("a1b2c3", "user_123", "user", "And now?")
@@ -127,17 +133,29 @@ def test_identical_consecutive_messages_are_both_kept(manager: ConversationManag
 def test_tool_calls_round_trip_in_openai_shape(manager: ConversationManager) -> None:
     doc = manager.create_conversation_document("alice", "s1")
     manager.add_message_to_conversation(doc, "user", "Weather in Oslo?")
-    manager.add_message_to_conversation(doc, "assistant", None, tool_calls=[
-        {"id": "call_1", "type": "function",
-         "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}])
-    manager.add_message_to_conversation(doc, "tool", '{"c": 3}', tool_call_id="call_1",
-                                        name="weather")
+    manager.add_message_to_conversation(
+        doc,
+        "assistant",
+        None,
+        tool_calls=[
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "weather", "arguments": '{"city": "Oslo"}'},
+            }
+        ],
+    )
+    manager.add_message_to_conversation(
+        doc, "tool", '{"c": 3}', tool_call_id="call_1", name="weather"
+    )
     manager.save_conversation(doc)
 
     messages = manager.load_conversation(doc.id, "alice").to_document()["messages"]
 
-    assert messages[1]["tool_calls"][0]["function"] == {"name": "weather",
-                                                        "arguments": '{"city": "Oslo"}'}
+    assert messages[1]["tool_calls"][0]["function"] == {
+        "name": "weather",
+        "arguments": '{"city": "Oslo"}',
+    }
     assert messages[1]["content"] is None
     assert (messages[2]["tool_call_id"], messages[2]["name"]) == ("call_1", "weather")
 
@@ -187,10 +205,15 @@ def test_rename_and_clear_keep_the_record(manager: ConversationManager) -> None:
 
     loaded = manager.load_conversation(conversation_id, "alice")
     assert (loaded.title, loaded.messages, loaded.message_count, loaded.total_tokens) == (
-        "Kyoto instead", [], 0, 0)
+        "Kyoto instead",
+        [],
+        0,
+        0,
+    )
     manager.append_message(conversation_id, "alice", "user", "fresh start")
     assert [m.content for m in manager.load_conversation(conversation_id, "alice").messages] == [
-        "fresh start"]
+        "fresh start"
+    ]
 
 
 def test_header_changes_of_two_writers_both_survive(manager: ConversationManager) -> None:
@@ -214,8 +237,12 @@ def test_update_with_a_stale_etag_is_a_conflict(
     manager.rename_conversation(conversation_id, "alice", "first")
 
     with pytest.raises(ConflictError):
-        store.update_conversation(customer_id="alice", conversation_id=conversation_id,
-                                  update=HeaderUpdate(fields={"title": "second"}), etag=stale)
+        store.update_conversation(
+            customer_id="alice",
+            conversation_id=conversation_id,
+            update=HeaderUpdate(fields={"title": "second"}),
+            etag=stale,
+        )
     assert manager.load_conversation(conversation_id, "alice").title == "first"
 
 
@@ -237,8 +264,9 @@ def test_history_windows(manager: ConversationManager) -> None:
     assert len(manager.get_history(doc.id, "alice")) == 121
 
 
-def test_data_survives_reopening_the_store(store_factory: object,
-                                           request: pytest.FixtureRequest) -> None:
+def test_data_survives_reopening_the_store(
+    store_factory: object, request: pytest.FixtureRequest
+) -> None:
     if "memory" in request.node.callspec.id:
         pytest.skip("the memory store keeps nothing across processes by design")
     assert callable(store_factory)

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
-from ..models import AppendResult, Conversation, ConversationSummary, Message, Page
+from ..models import AppendResult, Conversation, ConversationSummary, Message, Page, SearchHit
 
 
 @dataclass(frozen=True)
@@ -102,3 +102,13 @@ class ConversationStore(Protocol):
         ...
 
 
+@runtime_checkable
+class SearchableStore(Protocol):
+    """A store that can search the text of one customer's messages."""
+
+    def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
+        """Messages of `customer_id` matching `query`, best first.
+
+        Raises InvalidInputError for a query the backend cannot run.
+        """
+        ...

@@ -39,8 +39,18 @@ _SUMMARY_COLUMNS = (
     "id, customer_id, session_id, title, persona, org_id, metadata, extra, "
     "created_at, updated_at, message_count, total_tokens, version"
 )
-_KNOWN_FIELDS = {*HEADER_FIELDS, "id", "type", "schema_version", "customer_id", "created_at",
-                 "updated_at", "message_count", "total_tokens", "messages"}
+_KNOWN_FIELDS = {
+    *HEADER_FIELDS,
+    "id",
+    "type",
+    "schema_version",
+    "customer_id",
+    "created_at",
+    "updated_at",
+    "message_count",
+    "total_tokens",
+    "messages",
+}
 
 
 class SQLiteStore:
@@ -75,17 +85,26 @@ class SQLiteStore:
                     f"INSERT INTO conversations ({_SUMMARY_COLUMNS}) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 1)",
                     (
-                        doc["id"], doc["customer_id"], doc["session_id"], doc["title"],
-                        doc["persona"], doc["org_id"], json.dumps(doc["metadata"]),
-                        json.dumps(_extra_fields(doc)), doc["created_at"], doc["updated_at"],
+                        doc["id"],
+                        doc["customer_id"],
+                        doc["session_id"],
+                        doc["title"],
+                        doc["persona"],
+                        doc["org_id"],
+                        json.dumps(doc["metadata"]),
+                        json.dumps(_extra_fields(doc)),
+                        doc["created_at"],
+                        doc["updated_at"],
                     ),
                 )
             except sqlite3.IntegrityError as exc:
                 raise ConflictError(f"conversation {conversation.id!r} already exists") from exc
-            self._insert_messages(db, conversation.customer_id, conversation.id,
-                                  conversation.messages, touch=False)
-        return self.get_conversation(customer_id=conversation.customer_id,
-                                     conversation_id=conversation.id)
+            self._insert_messages(
+                db, conversation.customer_id, conversation.id, conversation.messages, touch=False
+            )
+        return self.get_conversation(
+            customer_id=conversation.customer_id, conversation_id=conversation.id
+        )
 
     def get_conversation(
         self, *, customer_id: str, conversation_id: str, last: int | None = None
@@ -98,12 +117,14 @@ class SQLiteStore:
                 if last is None:
                     bodies = db.execute(
                         "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
-                        "ORDER BY seq", (customer_id, conversation_id),
+                        "ORDER BY seq",
+                        (customer_id, conversation_id),
                     ).fetchall()
                 else:
                     bodies = db.execute(
                         "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
-                        "ORDER BY seq DESC LIMIT ?", (customer_id, conversation_id, last),
+                        "ORDER BY seq DESC LIMIT ?",
+                        (customer_id, conversation_id, last),
                     ).fetchall()[::-1]
                     bodies = self._pin_system_message(db, row, bodies)
             finally:
@@ -141,15 +162,22 @@ class SQLiteStore:
             db.execute(
                 f"UPDATE conversations SET {', '.join([*assignments, 'metadata = ?'])}, "
                 "updated_at = ?, version = version + 1 WHERE customer_id = ? AND id = ?",
-                (*update.fields.values(), json.dumps(metadata), format_timestamp(utc_now()),
-                 customer_id, conversation_id),
+                (
+                    *update.fields.values(),
+                    json.dumps(metadata),
+                    format_timestamp(utc_now()),
+                    customer_id,
+                    conversation_id,
+                ),
             )
 
     def clear_messages(self, *, customer_id: str, conversation_id: str) -> None:
         with self._write() as db:
             self._header_row(db, customer_id, conversation_id)
-            db.execute("DELETE FROM messages WHERE customer_id = ? AND conversation_id = ?",
-                       (customer_id, conversation_id))
+            db.execute(
+                "DELETE FROM messages WHERE customer_id = ? AND conversation_id = ?",
+                (customer_id, conversation_id),
+            )
             db.execute(
                 "UPDATE conversations SET message_count = 0, total_tokens = 0, updated_at = ?, "
                 "version = version + 1 WHERE customer_id = ? AND id = ?",
@@ -165,21 +193,26 @@ class SQLiteStore:
             where += " AND (updated_at, id) < (?, ?)"
             params += [updated_at, last_id]
         with self._translate_errors():
-            rows = self._connection().execute(
-                f"SELECT {_SUMMARY_COLUMNS} FROM conversations WHERE {where} "
-                "ORDER BY updated_at DESC, id DESC LIMIT ?", (*params, limit + 1),
-            ).fetchall()
+            rows = (
+                self._connection()
+                .execute(
+                    f"SELECT {_SUMMARY_COLUMNS} FROM conversations WHERE {where} "
+                    "ORDER BY updated_at DESC, id DESC LIMIT ?",
+                    (*params, limit + 1),
+                )
+                .fetchall()
+            )
         page = rows[:limit]
         items = [ConversationSummary.model_validate(_header_document(r)) for r in page]
-        token = (
-            encode_keyset(page[-1]["updated_at"], page[-1]["id"]) if len(rows) > limit else None
-        )
+        token = encode_keyset(page[-1]["updated_at"], page[-1]["id"]) if len(rows) > limit else None
         return Page(items=items, continuation=token)
 
     def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
         with self._write() as db:
-            db.execute("DELETE FROM conversations WHERE customer_id = ? AND id = ?",
-                       (customer_id, conversation_id))
+            db.execute(
+                "DELETE FROM conversations WHERE customer_id = ? AND id = ?",
+                (customer_id, conversation_id),
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -243,7 +276,8 @@ class SQLiteStore:
             return bodies
         first = db.execute(
             "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
-            "ORDER BY seq LIMIT 1", (row["customer_id"], row["id"]),
+            "ORDER BY seq LIMIT 1",
+            (row["customer_id"], row["id"]),
         ).fetchone()
         if first is not None and json.loads(first["body"]).get("role") == "system":
             return [first, *bodies]
@@ -260,15 +294,21 @@ class SQLiteStore:
     ) -> list[str]:
         (next_seq,) = db.execute(
             "SELECT COALESCE(MAX(seq), -1) + 1 FROM messages "
-            "WHERE customer_id = ? AND conversation_id = ?", (customer_id, conversation_id),
+            "WHERE customer_id = ? AND conversation_id = ?",
+            (customer_id, conversation_id),
         ).fetchone()
         added: list[Message] = []
         for message in messages:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO messages (customer_id, conversation_id, seq, id, body) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (customer_id, conversation_id, next_seq, message.id,
-                 json.dumps(message.model_dump(mode="json"), ensure_ascii=False)),
+                (
+                    customer_id,
+                    conversation_id,
+                    next_seq,
+                    message.id,
+                    json.dumps(message.model_dump(mode="json"), ensure_ascii=False),
+                ),
             )
             if cursor.rowcount:
                 added.append(message)
@@ -279,8 +319,14 @@ class SQLiteStore:
                 "total_tokens = total_tokens + ?, version = version + ?"
                 + (", updated_at = ?" if touch else "")
                 + " WHERE customer_id = ? AND id = ?",
-                (len(added), sum(m.tokens or 0 for m in added), 1 if touch else 0,
-                 *([format_timestamp(utc_now())] if touch else []), customer_id, conversation_id),
+                (
+                    len(added),
+                    sum(m.tokens or 0 for m in added),
+                    1 if touch else 0,
+                    *([format_timestamp(utc_now())] if touch else []),
+                    customer_id,
+                    conversation_id,
+                ),
             )
         return [m.id for m in added if m.id is not None]
 

@@ -34,9 +34,7 @@ def _m001_conversations_and_messages(db: sqlite3.Connection) -> None:
         ) WITHOUT ROWID
         """
     )
-    db.execute(
-        "CREATE INDEX conversations_recent ON conversations (customer_id, updated_at, id)"
-    )
+    db.execute("CREATE INDEX conversations_recent ON conversations (customer_id, updated_at, id)")
     db.execute(
         """
         CREATE TABLE messages (

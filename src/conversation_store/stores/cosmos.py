@@ -1,0 +1,403 @@
+"""The Azure Cosmos DB for NoSQL store (sync). Its twin is `conversation_store.aio.CosmosStore`.
+
+Both share every decision (documents, patches, queries, sizes, errors, retries) with
+`documents.py`, `cosmos_errors.py` and `retrying.py`; this file only performs the I/O.
+Append = one conditional patch; sealing old messages into segments = one transactional batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import AzureError
+from azure.cosmos import ContainerProxy, CosmosClient
+from azure.identity import DefaultAzureCredential
+
+from ..exceptions import (
+    ConflictError,
+    ConversationNotFoundError,
+    InvalidInputError,
+    StoreClosedError,
+)
+from ..models import (
+    AppendResult,
+    Conversation,
+    ConversationSummary,
+    Message,
+    Page,
+    format_timestamp,
+    utc_now,
+)
+from ..tracking import mark_saved
+from . import documents as docs
+from .charges import ChargeHook, charge_reporter
+from .cosmos_config import DEFAULT_CONTAINER, DEFAULT_DATABASE, PARTITION_KEY, client_options
+from .cosmos_errors import translate
+from .protocol import HeaderUpdate
+from .retrying import RetryPolicy
+
+T = TypeVar("T")
+MAX_BATCH_OPERATIONS = 100
+_MAX_WRITE_RACES = 20  # optimistic (ETag) retries when writers race on one head
+
+
+class CosmosStore:
+    """Conversations in one Cosmos DB container partitioned by `/customer_id`.
+
+    Thread-safe: the SDK client is, and the store keeps no per-conversation state.
+    """
+
+    def __init__(
+        self,
+        container: ContainerProxy,
+        *,
+        limits: docs.SizeLimits | None = None,
+        retry: RetryPolicy | None = None,
+        on_charge: ChargeHook | None = None,
+        owned: Sequence[Any] = (),
+    ) -> None:
+        self._container = container
+        self._limits = limits or docs.SizeLimits()
+        self._retry = retry or RetryPolicy()
+        self._on_charge = on_charge
+        self._owned = list(owned)  # what this store created and must close
+        self._closed = False
+
+    @classmethod
+    def from_endpoint(
+        cls,
+        endpoint: str,
+        *,
+        credential: str | TokenCredential | None = None,
+        database: str = DEFAULT_DATABASE,
+        container: str = DEFAULT_CONTAINER,
+        create_if_missing: bool = False,
+        connection_verify: bool = True,
+        **kwargs: Any,
+    ) -> CosmosStore:
+        """Open a client for `endpoint`. No credential: `DefaultAzureCredential` (managed identity).
+
+        A key string is for the emulator and development only. `create_if_missing` creates the
+        database and container (leave it off in production, where infra creates them).
+        """
+        owned: list[Any] = []
+        if credential is None:
+            credential = DefaultAzureCredential()
+            owned.append(credential)
+        client = CosmosClient(
+            endpoint, credential=credential, **client_options(connection_verify=connection_verify)
+        )
+        owned.insert(0, client)
+        if create_if_missing:
+            db = client.create_database_if_not_exists(database)
+            proxy = db.create_container_if_not_exists(container, partition_key=PARTITION_KEY)
+        else:
+            proxy = client.get_database_client(database).get_container_client(container)
+        return cls(proxy, owned=owned, **kwargs)
+
+    def __enter__(self) -> CosmosStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"CosmosStore(container={self._container.id!r})"
+
+    def create_conversation(self, conversation: Conversation) -> Conversation:
+        head, segments = docs.new_items(conversation, self._limits)
+        scope = (conversation.id, conversation.customer_id)
+        if segments:
+            results = self._write_batch(
+                scope, "create", [("create", (s,)) for s in segments] + [("create", (head,))]
+            )
+            etag = results[-1].get("eTag")
+        else:
+            created = self._sdk("create", scope, self._container.create_item, head)
+            etag = created.get("_etag")
+        stored = docs.conversation_from_items(head, segments)
+        mark_saved(stored, etag)
+        return stored
+
+    def get_conversation(
+        self, *, customer_id: str, conversation_id: str, last: int | None = None
+    ) -> Conversation:
+        scope = (conversation_id, customer_id)
+        head = self._read_head(scope)
+        count = int(head.get("segment_count", 0))
+        if last is None:
+            segments = self._query(scope, "load", docs.SEGMENTS_QUERY) if count else []
+        else:
+            segments = self._newest_segments(scope, head, last)
+        conversation = docs.conversation_from_items(head, segments, last=last)
+        mark_saved(conversation, head.get("_etag"))
+        return conversation
+
+    def append_messages(
+        self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
+    ) -> AppendResult:
+        scope = (conversation_id, customer_id)
+        added: list[str] = []
+        pending = docs.message_documents(messages)
+        for start in range(0, len(pending), docs.MESSAGES_PER_PATCH):
+            chunk = pending[start : start + docs.MESSAGES_PER_PATCH]
+            try:
+                self._sdk(
+                    "append",
+                    scope,
+                    self._container.patch_item,
+                    conversation_id,
+                    customer_id,
+                    patch_operations=docs.append_operations(chunk, _now()),
+                    filter_predicate=docs.append_predicate(chunk, self._limits),
+                    no_response=True,
+                )
+                added += [m["id"] for m in chunk if m.get("id")]
+            except ConflictError:
+                # The head is full, a message is already there, or it is a seed document.
+                added += self._append_by_replace(scope, chunk)
+        return AppendResult(conversation_id=conversation_id, message_ids=added)
+
+    def update_conversation(
+        self,
+        *,
+        customer_id: str,
+        conversation_id: str,
+        update: HeaderUpdate,
+        etag: str | None = None,
+    ) -> None:
+        scope = (conversation_id, customer_id)
+        condition: dict[str, Any] = (
+            {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
+        )
+        for operations in docs.header_operations(update, _now()):
+            try:
+                self._sdk(
+                    "update",
+                    scope,
+                    self._container.patch_item,
+                    conversation_id,
+                    customer_id,
+                    patch_operations=operations,
+                    no_response=True,
+                    **condition,
+                )
+            except InvalidInputError:
+                # A seed document without `metadata`, or a key already removed: rewrite it.
+                self._update_by_replace(scope, update, etag)
+                return
+            condition = {}
+
+    def clear_messages(self, *, customer_id: str, conversation_id: str) -> None:
+        scope = (conversation_id, customer_id)
+        for _ in range(_MAX_WRITE_RACES):
+            head = self._read_head(scope)
+            segment_ids = self._segment_ids(scope)
+            cleared = docs.cleared_head(head, _now())
+            try:
+                self._delete_then_write(
+                    scope,
+                    segment_ids,
+                    ("replace", (conversation_id, cleared), {"if_match_etag": head["_etag"]}),
+                )
+                return
+            except ConflictError:
+                continue
+        raise ConflictError(f"conversation {conversation_id!r} kept changing during clear")
+
+    def list_conversations(
+        self, *, customer_id: str, limit: int, continuation: str | None = None
+    ) -> Page[ConversationSummary]:
+        scope = ("*", customer_id)
+
+        def first_page() -> tuple[list[dict[str, Any]], str | None]:
+            pager = self._container.query_items(
+                docs.LIST_QUERY,
+                parameters=docs.parameters(customer_id=customer_id),
+                partition_key=customer_id,
+                max_item_count=limit,
+                response_hook=charge_reporter(self._on_charge, "list"),
+            ).by_page(continuation)  # an ItemPaged page iterator: has continuation_token
+            items = list(next(pager, []))
+            return items, getattr(pager, "continuation_token", None)
+
+        items, token = self._call("list", scope, first_page)
+        summaries = [ConversationSummary.model_validate(item) for item in items]
+        return Page(items=summaries, continuation=token or None)
+
+    def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
+        scope = (conversation_id, customer_id)
+        try:
+            self._delete_then_write(scope, self._segment_ids(scope), ("delete", (conversation_id,)))
+        except ConversationNotFoundError:
+            return
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            for resource in self._owned:
+                resource.close()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _call(
+        self,
+        operation: str,
+        scope: tuple[str, str],
+        fn: Callable[..., T],
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
+        """Run `fn` under the retry policy; translate its final SDK error. scope: (id, customer)."""
+        if self._closed:
+            raise StoreClosedError("CosmosStore is closed")
+        try:
+            return self._retry.retrying()(fn, *args, **kwargs)
+        except AzureError as exc:
+            raise translate(exc, conversation_id=scope[0], customer_id=scope[1]) from exc
+
+    def _sdk(
+        self,
+        operation: str,
+        scope: tuple[str, str],
+        method: Callable[..., T],
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
+        """`_call` for one SDK request, reporting its charge."""
+        hook = charge_reporter(self._on_charge, operation)
+        return self._call(operation, scope, method, *args, response_hook=hook, **kwargs)
+
+    def _read_head(self, scope: tuple[str, str]) -> dict[str, Any]:
+        item: dict[str, Any] = self._sdk(
+            "read", scope, self._container.read_item, scope[0], partition_key=scope[1]
+        )
+        return item
+
+    def _query(self, scope: tuple[str, str], operation: str, query: str) -> list[dict[str, Any]]:
+        def run() -> list[dict[str, Any]]:
+            return list(
+                self._container.query_items(
+                    query,
+                    parameters=docs.parameters(customer_id=scope[1], conversation_id=scope[0]),
+                    partition_key=scope[1],
+                    response_hook=charge_reporter(self._on_charge, operation),
+                )
+            )
+
+        return self._call(operation, scope, run)
+
+    def _segment_ids(self, scope: tuple[str, str]) -> list[str]:
+        return [item["id"] for item in self._query(scope, "delete", docs.SEGMENT_IDS_QUERY)]
+
+    def _newest_segments(
+        self, scope: tuple[str, str], head: dict[str, Any], last: int
+    ) -> list[dict[str, Any]]:
+        """Point-read segments newest first until `last` messages are at hand."""
+        have = docs.head_messages_available(head)
+        segments: list[dict[str, Any]] = []
+        for number in range(int(head.get("segment_count", 0)) - 1, -1, -1):
+            if have >= last:
+                break
+            try:
+                segment: dict[str, Any] = self._sdk(
+                    "read",
+                    scope,
+                    self._container.read_item,
+                    docs.segment_id(scope[0], number),
+                    partition_key=scope[1],
+                )
+            except ConversationNotFoundError:
+                continue  # removed by a delete or clear that is still under way
+            segments.append(segment)
+            have += len(segment["messages"])
+        return segments
+
+    def _append_by_replace(self, scope: tuple[str, str], chunk: list[dict[str, Any]]) -> list[str]:
+        """Read the head, then write it back with the new messages (sealing if needed), by ETag."""
+        for _ in range(_MAX_WRITE_RACES):
+            head = self._read_head(scope)
+            stored_ids = {m.get("id") for m in head.get("messages", [])}
+            missing = [m for m in chunk if m.get("id") is None or m["id"] not in stored_ids]
+            if not missing:
+                return []
+            grown = {
+                **head,
+                "message_count": int(head.get("message_count", 0)) + len(missing),
+                "total_tokens": int(head.get("total_tokens", 0))
+                + sum(int(m.get("tokens") or 0) for m in missing),
+                "updated_at": _now(),
+            }
+            new_head, segments = docs.seal_into_head(grown, missing, self._limits)
+            replace = ("replace", (scope[0], new_head), {"if_match_etag": head["_etag"]})
+            try:
+                self._write_batch(scope, "append", [*(("create", (s,)) for s in segments), replace])
+            except ConflictError:
+                continue
+            return [m["id"] for m in missing if m.get("id")]
+        raise ConflictError(f"conversation {scope[0]!r} kept changing during append")
+
+    def _update_by_replace(
+        self, scope: tuple[str, str], update: HeaderUpdate, etag: str | None
+    ) -> None:
+        for _ in range(_MAX_WRITE_RACES):
+            head = self._read_head(scope)
+            if etag is not None and head["_etag"] != etag:
+                raise ConflictError(f"conversation {scope[0]!r} changed since it was read")
+            metadata = {**(head.get("metadata") or {}), **update.metadata_set}
+            for key in update.metadata_removed:
+                metadata.pop(key, None)
+            body = docs.with_head_bytes(
+                {
+                    **docs.strip_system_properties(head),
+                    **update.fields,
+                    "metadata": metadata,
+                    "updated_at": _now(),
+                }
+            )
+            try:
+                self._sdk(
+                    "update",
+                    scope,
+                    self._container.replace_item,
+                    scope[0],
+                    body,
+                    etag=head["_etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                    no_response=True,
+                )
+                return
+            except ConflictError:
+                if etag is not None:
+                    raise
+        raise ConflictError(f"conversation {scope[0]!r} kept changing during update")
+
+    def _delete_then_write(
+        self, scope: tuple[str, str], segment_ids: list[str], head_operation: tuple[Any, ...]
+    ) -> None:
+        """Delete segments (oldest batches first) and apply `head_operation` in the last batch."""
+        deletes = [("delete", (item_id,)) for item_id in segment_ids]
+        size = MAX_BATCH_OPERATIONS - 1
+        while len(deletes) > size:
+            self._write_batch(scope, "delete", deletes[:size])
+            deletes = deletes[size:]
+        self._write_batch(scope, "delete", [*deletes, head_operation])
+
+    def _write_batch(
+        self, scope: tuple[str, str], operation: str, operations: Sequence[tuple[Any, ...]]
+    ) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = self._sdk(
+            operation,
+            scope,
+            self._container.execute_item_batch,
+            list(operations),
+            partition_key=scope[1],
+        )
+        return results
+
+
+def _now() -> str:
+    return format_timestamp(utc_now())

@@ -1,0 +1,37 @@
+"""Client options shared by the sync and aio Cosmos stores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.cosmos._retry_options import RetryOptions  # public via ConnectionPolicy only
+from azure.cosmos.documents import ConnectionPolicy
+from azure.cosmos.partition_key import PartitionKey
+
+DEFAULT_DATABASE = "GenAI"
+DEFAULT_CONTAINER = "AI_Conversations"
+PARTITION_KEY_PATH = "/customer_id"
+PARTITION_KEY = PartitionKey(path=PARTITION_KEY_PATH)
+
+
+def connection_policy() -> ConnectionPolicy:
+    """SDK policy with its throttle retries off: `RetryPolicy` (tenacity) is the one retry layer.
+
+    `retry_total=0` cannot express this (the SDK treats 0 as 'use the default of 9').
+    """
+    policy = ConnectionPolicy()
+    policy.RetryOptions = RetryOptions(max_retry_attempt_count=0)
+    return policy
+
+
+def client_options(*, connection_verify: bool) -> dict[str, Any]:
+    """Keyword arguments for `CosmosClient`; TLS checks are off only for the local server."""
+    return {
+        "connection_policy": connection_policy(),
+        "connection_verify": connection_verify,
+        "retry_total": 0,
+        "retry_connect": 0,
+        "retry_read": 0,
+        "retry_status": 0,
+        "user_agent_suffix": "conversation-store",
+    }
