@@ -1,32 +1,85 @@
-"""Fixtures shared by every test folder: one store per backend, and a manager over it."""
+"""Fixtures shared by every test folder: one store per backend, and a manager over it.
+
+The Cosmos backend runs against the local Cosmos-compatible server (started once per test
+session), or against the official emulator or a real account when `COSMOS_TEST_ENDPOINT`
+(+ `COSMOS_TEST_KEY`) is set. Each test gets its own container, so tests never share data.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
+import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from azure.cosmos import CosmosClient
 
 from conversation_store import ConversationManager, ConversationStore, MemoryStore, SQLiteStore
+from conversation_store.stores.cosmos import CosmosStore
+from conversation_store.stores.cosmos_config import PARTITION_KEY
+from conversation_store.stores.documents import SizeLimits
+from support.local_cosmos import EMULATOR_KEY, LocalCosmosServer
 
 StoreFactory = Callable[[], ConversationStore]
+TEST_DATABASE = "GenAI_tests"
+# Small items, so the contract tests also cross the bound and seal segments.
+TEST_LIMITS = SizeLimits(item_bytes=8 * 1024)
 
 
-def _memory(tmp_path: Path) -> StoreFactory:
-    return MemoryStore
+@dataclass(frozen=True)
+class CosmosTarget:
+    endpoint: str
+    key: str
+    verify_tls: bool
+    server: LocalCosmosServer | None
 
 
-def _sqlite(tmp_path: Path) -> StoreFactory:
-    return lambda: SQLiteStore(tmp_path / "conversations.db")
+@pytest.fixture(scope="session")
+def cosmos_target() -> Iterator[CosmosTarget]:
+    endpoint = os.environ.get("COSMOS_TEST_ENDPOINT")
+    if endpoint:
+        local = "127.0.0.1" in endpoint or "localhost" in endpoint  # the emulator's own cert
+        yield CosmosTarget(endpoint, os.environ.get("COSMOS_TEST_KEY", EMULATOR_KEY), not local,
+                           None)
+        return
+    warnings.filterwarnings("ignore", message="Unverified HTTPS request")
+    with LocalCosmosServer() as server:
+        yield CosmosTarget(server.endpoint, server.key, False, server)
 
 
-BACKENDS: dict[str, Callable[[Path], StoreFactory]] = {"memory": _memory, "sqlite": _sqlite}
+@pytest.fixture
+def cosmos_container(cosmos_target: CosmosTarget) -> Iterator[tuple[CosmosTarget, str]]:
+    """A fresh container in the test database, deleted afterwards."""
+    name = f"conversations_{uuid.uuid4().hex[:12]}"
+    client = CosmosClient(cosmos_target.endpoint, credential=cosmos_target.key,
+                          connection_verify=cosmos_target.verify_tls)
+    database = client.create_database_if_not_exists(TEST_DATABASE)
+    database.create_container_if_not_exists(name, partition_key=PARTITION_KEY)
+    yield cosmos_target, name
+    database.delete_container(name)
+    client.close()
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+def open_cosmos_store(target: CosmosTarget, container: str, **kwargs: object) -> CosmosStore:
+    options: dict[str, object] = {"limits": TEST_LIMITS, **kwargs}
+    return CosmosStore.from_endpoint(
+        target.endpoint, credential=target.key, database=TEST_DATABASE, container=container,
+        connection_verify=target.verify_tls, **options,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("cosmos", marks=pytest.mark.cosmos)])
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     """Opens a store of one backend; every store it opens shares that backend's data."""
-    return BACKENDS[request.param](tmp_path)
+    if request.param == "memory":
+        return MemoryStore
+    if request.param == "sqlite":
+        return lambda: SQLiteStore(tmp_path / "conversations.db")
+    target, container = request.getfixturevalue("cosmos_container")
+    return lambda: open_cosmos_store(target, container)
 
 
 @pytest.fixture

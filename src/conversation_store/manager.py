@@ -1,39 +1,33 @@
-"""ConversationManager: the seed's API and the higher-level calls, over any store."""
+"""ConversationManager: the seed's API and the higher-level calls, over any store.
+
+Its async twin is `conversation_store.aio.ConversationManager`, with the same methods in the
+same order; both take every decision in `inputs`, `tracking` and `history`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import JsonValue, ValidationError
+from pydantic import JsonValue
 
-from .exceptions import ConflictError, InvalidInputError, StoreClosedError
+from . import inputs
+from .exceptions import ConflictError, StoreClosedError
 from .history import window
-from .ids import new_conversation_id, new_message_id, validate_id
-from .models import (
-    AppendResult,
-    Conversation,
-    ConversationSummary,
-    Message,
-    Page,
-    ToolCall,
-    utc_now,
-)
+from .ids import validate_id
+from .inputs import ToolCallInput
+from .models import AppendResult, Conversation, ConversationSummary, Message, Page
 from .settings import Settings, open_store
 from .stores.protocol import ConversationStore, HeaderUpdate
-from .tracking import header_update, mark_saved, unsaved_messages
+from .tracking import add_in_memory, header_update, mark_saved, unsaved_messages
 from .validation import (
     DEFAULT_MAX_CONTENT_BYTES,
-    validate_content,
+    validate_continuation,
     validate_limit,
-    validate_metadata,
-    validate_role,
     validate_title,
-    validate_tokens,
 )
 
-_HISTORY_FIRST_READ = 50  # messages read for a history window before reading further back
+HISTORY_FIRST_READ = 50  # messages read for a history window before reading further back
 
 
 class ConversationManager:
@@ -99,16 +93,15 @@ class ConversationManager:
 
         Raises InvalidInputError.
         """
-        with _invalid_input():
-            return Conversation(
-                id=conversation_id or new_conversation_id(),
-                customer_id=validate_id(customer_id, "customer id"),
-                session_id=session_id,
-                title=validate_title(title),
-                persona=persona,
-                org_id=org_id,
-                metadata=validate_metadata(metadata),
-            )
+        return inputs.new_conversation(
+            customer_id,
+            session_id,
+            title=title,
+            persona=persona,
+            org_id=org_id,
+            metadata=metadata,
+            conversation_id=conversation_id,
+        )
 
     def add_message_to_conversation(
         self,
@@ -118,7 +111,7 @@ class ConversationManager:
         *,
         tokens: int | None = None,
         metadata: Mapping[str, JsonValue] | None = None,
-        tool_calls: Sequence[ToolCall | Mapping[str, Any]] | None = None,
+        tool_calls: Sequence[ToolCallInput] | None = None,
         tool_call_id: str | None = None,
         name: str | None = None,
     ) -> Message:
@@ -126,11 +119,17 @@ class ConversationManager:
 
         Raises InvalidInputError.
         """
-        message = self._new_message(role, content, tokens, metadata, tool_calls, tool_call_id, name)
-        conversation.messages.append(message)
-        conversation.message_count += 1
-        conversation.total_tokens += message.tokens or 0
-        conversation.updated_at = message.timestamp
+        message = inputs.new_message(
+            role,
+            content,
+            max_content_bytes=self._max_content_bytes,
+            tokens=tokens,
+            metadata=metadata,
+            tool_calls=tool_calls,
+            tool_call_id=tool_call_id,
+            name=name,
+        )
+        add_in_memory(conversation, message)
         return message
 
     def save_conversation(self, conversation: Conversation) -> Conversation:
@@ -159,18 +158,11 @@ class ConversationManager:
             return conversation
         messages = unsaved_messages(conversation, saved)
         update = header_update(conversation, saved)
+        scope = inputs.scope(conversation.id, conversation.customer_id)
         if update:
-            self._store.update_conversation(
-                customer_id=conversation.customer_id,
-                conversation_id=conversation.id,
-                update=update,
-            )
+            self._store.update_conversation(**scope, update=update)
         if messages:
-            self._store.append_messages(
-                customer_id=conversation.customer_id,
-                conversation_id=conversation.id,
-                messages=messages,
-            )
+            self._store.append_messages(**scope, messages=messages)
         mark_saved(conversation, None if (update or messages) else saved.etag)
         return conversation
 
@@ -189,13 +181,13 @@ class ConversationManager:
         return self._store.list_conversations(
             customer_id=validate_id(customer_id, "customer id"),
             limit=validate_limit(limit),
-            continuation=continuation,
+            continuation=validate_continuation(continuation),
         )
 
     def delete_conversation(self, conversation_id: str, customer_id: str) -> None:
         """Delete the conversation; succeeds if it is already gone. Raises InvalidInputError."""
         self._check_open()
-        self._store.delete_conversation(**_scope(conversation_id, customer_id))
+        self._store.delete_conversation(**inputs.scope(conversation_id, customer_id))
 
     # -- higher-level calls -----------------------------------------------------------------
 
@@ -208,7 +200,7 @@ class ConversationManager:
         *,
         tokens: int | None = None,
         metadata: Mapping[str, JsonValue] | None = None,
-        tool_calls: Sequence[ToolCall | Mapping[str, Any]] | None = None,
+        tool_calls: Sequence[ToolCallInput] | None = None,
         tool_call_id: str | None = None,
         name: str | None = None,
         message_id: str | None = None,
@@ -218,9 +210,17 @@ class ConversationManager:
         Raises InvalidInputError, ConversationNotFoundError, StoreUnavailableError.
         """
         self._check_open()
-        scope = _scope(conversation_id, customer_id)
-        message = self._new_message(
-            role, content, tokens, metadata, tool_calls, tool_call_id, name, message_id
+        scope = inputs.scope(conversation_id, customer_id)
+        message = inputs.new_message(
+            role,
+            content,
+            max_content_bytes=self._max_content_bytes,
+            tokens=tokens,
+            metadata=metadata,
+            tool_calls=tool_calls,
+            tool_call_id=tool_call_id,
+            name=name,
+            message_id=message_id,
         )
         return self._store.append_messages(**scope, messages=[message])
 
@@ -228,7 +228,7 @@ class ConversationManager:
         """Set the title. Raises InvalidInputError, ConversationNotFoundError."""
         self._check_open()
         update = HeaderUpdate(fields={"title": validate_title(title)})
-        self._store.update_conversation(**_scope(conversation_id, customer_id), update=update)
+        self._store.update_conversation(**inputs.scope(conversation_id, customer_id), update=update)
 
     def clear_conversation(self, conversation_id: str, customer_id: str) -> None:
         """Remove every message but keep the conversation and its metadata.
@@ -236,7 +236,7 @@ class ConversationManager:
         Raises InvalidInputError, ConversationNotFoundError.
         """
         self._check_open()
-        self._store.clear_messages(**_scope(conversation_id, customer_id))
+        self._store.clear_messages(**inputs.scope(conversation_id, customer_id))
 
     def get_history(
         self,
@@ -252,12 +252,9 @@ class ConversationManager:
         Reads only as far back as the limits need. Raises InvalidInputError,
         ConversationNotFoundError.
         """
-        for limit in (max_messages, max_turns, max_tokens):
-            if limit is not None:
-                validate_limit(limit, maximum=10_000_000)
-        if max_messages is None and max_turns is None and max_tokens is None:
+        if not inputs.check_window_limits(max_messages, max_turns, max_tokens):
             return self.load_conversation(conversation_id, customer_id).messages
-        last = max_messages or _HISTORY_FIRST_READ
+        last = max_messages or HISTORY_FIRST_READ
         while True:
             conversation = self._get(conversation_id, customer_id, last=last)
             picked = window(
@@ -275,53 +272,9 @@ class ConversationManager:
 
     def _get(self, conversation_id: str, customer_id: str, *, last: int | None) -> Conversation:
         self._check_open()
-        return self._store.get_conversation(**_scope(conversation_id, customer_id), last=last)
-
-    def _new_message(
-        self,
-        role: str,
-        content: str | None,
-        tokens: int | None,
-        metadata: Mapping[str, JsonValue] | None,
-        tool_calls: Sequence[ToolCall | Mapping[str, Any]] | None,
-        tool_call_id: str | None,
-        name: str | None,
-        message_id: str | None = None,
-    ) -> Message:
-        checked_role = validate_role(role)
-        with _invalid_input():
-            return Message(
-                id=validate_id(message_id, "message id") if message_id else new_message_id(),
-                role=checked_role,  # type: ignore[arg-type]
-                content=validate_content(
-                    content,
-                    role=checked_role,
-                    has_tool_calls=bool(tool_calls),
-                    max_bytes=self._max_content_bytes,
-                ),
-                timestamp=utc_now(),
-                tokens=validate_tokens(tokens),
-                metadata=validate_metadata(metadata),
-                tool_calls=[ToolCall.model_validate(c) for c in tool_calls] if tool_calls else None,
-                tool_call_id=tool_call_id,
-                name=name,
-            )
+        scope = inputs.scope(conversation_id, customer_id)
+        return self._store.get_conversation(**scope, last=last)
 
     def _check_open(self) -> None:
         if self._closed:
             raise StoreClosedError("ConversationManager is closed")
-
-
-def _scope(conversation_id: str, customer_id: str) -> dict[str, str]:
-    return {
-        "customer_id": validate_id(customer_id, "customer id"),
-        "conversation_id": validate_id(conversation_id, "conversation id"),
-    }
-
-
-@contextmanager
-def _invalid_input() -> Iterator[None]:
-    try:
-        yield
-    except ValidationError as exc:
-        raise InvalidInputError(str(exc)) from exc

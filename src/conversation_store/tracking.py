@@ -51,3 +51,11 @@ def header_update(conversation: Conversation, saved: SavedState) -> HeaderUpdate
         metadata_set={k: v for k, v in new_meta.items() if old_meta.get(k, ...) != v},
         metadata_removed=tuple(k for k in old_meta if k not in new_meta),
     )
+
+
+def add_in_memory(conversation: Conversation, message: Message) -> None:
+    """Append `message` to the in-memory conversation and keep its counters true."""
+    conversation.messages.append(message)
+    conversation.message_count += 1
+    conversation.total_tokens += message.tokens or 0
+    conversation.updated_at = message.timestamp

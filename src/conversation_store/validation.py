@@ -12,7 +12,7 @@ from pydantic import JsonValue
 from .exceptions import InvalidInputError
 from .models import ROLES
 
-DEFAULT_MAX_CONTENT_BYTES = 128 * 1024
+DEFAULT_MAX_CONTENT_BYTES = 100_000  # ~25k tokens; JSON escaping must still fit a segment
 MAX_METADATA_BYTES = 64 * 1024
 MAX_METADATA_DEPTH = 32
 MAX_TITLE_CHARS = 200
@@ -108,3 +108,12 @@ def validate_limit(limit: object, *, maximum: int = 100) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
         raise InvalidInputError(f"limit must be an integer from 1 to {maximum}, not {limit!r}")
     return limit
+
+
+def validate_continuation(token: object) -> str | None:
+    """None (first page) or a non-empty token string as a listing returned it."""
+    if token is None:
+        return None
+    if not isinstance(token, str) or not token or len(token) > 16_384:
+        raise InvalidInputError("continuation must be None or a token returned by a listing")
+    return token

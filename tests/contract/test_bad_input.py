@@ -12,6 +12,7 @@ from conversation_store import (
     ConversationNotFoundError,
     InvalidInputError,
 )
+from conversation_store.validation import DEFAULT_MAX_CONTENT_BYTES
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ BAD_APPENDS: dict[str, dict[str, Any]] = {
     "empty content": {"content": ""},
     "blank content": {"content": "  \n "},
     "content not text": {"content": 42},
-    "oversize content": {"content": "x" * (128 * 1024 + 1)},
+    "oversize content": {"content": "x" * (DEFAULT_MAX_CONTENT_BYTES + 1)},
     "lone surrogate": {"content": "\ud800"},
     "negative tokens": {"tokens": -1},
     "metadata not a mapping": {"metadata": ["a"]},
@@ -143,3 +144,15 @@ def test_bad_title(manager: ConversationManager, stored: str, title: Any) -> Non
     with pytest.raises(InvalidInputError):
         manager.rename_conversation(stored, "alice", title)
     assert manager.load_conversation(stored, "alice").title == "kept"
+
+
+def test_a_continuation_token_of_another_customer_is_refused(manager: ConversationManager) -> None:
+    for _ in range(3):
+        doc = manager.create_conversation_document("alice", "s1")
+        manager.add_message_to_conversation(doc, "user", "hi")
+        manager.save_conversation(doc)
+    token = manager.get_recent_conversations("alice", limit=1).continuation
+    assert token is not None
+
+    with pytest.raises(InvalidInputError):
+        manager.get_recent_conversations("mallory", limit=1, continuation=token)

@@ -10,7 +10,6 @@ from conversation_store import (
     ConversationNotFoundError,
     ConversationStore,
     HeaderUpdate,
-    InvalidInputError,
     StoreClosedError,
 )
 from conversation_store.models import Conversation

@@ -28,12 +28,11 @@ from ..models import (
     ConversationSummary,
     Message,
     Page,
-    format_timestamp,
-    utc_now,
 )
 from ..tracking import mark_saved
 from . import documents as docs
 from .charges import ChargeHook, charge_reporter
+from .continuation import decode_continuation, encode_continuation
 from .cosmos_config import DEFAULT_CONTAINER, DEFAULT_DATABASE, PARTITION_KEY, client_options
 from .cosmos_errors import translate
 from .protocol import HeaderUpdate
@@ -151,7 +150,7 @@ class CosmosStore:
                     self._container.patch_item,
                     conversation_id,
                     customer_id,
-                    patch_operations=docs.append_operations(chunk, _now()),
+                    patch_operations=docs.append_operations(chunk, docs.now()),
                     filter_predicate=docs.append_predicate(chunk, self._limits),
                     no_response=True,
                 )
@@ -173,7 +172,7 @@ class CosmosStore:
         condition: dict[str, Any] = (
             {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
         )
-        for operations in docs.header_operations(update, _now()):
+        for operations in docs.header_operations(update, docs.now()):
             try:
                 self._sdk(
                     "update",
@@ -196,7 +195,7 @@ class CosmosStore:
         for _ in range(_MAX_WRITE_RACES):
             head = self._read_head(scope)
             segment_ids = self._segment_ids(scope)
-            cleared = docs.cleared_head(head, _now())
+            cleared = docs.cleared_head(head, docs.now())
             try:
                 self._delete_then_write(
                     scope,
@@ -212,6 +211,7 @@ class CosmosStore:
         self, *, customer_id: str, limit: int, continuation: str | None = None
     ) -> Page[ConversationSummary]:
         scope = ("*", customer_id)
+        position = decode_continuation(continuation, customer_id)[0] if continuation else None
 
         def first_page() -> tuple[list[dict[str, Any]], str | None]:
             pager = self._container.query_items(
@@ -220,13 +220,16 @@ class CosmosStore:
                 partition_key=customer_id,
                 max_item_count=limit,
                 response_hook=charge_reporter(self._on_charge, "list"),
-            ).by_page(continuation)  # an ItemPaged page iterator: has continuation_token
+            ).by_page(position)  # an ItemPaged page iterator: has continuation_token
             items = list(next(pager, []))
             return items, getattr(pager, "continuation_token", None)
 
         items, token = self._call("list", scope, first_page)
         summaries = [ConversationSummary.model_validate(item) for item in items]
-        return Page(items=summaries, continuation=token or None)
+        return Page(
+            items=summaries,
+            continuation=encode_continuation(customer_id, [token]) if token else None,
+        )
 
     def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
         scope = (conversation_id, customer_id)
@@ -329,7 +332,7 @@ class CosmosStore:
                 "message_count": int(head.get("message_count", 0)) + len(missing),
                 "total_tokens": int(head.get("total_tokens", 0))
                 + sum(int(m.get("tokens") or 0) for m in missing),
-                "updated_at": _now(),
+                "updated_at": docs.now(),
             }
             new_head, segments = docs.seal_into_head(grown, missing, self._limits)
             replace = ("replace", (scope[0], new_head), {"if_match_etag": head["_etag"]})
@@ -355,7 +358,7 @@ class CosmosStore:
                     **docs.strip_system_properties(head),
                     **update.fields,
                     "metadata": metadata,
-                    "updated_at": _now(),
+                    "updated_at": docs.now(),
                 }
             )
             try:
@@ -397,7 +400,3 @@ class CosmosStore:
             partition_key=scope[1],
         )
         return results
-
-
-def _now() -> str:
-    return format_timestamp(utc_now())

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import Conversation, Message
+from ..models import Conversation, Message, format_timestamp, utc_now
 from .protocol import HeaderUpdate
 
 SYSTEM_PROPERTIES = ("_rid", "_self", "_etag", "_attachments", "_ts")
@@ -46,6 +46,11 @@ class SizeLimits:
     def budget(self) -> int:
         """Bytes our own fields may use once Cosmos adds its system properties."""
         return self.item_bytes - SYSTEM_PROPERTY_BYTES
+
+
+def now() -> str:
+    """The current time as stored in documents."""
+    return format_timestamp(utc_now())
 
 
 def json_size(value: Any) -> int:

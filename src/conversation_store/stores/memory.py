@@ -17,8 +17,8 @@ from ..models import (
     utc_now,
 )
 from ..tracking import mark_saved
+from .continuation import decode_continuation, encode_continuation
 from .documents import pin_system_message
-from .keyset import decode_keyset, encode_keyset
 from .protocol import HeaderUpdate
 
 
@@ -123,7 +123,7 @@ class MemoryStore:
                 reverse=True,
             )
             if continuation is not None:
-                after = decode_keyset(continuation)
+                after = tuple(decode_continuation(continuation, customer_id))
                 rows = [row for row in rows if (row[0], row[1]) < after]
             page = rows[:limit]
             summaries = [
@@ -133,7 +133,11 @@ class MemoryStore:
                 for _, _, e in page
             ]
             more = len(rows) > limit
-            token = encode_keyset(page[-1][0], page[-1][1]) if more and page else None
+            token = (
+                encode_continuation(customer_id, [page[-1][0], page[-1][1]])
+                if more and page
+                else None
+            )
             return Page(items=summaries, continuation=token)
 
     def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from ..exceptions import (
     ConflictError,
     ConversationNotFoundError,
+    InvalidInputError,
     StoreClosedError,
     StoreUnavailableError,
 )
@@ -31,7 +32,7 @@ from ..models import (
     utc_now,
 )
 from ..tracking import mark_saved
-from .keyset import decode_keyset, encode_keyset
+from .continuation import decode_continuation, encode_continuation
 from .protocol import HeaderUpdate
 from .sqlite_migrations import apply_migrations
 
@@ -189,7 +190,7 @@ class SQLiteStore:
     ) -> Page[ConversationSummary]:
         where, params = "customer_id = ?", [customer_id]
         if continuation is not None:
-            updated_at, last_id = decode_keyset(continuation)
+            updated_at, last_id = _keyset(decode_continuation(continuation, customer_id))
             where += " AND (updated_at, id) < (?, ?)"
             params += [updated_at, last_id]
         with self._translate_errors():
@@ -204,7 +205,11 @@ class SQLiteStore:
             )
         page = rows[:limit]
         items = [ConversationSummary.model_validate(_header_document(r)) for r in page]
-        token = encode_keyset(page[-1]["updated_at"], page[-1]["id"]) if len(rows) > limit else None
+        token = (
+            encode_continuation(customer_id, [page[-1]["updated_at"], page[-1]["id"]])
+            if len(rows) > limit
+            else None
+        )
         return Page(items=items, continuation=token)
 
     def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
@@ -329,6 +334,12 @@ class SQLiteStore:
                 ),
             )
         return [m.id for m in added if m.id is not None]
+
+
+def _keyset(position: list[str]) -> tuple[str, str]:
+    if len(position) != 2:
+        raise InvalidInputError("continuation token is malformed")
+    return position[0], position[1]
 
 
 def _extra_fields(doc: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,434 @@
+"""The Azure Cosmos DB for NoSQL store (async). Its twin is `conversation_store.stores.cosmos`.
+
+Both share every decision (documents, patches, queries, sizes, errors, retries) with
+`documents.py`, `cosmos_errors.py` and `retrying.py`; this file only performs the I/O.
+Append = one conditional patch; sealing old messages into segments = one transactional batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import AzureError
+from azure.cosmos.aio import ContainerProxy, CosmosClient
+from azure.identity.aio import DefaultAzureCredential
+
+from ..exceptions import (
+    ConflictError,
+    ConversationNotFoundError,
+    InvalidInputError,
+    StoreClosedError,
+)
+from ..models import (
+    AppendResult,
+    Conversation,
+    ConversationSummary,
+    Message,
+    Page,
+)
+from ..stores import documents as docs
+from ..stores.charges import ChargeHook, charge_reporter
+from ..stores.continuation import decode_continuation, encode_continuation
+from ..stores.cosmos_config import (
+    DEFAULT_CONTAINER,
+    DEFAULT_DATABASE,
+    PARTITION_KEY,
+    client_options,
+)
+from ..stores.cosmos_errors import translate
+from ..stores.protocol import HeaderUpdate
+from ..stores.retrying import RetryPolicy
+from ..tracking import mark_saved
+
+T = TypeVar("T")
+MAX_BATCH_OPERATIONS = 100
+_MAX_WRITE_RACES = 20  # optimistic (ETag) retries when writers race on one head
+
+
+class CosmosStore:
+    """Conversations in one Cosmos DB container partitioned by `/customer_id`.
+
+    Thread-safe: the SDK client is, and the store keeps no per-conversation state.
+    """
+
+    def __init__(
+        self,
+        container: ContainerProxy,
+        *,
+        limits: docs.SizeLimits | None = None,
+        retry: RetryPolicy | None = None,
+        on_charge: ChargeHook | None = None,
+        owned: Sequence[Any] = (),
+    ) -> None:
+        self._container = container
+        self._limits = limits or docs.SizeLimits()
+        self._retry = retry or RetryPolicy()
+        self._on_charge = on_charge
+        self._owned = list(owned)  # what this store created and must close
+        self._closed = False
+        self._create: tuple[CosmosClient, str, str] | None = None
+        self._create_lock = asyncio.Lock()
+
+    @classmethod
+    def from_endpoint(
+        cls,
+        endpoint: str,
+        *,
+        credential: str | AsyncTokenCredential | None = None,
+        database: str = DEFAULT_DATABASE,
+        container: str = DEFAULT_CONTAINER,
+        create_if_missing: bool = False,
+        connection_verify: bool = True,
+        **kwargs: Any,
+    ) -> CosmosStore:
+        """Open a client for `endpoint`. No credential: `DefaultAzureCredential` (managed identity).
+
+        A key string is for the emulator and development only. `create_if_missing` creates the
+        database and container before the first request (leave it off in production, where infra
+        creates them). No I/O happens here, so it may run at import time of a Function app.
+        """
+        owned: list[Any] = []
+        if credential is None:
+            credential = DefaultAzureCredential()
+            owned.append(credential)
+        client = CosmosClient(
+            endpoint, credential=credential, **client_options(connection_verify=connection_verify)
+        )
+        owned.insert(0, client)
+        store = cls(
+            client.get_database_client(database).get_container_client(container),
+            owned=owned,
+            **kwargs,
+        )
+        if create_if_missing:
+            store._create = (client, database, container)
+        return store
+
+    async def __aenter__(self) -> CosmosStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"CosmosStore(container={self._container.id!r})"
+
+    async def create_conversation(self, conversation: Conversation) -> Conversation:
+        head, segments = docs.new_items(conversation, self._limits)
+        scope = (conversation.id, conversation.customer_id)
+        if segments:
+            results = await self._write_batch(
+                scope, "create", [("create", (s,)) for s in segments] + [("create", (head,))]
+            )
+            etag = results[-1].get("eTag")
+        else:
+            created = await self._sdk("create", scope, self._container.create_item, head)
+            etag = created.get("_etag")
+        stored = docs.conversation_from_items(head, segments)
+        mark_saved(stored, etag)
+        return stored
+
+    async def get_conversation(
+        self, *, customer_id: str, conversation_id: str, last: int | None = None
+    ) -> Conversation:
+        scope = (conversation_id, customer_id)
+        head = await self._read_head(scope)
+        count = int(head.get("segment_count", 0))
+        if last is None:
+            segments = await self._query(scope, "load", docs.SEGMENTS_QUERY) if count else []
+        else:
+            segments = await self._newest_segments(scope, head, last)
+        conversation = docs.conversation_from_items(head, segments, last=last)
+        mark_saved(conversation, head.get("_etag"))
+        return conversation
+
+    async def append_messages(
+        self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
+    ) -> AppendResult:
+        scope = (conversation_id, customer_id)
+        added: list[str] = []
+        pending = docs.message_documents(messages)
+        for start in range(0, len(pending), docs.MESSAGES_PER_PATCH):
+            chunk = pending[start : start + docs.MESSAGES_PER_PATCH]
+            try:
+                await self._sdk(
+                    "append",
+                    scope,
+                    self._container.patch_item,
+                    conversation_id,
+                    customer_id,
+                    patch_operations=docs.append_operations(chunk, docs.now()),
+                    filter_predicate=docs.append_predicate(chunk, self._limits),
+                    no_response=True,
+                )
+                added += [m["id"] for m in chunk if m.get("id")]
+            except ConflictError:
+                # The head is full, a message is already there, or it is a seed document.
+                added += await self._append_by_replace(scope, chunk)
+        return AppendResult(conversation_id=conversation_id, message_ids=added)
+
+    async def update_conversation(
+        self,
+        *,
+        customer_id: str,
+        conversation_id: str,
+        update: HeaderUpdate,
+        etag: str | None = None,
+    ) -> None:
+        scope = (conversation_id, customer_id)
+        condition: dict[str, Any] = (
+            {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
+        )
+        for operations in docs.header_operations(update, docs.now()):
+            try:
+                await self._sdk(
+                    "update",
+                    scope,
+                    self._container.patch_item,
+                    conversation_id,
+                    customer_id,
+                    patch_operations=operations,
+                    no_response=True,
+                    **condition,
+                )
+            except InvalidInputError:
+                # A seed document without `metadata`, or a key already removed: rewrite it.
+                await self._update_by_replace(scope, update, etag)
+                return
+            condition = {}
+
+    async def clear_messages(self, *, customer_id: str, conversation_id: str) -> None:
+        scope = (conversation_id, customer_id)
+        for _ in range(_MAX_WRITE_RACES):
+            head = await self._read_head(scope)
+            segment_ids = await self._segment_ids(scope)
+            cleared = docs.cleared_head(head, docs.now())
+            try:
+                await self._delete_then_write(
+                    scope,
+                    segment_ids,
+                    ("replace", (conversation_id, cleared), {"if_match_etag": head["_etag"]}),
+                )
+                return
+            except ConflictError:
+                continue
+        raise ConflictError(f"conversation {conversation_id!r} kept changing during clear")
+
+    async def list_conversations(
+        self, *, customer_id: str, limit: int, continuation: str | None = None
+    ) -> Page[ConversationSummary]:
+        scope = ("*", customer_id)
+        position = decode_continuation(continuation, customer_id)[0] if continuation else None
+
+        async def first_page() -> tuple[list[dict[str, Any]], str | None]:
+            pager = self._container.query_items(
+                docs.LIST_QUERY,
+                parameters=docs.parameters(customer_id=customer_id),
+                partition_key=customer_id,
+                max_item_count=limit,
+                response_hook=charge_reporter(self._on_charge, "list"),
+            ).by_page(position)  # an AsyncItemPaged page iterator: has continuation_token
+            try:
+                items = [item async for item in await pager.__anext__()]
+            except StopAsyncIteration:
+                items = []
+            return items, getattr(pager, "continuation_token", None)
+
+        items, token = await self._call("list", scope, first_page)
+        summaries = [ConversationSummary.model_validate(item) for item in items]
+        return Page(
+            items=summaries,
+            continuation=encode_continuation(customer_id, [token]) if token else None,
+        )
+
+    async def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
+        scope = (conversation_id, customer_id)
+        try:
+            await self._delete_then_write(
+                scope, await self._segment_ids(scope), ("delete", (conversation_id,))
+            )
+        except ConversationNotFoundError:
+            return
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            for resource in self._owned:
+                await resource.close()
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        operation: str,
+        scope: tuple[str, str],
+        fn: Callable[..., Awaitable[T]],
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
+        """Run `fn` under the retry policy; translate its final SDK error. scope: (id, customer)."""
+        if self._closed:
+            raise StoreClosedError("CosmosStore is closed")
+        try:
+            await self._create_once()
+            return await self._retry.async_retrying()(fn, *args, **kwargs)
+        except AzureError as exc:
+            raise translate(exc, conversation_id=scope[0], customer_id=scope[1]) from exc
+
+    async def _create_once(self) -> None:
+        """Create the database and container on first use, when asked to (development only)."""
+        async with self._create_lock:
+            if self._create is None:
+                return
+            client, database, container = self._create
+            db = await client.create_database_if_not_exists(database)
+            await db.create_container_if_not_exists(container, partition_key=PARTITION_KEY)
+            self._create = None
+
+    async def _sdk(
+        self,
+        operation: str,
+        scope: tuple[str, str],
+        method: Callable[..., Awaitable[T]],
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
+        """`_call` for one SDK request, reporting its charge."""
+        hook = charge_reporter(self._on_charge, operation)
+        return await self._call(operation, scope, method, *args, response_hook=hook, **kwargs)
+
+    async def _read_head(self, scope: tuple[str, str]) -> dict[str, Any]:
+        item: dict[str, Any] = await self._sdk(
+            "read", scope, self._container.read_item, scope[0], partition_key=scope[1]
+        )
+        return item
+
+    async def _query(
+        self, scope: tuple[str, str], operation: str, query: str
+    ) -> list[dict[str, Any]]:
+        async def run() -> list[dict[str, Any]]:
+            pager = self._container.query_items(
+                query,
+                parameters=docs.parameters(customer_id=scope[1], conversation_id=scope[0]),
+                partition_key=scope[1],
+                response_hook=charge_reporter(self._on_charge, operation),
+            )
+            return [item async for item in pager]
+
+        return await self._call(operation, scope, run)
+
+    async def _segment_ids(self, scope: tuple[str, str]) -> list[str]:
+        return [item["id"] for item in await self._query(scope, "delete", docs.SEGMENT_IDS_QUERY)]
+
+    async def _newest_segments(
+        self, scope: tuple[str, str], head: dict[str, Any], last: int
+    ) -> list[dict[str, Any]]:
+        """Point-read segments newest first until `last` messages are at hand."""
+        have = docs.head_messages_available(head)
+        segments: list[dict[str, Any]] = []
+        for number in range(int(head.get("segment_count", 0)) - 1, -1, -1):
+            if have >= last:
+                break
+            try:
+                segment: dict[str, Any] = await self._sdk(
+                    "read",
+                    scope,
+                    self._container.read_item,
+                    docs.segment_id(scope[0], number),
+                    partition_key=scope[1],
+                )
+            except ConversationNotFoundError:
+                continue  # removed by a delete or clear that is still under way
+            segments.append(segment)
+            have += len(segment["messages"])
+        return segments
+
+    async def _append_by_replace(
+        self, scope: tuple[str, str], chunk: list[dict[str, Any]]
+    ) -> list[str]:
+        """Read the head, then write it back with the new messages (sealing if needed), by ETag."""
+        for _ in range(_MAX_WRITE_RACES):
+            head = await self._read_head(scope)
+            stored_ids = {m.get("id") for m in head.get("messages", [])}
+            missing = [m for m in chunk if m.get("id") is None or m["id"] not in stored_ids]
+            if not missing:
+                return []
+            grown = {
+                **head,
+                "message_count": int(head.get("message_count", 0)) + len(missing),
+                "total_tokens": int(head.get("total_tokens", 0))
+                + sum(int(m.get("tokens") or 0) for m in missing),
+                "updated_at": docs.now(),
+            }
+            new_head, segments = docs.seal_into_head(grown, missing, self._limits)
+            replace = ("replace", (scope[0], new_head), {"if_match_etag": head["_etag"]})
+            try:
+                await self._write_batch(
+                    scope, "append", [*(("create", (s,)) for s in segments), replace]
+                )
+            except ConflictError:
+                continue
+            return [m["id"] for m in missing if m.get("id")]
+        raise ConflictError(f"conversation {scope[0]!r} kept changing during append")
+
+    async def _update_by_replace(
+        self, scope: tuple[str, str], update: HeaderUpdate, etag: str | None
+    ) -> None:
+        for _ in range(_MAX_WRITE_RACES):
+            head = await self._read_head(scope)
+            if etag is not None and head["_etag"] != etag:
+                raise ConflictError(f"conversation {scope[0]!r} changed since it was read")
+            metadata = {**(head.get("metadata") or {}), **update.metadata_set}
+            for key in update.metadata_removed:
+                metadata.pop(key, None)
+            body = docs.with_head_bytes(
+                {
+                    **docs.strip_system_properties(head),
+                    **update.fields,
+                    "metadata": metadata,
+                    "updated_at": docs.now(),
+                }
+            )
+            try:
+                await self._sdk(
+                    "update",
+                    scope,
+                    self._container.replace_item,
+                    scope[0],
+                    body,
+                    etag=head["_etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                    no_response=True,
+                )
+                return
+            except ConflictError:
+                if etag is not None:
+                    raise
+        raise ConflictError(f"conversation {scope[0]!r} kept changing during update")
+
+    async def _delete_then_write(
+        self, scope: tuple[str, str], segment_ids: list[str], head_operation: tuple[Any, ...]
+    ) -> None:
+        """Delete segments (oldest batches first) and apply `head_operation` in the last batch."""
+        deletes = [("delete", (item_id,)) for item_id in segment_ids]
+        size = MAX_BATCH_OPERATIONS - 1
+        while len(deletes) > size:
+            await self._write_batch(scope, "delete", deletes[:size])
+            deletes = deletes[size:]
+        await self._write_batch(scope, "delete", [*deletes, head_operation])
+
+    async def _write_batch(
+        self, scope: tuple[str, str], operation: str, operations: Sequence[tuple[Any, ...]]
+    ) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = await self._sdk(
+            operation,
+            scope,
+            self._container.execute_item_batch,
+            list(operations),
+            partition_key=scope[1],
+        )
+        return results

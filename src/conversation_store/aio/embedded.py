@@ -1,0 +1,103 @@
+"""Async twins of the embedded stores: the sync store's calls run on worker threads.
+
+SQLite I/O is short and local, so a thread per call (`asyncio.to_thread`) keeps the event loop
+free without a second implementation of the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..models import AppendResult, Conversation, ConversationSummary, Message, Page
+from ..stores import memory, sqlite
+from ..stores.protocol import ConversationStore as SyncConversationStore
+from ..stores.protocol import HeaderUpdate
+
+
+class _ThreadedStore:
+    def __init__(self, store: SyncConversationStore) -> None:
+        self._sync = store
+
+    async def __aenter__(self) -> _ThreadedStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def create_conversation(self, conversation: Conversation) -> Conversation:
+        return await asyncio.to_thread(self._sync.create_conversation, conversation)
+
+    async def get_conversation(
+        self, *, customer_id: str, conversation_id: str, last: int | None = None
+    ) -> Conversation:
+        return await asyncio.to_thread(
+            self._sync.get_conversation,
+            customer_id=customer_id,
+            conversation_id=conversation_id,
+            last=last,
+        )
+
+    async def append_messages(
+        self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
+    ) -> AppendResult:
+        return await asyncio.to_thread(
+            self._sync.append_messages,
+            customer_id=customer_id,
+            conversation_id=conversation_id,
+            messages=messages,
+        )
+
+    async def update_conversation(
+        self,
+        *,
+        customer_id: str,
+        conversation_id: str,
+        update: HeaderUpdate,
+        etag: str | None = None,
+    ) -> None:
+        await asyncio.to_thread(
+            self._sync.update_conversation,
+            customer_id=customer_id,
+            conversation_id=conversation_id,
+            update=update,
+            etag=etag,
+        )
+
+    async def clear_messages(self, *, customer_id: str, conversation_id: str) -> None:
+        await asyncio.to_thread(
+            self._sync.clear_messages, customer_id=customer_id, conversation_id=conversation_id
+        )
+
+    async def list_conversations(
+        self, *, customer_id: str, limit: int, continuation: str | None = None
+    ) -> Page[ConversationSummary]:
+        return await asyncio.to_thread(
+            self._sync.list_conversations,
+            customer_id=customer_id,
+            limit=limit,
+            continuation=continuation,
+        )
+
+    async def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
+        await asyncio.to_thread(
+            self._sync.delete_conversation, customer_id=customer_id, conversation_id=conversation_id
+        )
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._sync.close)
+
+
+class MemoryStore(_ThreadedStore):
+    """Async twin of `conversation_store.MemoryStore`."""
+
+    def __init__(self) -> None:
+        super().__init__(memory.MemoryStore())
+
+
+class SQLiteStore(_ThreadedStore):
+    """Async twin of `conversation_store.SQLiteStore` (the same file format)."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000) -> None:
+        super().__init__(sqlite.SQLiteStore(path, busy_timeout_ms=busy_timeout_ms))

@@ -1,0 +1,76 @@
+"""The async store boundary: the same methods as the sync protocol, awaited."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from ..models import AppendResult, Conversation, ConversationSummary, Message, Page
+from ..stores.protocol import HeaderUpdate
+
+
+@runtime_checkable
+class ConversationStore(Protocol):
+    """The async twin of `conversation_store.ConversationStore`: same methods, awaited."""
+
+    async def create_conversation(self, conversation: Conversation) -> Conversation:
+        """Store a new conversation with its messages; returns it as stored (with its etag).
+
+        Raises ConflictError if the id exists for this customer.
+        """
+        ...
+
+    async def get_conversation(
+        self, *, customer_id: str, conversation_id: str, last: int | None = None
+    ) -> Conversation:
+        """Load a conversation with all its messages, or only its `last` newest ones.
+
+        With `last`, a leading system message is pinned: it comes first even when older.
+
+        Raises ConversationNotFoundError.
+        """
+        ...
+
+    async def append_messages(
+        self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
+    ) -> AppendResult:
+        """Append messages atomically; a message whose id is already stored is skipped.
+
+        Raises ConversationNotFoundError.
+        """
+        ...
+
+    async def update_conversation(
+        self,
+        *,
+        customer_id: str,
+        conversation_id: str,
+        update: HeaderUpdate,
+        etag: str | None = None,
+    ) -> None:
+        """Apply a header update; with `etag`, only if the stored version still matches.
+
+        Raises ConversationNotFoundError, ConflictError (etag mismatch).
+        """
+        ...
+
+    async def clear_messages(self, *, customer_id: str, conversation_id: str) -> None:
+        """Remove every message and reset the counters, keeping the conversation.
+
+        Raises ConversationNotFoundError.
+        """
+        ...
+
+    async def list_conversations(
+        self, *, customer_id: str, limit: int, continuation: str | None = None
+    ) -> Page[ConversationSummary]:
+        """The customer's conversations, most recently updated first, without messages."""
+        ...
+
+    async def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
+        """Delete a conversation and everything stored for it; succeeds if already gone."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the store opened; later calls raise StoreClosedError."""
+        ...

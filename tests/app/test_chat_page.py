@@ -1,0 +1,81 @@
+"""The chat page under AppTest, over a real SQLite file injected as the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from streamlit.testing.v1 import AppTest
+
+from conversation_store import SQLiteStore
+
+AppFactory = Callable[..., AppTest]
+
+CID = "anon_0123456789abcdef0123456789abcdef"
+
+
+def send(at: AppTest, text: str) -> AppTest:
+    return at.chat_input(key="chat_input").set_value(text).run()
+
+
+def chat_texts(at: AppTest) -> list[tuple[str, str]]:
+    return [(m.name, m.markdown[0].value) for m in at.main.chat_message]
+
+
+def test_first_visit_stores_nothing_and_puts_an_anonymous_id_in_the_url(
+    open_app: AppFactory, db_path
+) -> None:
+    at = open_app()
+    assert not at.exception
+    cid = at.query_params["cid"]
+    assert cid.startswith("anon_")
+    with SQLiteStore(db_path) as store:
+        assert store.list_conversations(customer_id=cid, limit=10).items == []
+    assert any("anyone with this page's link" in c.value for c in at.sidebar.caption)
+
+
+def test_each_turn_is_stored_and_the_offline_responder_says_so(
+    open_app: AppFactory, db_path
+) -> None:
+    at = send(open_app(cid=CID), "Hello there")
+    assert not at.exception
+    texts = chat_texts(at)
+    assert texts[0] == ("user", "Hello there")
+    assert texts[1][0] == "assistant"
+    assert "Offline responder" in texts[1][1] and "Hello there" in texts[1][1]
+    with SQLiteStore(db_path) as store:
+        [summary] = store.list_conversations(customer_id=CID, limit=10).items
+        stored = store.get_conversation(customer_id=CID, conversation_id=summary.id)
+    assert [(m.role, m.content) for m in stored.messages] == [
+        ("user", "Hello there"), ("assistant", texts[1][1])]
+    assert stored.title == "Hello there"
+    assert stored.session_id and stored.session_id.startswith("s_")
+    assert any(c.value == "Saved" for c in at.main.caption)
+
+
+def test_new_conversation_then_reopen_from_the_sidebar(open_app: AppFactory) -> None:
+    at = send(open_app(cid=CID), "first conversation")
+    at = at.sidebar.button(key="new_conversation").click().run()
+    assert chat_texts(at) == []
+    at = send(at, "second conversation")
+    open_buttons = [b for b in at.sidebar.button if b.key and b.key.startswith("open_")]
+    assert [b.label for b in open_buttons] == ["second conversation", "first conversation"]
+    at = open_buttons[1].click().run()
+    assert chat_texts(at)[0] == ("user", "first conversation")
+    assert at.title[0].value == "first conversation"
+
+
+def test_a_conversation_survives_a_restart(open_app: AppFactory) -> None:
+    first = send(open_app(cid=CID), "remember me")
+    send(first, "and this too")
+    again = open_app(cid=CID)  # a new session (new store, new script run) over the same file
+    assert chat_texts(again) == []
+    [open_button] = [b for b in again.sidebar.button if b.key and b.key.startswith("open_")]
+    again = open_button.click().run()
+    users = [text for role, text in chat_texts(again) if role == "user"]
+    assert users == ["remember me", "and this too"]
+
+
+def test_another_customer_does_not_see_the_history(open_app: AppFactory) -> None:
+    send(open_app(cid=CID), "private")
+    other = open_app(cid="anon_ffffffffffffffffffffffffffffffff")
+    assert not [b for b in other.sidebar.button if b.key and b.key.startswith("open_")]
