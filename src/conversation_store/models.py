@@ -205,7 +205,8 @@ class SearchHit(_Model):
 
 
 class AppendResult(BaseModel):
-    """What an append did: which messages were added, and whether they are only queued locally."""
+    """The ids of the appended messages (stored now or by an earlier try), and whether they are
+    only queued locally (`pending`) until the store is reachable again."""
 
     conversation_id: str
     message_ids: list[str]

@@ -115,7 +115,7 @@ def test_append_message_with_same_id_is_stored_once(manager: ConversationManager
     retry = manager.append_message(conversation_id, "alice", "user", "again", message_id="m_fixed")
 
     loaded = manager.load_conversation(conversation_id, "alice")
-    assert first.message_ids == ["m_fixed"] and retry.message_ids == []
+    assert first.message_ids == retry.message_ids == ["m_fixed"]
     assert [m.id for m in loaded.messages].count("m_fixed") == 1
     assert loaded.message_count == 3
 

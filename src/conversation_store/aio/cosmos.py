@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError
+from azure.core.pipeline.transport import AsyncHttpTransport
 from azure.cosmos.aio import ContainerProxy, CosmosClient
 from azure.identity.aio import DefaultAzureCredential
 
@@ -83,20 +84,24 @@ class CosmosStore:
         container: str = DEFAULT_CONTAINER,
         create_if_missing: bool = False,
         connection_verify: bool = True,
+        transport: AsyncHttpTransport[Any, Any] | None = None,
         **kwargs: Any,
     ) -> CosmosStore:
         """Open a client for `endpoint`. No credential: `DefaultAzureCredential` (managed identity).
 
         A key string is for the emulator and development only. `create_if_missing` creates the
         database and container before the first request (leave it off in production, where infra
-        creates them). No I/O happens here, so it may run at import time of a Function app.
+        creates them). `transport` replaces the HTTP transport (tests count or inject faults
+        with it). No I/O happens here, so it may run at import time of a Function app.
         """
         owned: list[Any] = []
         if credential is None:
             credential = DefaultAzureCredential()
             owned.append(credential)
         client = CosmosClient(
-            endpoint, credential=credential, **client_options(connection_verify=connection_verify)
+            endpoint,
+            credential=credential,
+            **client_options(connection_verify=connection_verify, transport=transport),
         )
         owned.insert(0, client)
         store = cls(
@@ -150,7 +155,6 @@ class CosmosStore:
         self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
     ) -> AppendResult:
         scope = (conversation_id, customer_id)
-        added: list[str] = []
         pending = docs.message_documents(messages)
         for start in range(0, len(pending), docs.MESSAGES_PER_PATCH):
             chunk = pending[start : start + docs.MESSAGES_PER_PATCH]
@@ -165,11 +169,12 @@ class CosmosStore:
                     filter_predicate=docs.append_predicate(chunk, self._limits),
                     no_response=True,
                 )
-                added += [m["id"] for m in chunk if m.get("id")]
             except ConflictError:
                 # The head is full, a message is already there, or it is a seed document.
-                added += await self._append_by_replace(scope, chunk)
-        return AppendResult(conversation_id=conversation_id, message_ids=added)
+                await self._append_by_replace(scope, chunk)
+        return AppendResult(
+            conversation_id=conversation_id, message_ids=[m.id for m in messages if m.id]
+        )
 
     async def update_conversation(
         self,
@@ -192,11 +197,13 @@ class CosmosStore:
                     conversation_id,
                     customer_id,
                     patch_operations=operations,
+                    filter_predicate=docs.UPGRADED_PREDICATE,
                     no_response=True,
                     **condition,
                 )
-            except InvalidInputError:
-                # A seed document without `metadata`, or a key already removed: rewrite it.
+            except (ConflictError, InvalidInputError):
+                # A seed document (412 from the predicate), a metadata key already removed
+                # (400), or a stale etag (412, re-checked there): rewrite the head by ETag.
                 await self._update_by_replace(scope, update, etag)
                 return
             condition = {}
@@ -347,47 +354,47 @@ class CosmosStore:
             have += len(segment["messages"])
         return segments
 
-    async def _append_by_replace(
-        self, scope: tuple[str, str], chunk: list[dict[str, Any]]
-    ) -> list[str]:
+    async def _append_by_replace(self, scope: tuple[str, str], chunk: list[dict[str, Any]]) -> None:
         """Read the head, then write it back with the new messages (sealing if needed), by ETag."""
         for _ in range(_MAX_WRITE_RACES):
-            head = await self._read_head(scope)
-            stored_ids = {m.get("id") for m in head.get("messages", [])}
+            item = await self._read_head(scope)
+            head = docs.upgraded_head(item)
+            stored_ids = {m.get("id") for m in head["messages"]}
             missing = [m for m in chunk if m.get("id") is None or m["id"] not in stored_ids]
             if not missing:
-                return []
+                return
             grown = {
                 **head,
-                "message_count": int(head.get("message_count", 0)) + len(missing),
-                "total_tokens": int(head.get("total_tokens", 0))
+                "message_count": int(head["message_count"]) + len(missing),
+                "total_tokens": int(head["total_tokens"])
                 + sum(int(m.get("tokens") or 0) for m in missing),
                 "updated_at": docs.now(),
             }
             new_head, segments = docs.seal_into_head(grown, missing, self._limits)
-            replace = ("replace", (scope[0], new_head), {"if_match_etag": head["_etag"]})
+            replace = ("replace", (scope[0], new_head), {"if_match_etag": item["_etag"]})
             try:
                 await self._write_batch(
                     scope, "append", [*(("create", (s,)) for s in segments), replace]
                 )
             except ConflictError:
                 continue
-            return [m["id"] for m in missing if m.get("id")]
+            return
         raise ConflictError(f"conversation {scope[0]!r} kept changing during append")
 
     async def _update_by_replace(
         self, scope: tuple[str, str], update: HeaderUpdate, etag: str | None
     ) -> None:
         for _ in range(_MAX_WRITE_RACES):
-            head = await self._read_head(scope)
-            if etag is not None and head["_etag"] != etag:
+            item = await self._read_head(scope)
+            if etag is not None and item["_etag"] != etag:
                 raise ConflictError(f"conversation {scope[0]!r} changed since it was read")
+            head = docs.upgraded_head(item)
             metadata = {**(head.get("metadata") or {}), **update.metadata_set}
             for key in update.metadata_removed:
                 metadata.pop(key, None)
             body = docs.with_head_bytes(
                 {
-                    **docs.strip_system_properties(head),
+                    **head,
                     **update.fields,
                     "metadata": metadata,
                     "updated_at": docs.now(),
@@ -400,7 +407,7 @@ class CosmosStore:
                     self._container.replace_item,
                     scope[0],
                     body,
-                    etag=head["_etag"],
+                    etag=item["_etag"],
                     match_condition=MatchConditions.IfNotModified,
                     no_response=True,
                 )

@@ -24,10 +24,16 @@ def connection_policy() -> ConnectionPolicy:
     return policy
 
 
-def client_options(*, connection_verify: bool) -> dict[str, Any]:
+def client_options(*, connection_verify: bool, transport: object | None = None) -> dict[str, Any]:
     """Keyword arguments for `CosmosClient`; TLS checks are off only for the local server."""
+    extra = {"transport": transport} if transport is not None else {}
     return {
+        **extra,
         "connection_policy": connection_policy(),
+        # With endpoint discovery on, the SDK also retries each 503 itself (once per region,
+        # plus one), multiplying our attempts. Our accounts are single-region; a multi-region
+        # deployment would turn this back on and accept the extra attempts for failover.
+        "enable_endpoint_discovery": False,
         "connection_verify": connection_verify,
         "retry_total": 0,
         "retry_connect": 0,

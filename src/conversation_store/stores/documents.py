@@ -198,6 +198,29 @@ def head_messages_available(head: dict[str, Any]) -> int:
     return len(messages) - (1 if is_pinned_system(messages, head) else 0)
 
 
+def upgraded_head(item: dict[str, Any]) -> dict[str, Any]:
+    """A head in today's layout; a seed document gets its counters and fields on first write."""
+    head = strip_system_properties(item)
+    messages = head.get("messages") or []
+    if "head_bytes" not in head:
+        head = {
+            "type": "conversation",
+            "schema_version": 1,
+            "metadata": {},
+            "segment_count": 0,
+            "pinned_system": False,
+            "message_count": len(messages),
+            "total_tokens": sum(int(m.get("tokens") or 0) for m in messages),
+            **head,
+            "messages": messages,
+        }
+    return head
+
+
+# Header patches apply only to heads in today's layout; others are rewritten whole once.
+UPGRADED_PREDICATE = "FROM c WHERE IS_DEFINED(c.head_bytes)"
+
+
 # -- patches -----------------------------------------------------------------------------------
 
 

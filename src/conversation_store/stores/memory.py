@@ -74,7 +74,7 @@ class MemoryStore:
                 entry.version += 1
             return AppendResult(
                 conversation_id=conversation_id,
-                message_ids=[m.id for m in added if m.id is not None],
+                message_ids=[m.id for m in messages if m.id is not None],
             )
 
     def update_conversation(

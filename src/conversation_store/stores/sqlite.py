@@ -141,8 +141,10 @@ class SQLiteStore:
     ) -> AppendResult:
         with self._write() as db:
             self._header_row(db, customer_id, conversation_id)
-            added = self._insert_messages(db, customer_id, conversation_id, messages, touch=True)
-        return AppendResult(conversation_id=conversation_id, message_ids=added)
+            self._insert_messages(db, customer_id, conversation_id, messages, touch=True)
+        return AppendResult(
+            conversation_id=conversation_id, message_ids=[m.id for m in messages if m.id]
+        )
 
     def update_conversation(
         self,
@@ -296,7 +298,7 @@ class SQLiteStore:
         messages: Sequence[Message],
         *,
         touch: bool,
-    ) -> list[str]:
+    ) -> None:
         (next_seq,) = db.execute(
             "SELECT COALESCE(MAX(seq), -1) + 1 FROM messages "
             "WHERE customer_id = ? AND conversation_id = ?",
@@ -333,7 +335,6 @@ class SQLiteStore:
                     conversation_id,
                 ),
             )
-        return [m.id for m in added if m.id is not None]
 
 
 def _keyset(position: list[str]) -> tuple[str, str]:
