@@ -11,6 +11,7 @@ import os
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,32 +43,46 @@ def cosmos_target() -> Iterator[CosmosTarget]:
     endpoint = os.environ.get("COSMOS_TEST_ENDPOINT")
     if endpoint:
         local = "127.0.0.1" in endpoint or "localhost" in endpoint  # the emulator's own cert
-        yield CosmosTarget(endpoint, os.environ.get("COSMOS_TEST_KEY", EMULATOR_KEY), not local,
-                           None)
+        yield CosmosTarget(
+            endpoint, os.environ.get("COSMOS_TEST_KEY", EMULATOR_KEY), not local, None
+        )
         return
     warnings.filterwarnings("ignore", message="Unverified HTTPS request")
     with LocalCosmosServer() as server:
         yield CosmosTarget(server.endpoint, server.key, False, server)
 
 
-@pytest.fixture
-def cosmos_container(cosmos_target: CosmosTarget) -> Iterator[tuple[CosmosTarget, str]]:
-    """A fresh container in the test database, deleted afterwards."""
+@contextmanager
+def fresh_container(target: CosmosTarget) -> Iterator[str]:
+    """A new container in the test database, deleted afterwards."""
     name = f"conversations_{uuid.uuid4().hex[:12]}"
-    client = CosmosClient(cosmos_target.endpoint, credential=cosmos_target.key,
-                          connection_verify=cosmos_target.verify_tls)
+    client = CosmosClient(
+        target.endpoint, credential=target.key, connection_verify=target.verify_tls
+    )
     database = client.create_database_if_not_exists(TEST_DATABASE)
     database.create_container_if_not_exists(name, partition_key=PARTITION_KEY)
-    yield cosmos_target, name
-    database.delete_container(name)
-    client.close()
+    try:
+        yield name
+    finally:
+        database.delete_container(name)
+        client.close()
+
+
+@pytest.fixture
+def cosmos_container(cosmos_target: CosmosTarget) -> Iterator[tuple[CosmosTarget, str]]:
+    with fresh_container(cosmos_target) as name:
+        yield cosmos_target, name
 
 
 def open_cosmos_store(target: CosmosTarget, container: str, **kwargs: object) -> CosmosStore:
     options: dict[str, object] = {"limits": TEST_LIMITS, **kwargs}
     return CosmosStore.from_endpoint(
-        target.endpoint, credential=target.key, database=TEST_DATABASE, container=container,
-        connection_verify=target.verify_tls, **options,  # type: ignore[arg-type]
+        target.endpoint,
+        credential=target.key,
+        database=TEST_DATABASE,
+        container=container,
+        connection_verify=target.verify_tls,
+        **options,  # type: ignore[arg-type]
     )
 
 

@@ -1,0 +1,126 @@
+"""Identity, responders, configuration errors and the insights page under AppTest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conversation_store import ConversationManager, MemoryStore, Message
+from streamlit_app import services
+from streamlit_app.services import MANAGER_KEY, RESPONDER_KEY
+
+AppFactory = Callable[..., AppTest]
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py")
+CID = "anon_0123456789abcdef0123456789abcdef"
+
+
+def send(at: AppTest, text: str) -> AppTest:
+    return at.chat_input(key="chat_input").set_value(text).run()
+
+
+class ScriptedResponder:
+    model = "fake-model"
+
+    def __init__(self) -> None:
+        self.histories: list[list[str | None]] = []
+
+    def stream_reply(self, history: Sequence[Message]) -> Iterator[str]:
+        self.histories.append([m.content for m in history])
+        yield "Hello"
+        yield ", world"
+
+
+class BrokenResponder:
+    model = "broken"
+
+    def stream_reply(self, history: Sequence[Message]) -> Iterator[str]:
+        raise ConnectionError("model endpoint unreachable")
+        yield ""
+
+
+def test_signed_in_user_is_the_customer() -> None:
+    store = MemoryStore()
+    at = AppTest.from_file(APP, default_timeout=20)
+    at.session_state[MANAGER_KEY] = ConversationManager(store)
+    at.user = {"is_logged_in": True, "oid": "oid-123", "name": "Ada"}
+    at = send(at.run(), "signed in")
+    assert "cid" not in at.query_params
+    assert len(store.list_conversations(customer_id="oid-123", limit=5).items) == 1
+    assert any("Signed in as Ada" in c.value for c in at.sidebar.caption)
+
+
+def test_injected_responder_streams_and_is_recorded() -> None:
+    store = MemoryStore()
+    responder = ScriptedResponder()
+    at = AppTest.from_file(APP, default_timeout=20)
+    at.session_state[MANAGER_KEY] = ConversationManager(store)
+    at.session_state[RESPONDER_KEY] = responder
+    at.query_params["cid"] = CID
+    at = send(send(at.run(), "one"), "two")
+    assert responder.histories == [["one"], ["one", "Hello, world", "two"]]
+    [summary] = store.list_conversations(customer_id=CID, limit=5).items
+    stored = store.get_conversation(customer_id=CID, conversation_id=summary.id)
+    assert [m.content for m in stored.messages] == ["one", "Hello, world", "two", "Hello, world"]
+    assert stored.messages[1].metadata == {"model": "fake-model"}
+
+
+def test_a_failing_model_keeps_the_question_and_shows_an_error() -> None:
+    store = MemoryStore()
+    at = AppTest.from_file(APP, default_timeout=20)
+    at.session_state[MANAGER_KEY] = ConversationManager(store)
+    at.session_state[RESPONDER_KEY] = BrokenResponder()
+    at.query_params["cid"] = CID
+    at = send(at.run(), "are you there?")
+    assert not at.exception
+    assert any("could not answer" in e.value for e in at.error)
+    [summary] = store.list_conversations(customer_id=CID, limit=5).items
+    assert summary.message_count == 1
+
+
+@pytest.fixture
+def fresh_process_cache() -> Iterator[None]:
+    services._process_manager.clear()
+    yield
+    services._process_manager.clear()
+
+
+def test_a_broken_store_setting_shows_an_error_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, fresh_process_cache: None
+) -> None:
+    monkeypatch.delenv("COSMOSDB_ENDPOINT", raising=False)
+    monkeypatch.setenv("CONVERSATION_STORE_URL", "postgres://nowhere")
+    at = AppTest.from_file(APP, default_timeout=20).run()
+    assert not at.exception
+    assert any("could not be opened" in e.value for e in at.error)
+    assert at.info and not at.chat_input
+
+
+def test_the_store_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_process_cache: None
+) -> None:
+    monkeypatch.delenv("COSMOSDB_ENDPOINT", raising=False)
+    monkeypatch.setenv("CONVERSATION_STORE_URL", f"sqlite:///{tmp_path}/env.db")
+    at = send(AppTest.from_file(APP, default_timeout=20).run(), "from env")
+    assert not at.exception
+    assert (tmp_path / "env.db").exists()
+    services._process_manager().close()
+
+
+def test_insights_page() -> None:
+    store = MemoryStore()
+    at = AppTest.from_file(APP, default_timeout=20)
+    at.session_state[MANAGER_KEY] = ConversationManager(store)
+    at.query_params["cid"] = CID
+    at = at.run().switch_page("pages/insights.py").run()
+    assert any("No saved conversations" in i.value for i in at.info)
+    at = at.switch_page("pages/chat.py").run()
+    at = send(send(at, "one"), "two")
+    at = at.switch_page("pages/insights.py").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Conversations"] == "1" and metrics["Messages"] == "4"
+    assert int(metrics["Tokens"]) > 0
+    assert len(at.get("vega_lite_chart")) == 2

@@ -1,0 +1,144 @@
+"""The async twins behave exactly like the sync classes, on every backend."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import conversation_store as sync_api
+from conftest import TEST_DATABASE, TEST_LIMITS, CosmosTarget, fresh_container
+from conversation_store import aio
+from conversation_store.stores.cosmos import CosmosStore as SyncCosmosStore
+
+Call = Callable[..., Awaitable[Any]]
+
+
+def _public_methods(cls: type) -> list[str]:
+    return [
+        name for name, _ in inspect.getmembers(cls, inspect.isfunction) if not name.startswith("_")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sync_cls", "async_cls"),
+    [
+        (sync_api.ConversationManager, aio.ConversationManager),
+        (SyncCosmosStore, aio.CosmosStore),
+        (sync_api.SQLiteStore, aio.SQLiteStore),
+        (sync_api.MemoryStore, aio.MemoryStore),
+    ],
+)
+def test_async_twins_have_the_same_public_methods_and_parameters(
+    sync_cls: type, async_cls: type
+) -> None:
+    assert _public_methods(sync_cls) == _public_methods(async_cls)
+    for name in _public_methods(sync_cls):
+        sync_params = list(inspect.signature(getattr(sync_cls, name)).parameters)
+        async_params = list(inspect.signature(getattr(async_cls, name)).parameters)
+        assert sync_params == async_params, name
+
+
+def _normalize(value: Any, ids: dict[str, str]) -> Any:
+    """Replace generated ids and times by stable placeholders so two runs compare equal."""
+    if isinstance(value, dict):
+        return {
+            k: ("<time>" if k in ("created_at", "updated_at", "timestamp") else _normalize(v, ids))
+            for k, v in value.items()
+            if k != "continuation"
+        }
+    if isinstance(value, list):
+        return [_normalize(v, ids) for v in value]
+    if isinstance(value, str) and value[:2] in ("c_", "m_") and len(value) == 28:
+        return ids.setdefault(value, f"<id{len(ids)}>")
+    return value
+
+
+async def _scenario(call: Call) -> list[Any]:
+    trace: list[Any] = []
+    manager_doc = await call("create_conversation_document", "alice", "s1", title="Parity")
+    await call("add_message_to_conversation", manager_doc, "system", "Be brief.")
+    await call("add_message_to_conversation", manager_doc, "user", "Hello", tokens=2)
+    await call("save_conversation", manager_doc)
+    conversation_id = manager_doc.id
+    for n in range(30):
+        result = await call(
+            "append_message",
+            conversation_id,
+            "alice",
+            "assistant",
+            f"a{n}",
+            message_id=f"m_parity{n:02}",
+        )
+        trace.append(result.model_dump())
+    retry = await call(
+        "append_message", conversation_id, "alice", "assistant", "a0", message_id="m_parity00"
+    )
+    trace.append(retry.model_dump())
+    await call("rename_conversation", conversation_id, "alice", "Renamed")
+    loaded = await call("load_conversation", conversation_id, "alice")
+    loaded.metadata["k"] = "v"
+    await call("save_conversation", loaded)
+    trace.append((await call("load_conversation", conversation_id, "alice")).to_document())
+    history = await call("get_history", conversation_id, "alice", max_messages=4)
+    trace.append([m.model_dump(mode="json") for m in history])
+    page = await call("get_recent_conversations", "alice", 10)
+    trace.append([s.model_dump(mode="json") for s in page.items])
+    for bad in (
+        ("append_message", conversation_id, "alice", "robot", "x"),
+        ("load_conversation", conversation_id, "mallory"),
+        ("get_recent_conversations", "alice", 0),
+    ):
+        try:
+            await call(*bad)
+        except sync_api.ConversationStoreError as exc:
+            trace.append(type(exc).__name__)
+    await call("clear_conversation", conversation_id, "alice")
+    trace.append((await call("load_conversation", conversation_id, "alice")).message_count)
+    await call("delete_conversation", conversation_id, "alice")
+    await call("delete_conversation", conversation_id, "alice")
+    trace.append((await call("get_recent_conversations", "alice")).items)
+    return trace
+
+
+def _caller(manager: Any) -> Call:
+    async def call(name: str, *args: Any, **kwargs: Any) -> Any:
+        result = getattr(manager, name)(*args, **kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+    return call
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("cosmos", marks=pytest.mark.cosmos)])
+def twin_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    if request.param == "memory":
+        yield sync_api.MemoryStore(), aio.MemoryStore()
+    elif request.param == "sqlite":
+        yield sync_api.SQLiteStore(tmp_path / "s.db"), aio.SQLiteStore(tmp_path / "a.db")
+    else:
+        target: CosmosTarget = request.getfixturevalue("cosmos_target")
+        common: dict[str, Any] = {
+            "credential": target.key,
+            "database": TEST_DATABASE,
+            "connection_verify": target.verify_tls,
+            "limits": TEST_LIMITS,
+        }
+        with fresh_container(target) as first, fresh_container(target) as second:
+            yield (
+                SyncCosmosStore.from_endpoint(target.endpoint, container=first, **common),
+                aio.CosmosStore.from_endpoint(target.endpoint, container=second, **common),
+            )
+
+
+async def test_sync_and_async_managers_give_the_same_results(twin_stores: tuple[Any, Any]) -> None:
+    sync_store, async_store = twin_stores
+    sync_trace = await _scenario(_caller(sync_api.ConversationManager(sync_store)))
+    async with aio.ConversationManager(async_store, owns_store=True) as manager:
+        async_trace = await _scenario(_caller(manager))
+    sync_store.close()
+
+    assert _normalize(async_trace, {}) == _normalize(sync_trace, {})
+    assert sync_trace[-1] == [] and "InvalidInputError" in sync_trace
