@@ -21,11 +21,16 @@ from .models import (
     FunctionCall,
     Message,
     Page,
+    SearchHit,
     ToolCall,
 )
 from .settings import Settings, open_store
+from .stores.charges import RequestCharge
+from .stores.cosmos import CosmosStore
+from .stores.documents import SizeLimits
 from .stores.memory import MemoryStore
-from .stores.protocol import ConversationStore, HeaderUpdate
+from .stores.protocol import ConversationStore, HeaderUpdate, SearchableStore
+from .stores.retrying import RetryPolicy
 from .stores.sqlite import SQLiteStore
 
 __all__ = [
@@ -38,14 +43,20 @@ __all__ = [
     "ConversationStore",
     "ConversationStoreError",
     "ConversationSummary",
+    "CosmosStore",
     "FunctionCall",
     "HeaderUpdate",
     "InvalidInputError",
     "MemoryStore",
     "Message",
     "Page",
+    "RequestCharge",
+    "RetryPolicy",
     "SQLiteStore",
+    "SearchHit",
+    "SearchableStore",
     "Settings",
+    "SizeLimits",
     "StoreClosedError",
     "StoreUnavailableError",
     "ToolCall",

@@ -1,0 +1,37 @@
+"""The public surface is small and complete (after httpx's tests/test_exported_members.py)."""
+
+from __future__ import annotations
+
+import conversation_store
+from conversation_store import aio
+
+
+def test_all_exports_every_public_name_and_nothing_else() -> None:
+    public = {name for name in dir(conversation_store) if not name.startswith("_")}
+    modules = {
+        "aio",
+        "exceptions",
+        "history",
+        "ids",
+        "inputs",
+        "manager",
+        "models",
+        "settings",
+        "stores",
+        "tracking",
+        "validation",
+        "export",
+    }
+    assert set(conversation_store.__all__) == public - modules
+
+
+def test_aio_exports_the_same_class_names_as_the_sync_package() -> None:
+    for name in aio.__all__:
+        assert name in conversation_store.__all__, name
+
+
+def test_settings_never_show_the_key() -> None:
+    settings = conversation_store.Settings.from_env(
+        {"COSMOSDB_ENDPOINT": "https://x.documents.azure.com", "COSMOSDB_KEY": "s3cr3t=="}
+    )
+    assert "s3cr3t" not in repr(settings) and "s3cr3t" not in str(settings)
