@@ -8,7 +8,7 @@ NODE_INSTALLED := $(COSMOS_SERVER)/node_modules/.package-lock.json
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test lint typecheck pytest soak clean
+.PHONY: run test lint typecheck pytest soak clean system-deps
 
 run: $(INSTALLED)
 	$(BIN)/streamlit run streamlit_app/app.py --server.address $(HOST) --server.port $(PORT) \
@@ -22,11 +22,14 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-pytest: $(INSTALLED) $(NODE_INSTALLED)
+pytest: $(INSTALLED) $(NODE_INSTALLED) system-deps
 	$(BIN)/python -m pytest
 
 soak: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/python -m pytest -m soak
+
+system-deps:
+	scripts/install-system-deps.sh
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

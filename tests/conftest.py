@@ -8,34 +8,17 @@ session), or against the official emulator or a real account when `COSMOS_TEST_E
 from __future__ import annotations
 
 import os
-import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from azure.cosmos import CosmosClient
 
 from conversation_store import ConversationManager, ConversationStore, MemoryStore, SQLiteStore
-from conversation_store.stores.cosmos import CosmosStore
-from conversation_store.stores.cosmos_config import PARTITION_KEY
-from conversation_store.stores.documents import SizeLimits
+from support.cosmos_fixtures import CosmosTarget, fresh_container, open_cosmos_store
 from support.local_cosmos import EMULATOR_KEY, LocalCosmosServer
 
 StoreFactory = Callable[[], ConversationStore]
-TEST_DATABASE = "GenAI_tests"
-# Small items, so the contract tests also cross the bound and seal segments.
-TEST_LIMITS = SizeLimits(item_bytes=8 * 1024)
-
-
-@dataclass(frozen=True)
-class CosmosTarget:
-    endpoint: str
-    key: str
-    verify_tls: bool
-    server: LocalCosmosServer | None
 
 
 @pytest.fixture(scope="session")
@@ -52,38 +35,10 @@ def cosmos_target() -> Iterator[CosmosTarget]:
         yield CosmosTarget(server.endpoint, server.key, False, server)
 
 
-@contextmanager
-def fresh_container(target: CosmosTarget) -> Iterator[str]:
-    """A new container in the test database, deleted afterwards."""
-    name = f"conversations_{uuid.uuid4().hex[:12]}"
-    client = CosmosClient(
-        target.endpoint, credential=target.key, connection_verify=target.verify_tls
-    )
-    database = client.create_database_if_not_exists(TEST_DATABASE)
-    database.create_container_if_not_exists(name, partition_key=PARTITION_KEY)
-    try:
-        yield name
-    finally:
-        database.delete_container(name)
-        client.close()
-
-
 @pytest.fixture
 def cosmos_container(cosmos_target: CosmosTarget) -> Iterator[tuple[CosmosTarget, str]]:
     with fresh_container(cosmos_target) as name:
         yield cosmos_target, name
-
-
-def open_cosmos_store(target: CosmosTarget, container: str, **kwargs: object) -> CosmosStore:
-    options: dict[str, object] = {"limits": TEST_LIMITS, **kwargs}
-    return CosmosStore.from_endpoint(
-        target.endpoint,
-        credential=target.key,
-        database=TEST_DATABASE,
-        container=container,
-        connection_verify=target.verify_tls,
-        **options,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("cosmos", marks=pytest.mark.cosmos)])

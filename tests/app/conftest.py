@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit_app.services import MANAGER_KEY
 
 from conversation_store import ConversationManager, SQLiteStore
-from streamlit_app.services import MANAGER_KEY
 
 APP = Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py"
 TIMEOUT = 20

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-
-from conversation_store import ConversationManager, MemoryStore, Message
 from streamlit_app import services
 from streamlit_app.services import MANAGER_KEY, RESPONDER_KEY
+
+from conversation_store import ConversationManager, MemoryStore, Message
 
 AppFactory = Callable[..., AppTest]
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py")

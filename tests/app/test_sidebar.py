@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from streamlit.testing.v1 import AppTest
+from streamlit_app.services import MANAGER_KEY
 
 from conversation_store import (
     AppendResult,
@@ -14,7 +15,6 @@ from conversation_store import (
 )
 from conversation_store.models import SearchHit
 from conversation_store.stores.protocol import SearchableStore
-from streamlit_app.services import MANAGER_KEY
 
 AppFactory = Callable[..., AppTest]
 CID = "anon_0123456789abcdef0123456789abcdef"

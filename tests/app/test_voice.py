@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-
-from conversation_store import ConversationManager, MemoryStore
 from streamlit_app.services import MANAGER_KEY, TRANSCRIBER_KEY
 from streamlit_app.transcribers import PocketSphinxTranscriber
+
+from conversation_store import ConversationManager, MemoryStore
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py")
 CID = "anon_0123456789abcdef0123456789abcdef"

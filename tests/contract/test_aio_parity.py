@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 import conversation_store as sync_api
-from conftest import TEST_DATABASE, TEST_LIMITS, CosmosTarget, fresh_container
 from conversation_store import aio
 from conversation_store.stores.cosmos import CosmosStore as SyncCosmosStore
+from support.cosmos_fixtures import TEST_DATABASE, TEST_LIMITS, CosmosTarget, fresh_container
 
 Call = Callable[..., Awaitable[Any]]
 

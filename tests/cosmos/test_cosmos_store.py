@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from azure.cosmos import ContainerProxy, CosmosClient
 
-from conftest import TEST_DATABASE, TEST_LIMITS, CosmosTarget, open_cosmos_store
 from conversation_store import (
     AccessDeniedError,
     ConversationManager,
@@ -20,6 +19,7 @@ from conversation_store.stores.charges import RequestCharge
 from conversation_store.stores.cosmos import CosmosStore
 from conversation_store.stores.documents import json_size
 from conversation_store.stores.retrying import RetryPolicy
+from support.cosmos_fixtures import TEST_DATABASE, TEST_LIMITS, CosmosTarget, open_cosmos_store
 from support.transport import Fault, RecordingTransport
 
 pytestmark = pytest.mark.cosmos

@@ -8,7 +8,6 @@ import wave
 
 import numpy as np
 import pytest
-
 from streamlit_app.audio import AudioFormatError, read_wav_mono, to_speech_pcm, to_speech_wav
 from streamlit_app.transcribers import (
     AzureSpeechConfig,
@@ -57,13 +56,17 @@ def test_not_a_wav() -> None:
 def test_azure_speech_config_from_env() -> None:
     assert AzureSpeechConfig.from_env({}) is None
     assert AzureSpeechConfig.from_env({"AZURE_SPEECH_KEY": "k"}) is None
-    config = AzureSpeechConfig.from_env({"AZURE_SPEECH_KEY": "k",
-                                         "AZURE_SPEECH_REGION": "westeurope"})
+    config = AzureSpeechConfig.from_env(
+        {"AZURE_SPEECH_KEY": "k", "AZURE_SPEECH_REGION": "westeurope"}
+    )
     assert config is not None and "k" not in repr(config)
-    assert config.url == ("https://westeurope.stt.speech.microsoft.com/speech/recognition/"
-                          "conversation/cognitiveservices/v1?language=en-US&format=simple")
-    custom = AzureSpeechConfig(key="k", endpoint="https://my.cognitiveservices.azure.com/",
-                               language="de-DE")
+    assert config.url == (
+        "https://westeurope.stt.speech.microsoft.com/speech/recognition/"
+        "conversation/cognitiveservices/v1?language=en-US&format=simple"
+    )
+    custom = AzureSpeechConfig(
+        key="k", endpoint="https://my.cognitiveservices.azure.com/", language="de-DE"
+    )
     assert custom.url.startswith("https://my.cognitiveservices.azure.com/speech/recognition/")
     assert "language=de-DE" in custom.url
 
@@ -82,8 +85,12 @@ def test_azure_speech_request() -> None:
 
 
 def test_parse_recognition() -> None:
-    assert parse_recognition(json.loads('{"RecognitionStatus": "Success",'
-                                        ' "DisplayText": "Hello world."}')) == "Hello world."
+    assert (
+        parse_recognition(
+            json.loads('{"RecognitionStatus": "Success", "DisplayText": "Hello world."}')
+        )
+        == "Hello world."
+    )
     assert parse_recognition({"RecognitionStatus": "NoMatch"}) == ""
     with pytest.raises(TranscriptionError):
         parse_recognition({"RecognitionStatus": "Error"})

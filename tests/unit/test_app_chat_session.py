@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from streamlit_app.chat_session import ChatSession, derive_title
 
 from conversation_store import (
     AppendResult,
@@ -14,7 +15,6 @@ from conversation_store import (
     Message,
     StoreUnavailableError,
 )
-from streamlit_app.chat_session import ChatSession, derive_title
 
 
 @pytest.fixture
@@ -95,12 +95,14 @@ def test_recent_conversations_follows_continuations(chat: ChatSession) -> None:
 class FailingStore(MemoryStore):
     fail = False
 
-    def append_messages(self, *, customer_id: str, conversation_id: str,
-                        messages: Sequence[Message]) -> AppendResult:
+    def append_messages(
+        self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
+    ) -> AppendResult:
         if self.fail:
             raise StoreUnavailableError("down")
-        return super().append_messages(customer_id=customer_id, conversation_id=conversation_id,
-                                       messages=messages)
+        return super().append_messages(
+            customer_id=customer_id, conversation_id=conversation_id, messages=messages
+        )
 
 
 def test_a_failed_write_is_taken_back_out_of_the_open_conversation() -> None:

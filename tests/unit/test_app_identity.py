@@ -45,3 +45,13 @@ def test_a_url_cannot_name_a_non_anonymous_customer() -> None:
 
 def test_session_ids_are_unique() -> None:
     assert new_session_id() != new_session_id()
+
+
+def test_a_remembered_id_is_put_back_into_a_url_that_lost_it() -> None:
+    remembered = "anon_" + "a" * 32
+    params: dict[str, str] = {}
+    assert anonymous_customer_id(params, remembered=remembered) == remembered
+    assert params == {"cid": remembered}
+    # A valid id in the URL wins (a shared link opened in this session).
+    other = "anon_" + "b" * 32
+    assert anonymous_customer_id({"cid": other}, remembered=remembered) == other

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from conversation_store import Message
 from streamlit_app.responders import (
     OFFLINE_PREFIX,
     AzureOpenAIConfig,
@@ -15,6 +14,8 @@ from streamlit_app.responders import (
     Responder,
     to_chat_messages,
 )
+
+from conversation_store import Message
 
 NOW = datetime(2025, 1, 24, tzinfo=UTC)
 
@@ -41,15 +42,20 @@ class FakeCompletions:
 def test_offline_responder_echoes_and_says_it_is_offline() -> None:
     responder = OfflineResponder()
     assert isinstance(responder, Responder) and responder.model is None
-    reply = "".join(responder.stream_reply([msg("user", "one"), msg("assistant", "x"),
-                                            msg("user", "two")]))
+    reply = "".join(
+        responder.stream_reply([msg("user", "one"), msg("assistant", "x"), msg("user", "two")])
+    )
     assert reply == f"{OFFLINE_PREFIX} You said: two"
     assert "no language model is configured" in reply
 
 
 def test_messages_start_with_the_system_prompt_and_skip_non_text() -> None:
-    history = [msg("user", "hi"), msg("assistant", None), msg("tool", "r"),
-               msg("assistant", "hello")]
+    history = [
+        msg("user", "hi"),
+        msg("assistant", None),
+        msg("tool", "r"),
+        msg("assistant", "hello"),
+    ]
     assert to_chat_messages(history, system_prompt="Be kind.") == [
         {"role": "system", "content": "Be kind."},
         {"role": "user", "content": "hi"},
@@ -66,22 +72,29 @@ def test_a_conversation_system_message_replaces_the_default_prompt() -> None:
 
 
 def test_azure_responder_streams_text_chunks_only() -> None:
-    completions = FakeCompletions([chunk(None, choices=False), chunk(None), chunk("Hel"),
-                                   chunk(""), chunk("lo!")])
+    completions = FakeCompletions(
+        [chunk(None, choices=False), chunk(None), chunk("Hel"), chunk(""), chunk("lo!")]
+    )
     responder = AzureOpenAIResponder(completions, deployment="gpt-4o", system_prompt=None)
     pieces = list(responder.stream_reply([msg("user", "hi")]))
     assert pieces == ["Hel", "lo!"]
     assert responder.model == "gpt-4o"
-    assert completions.calls == [{"model": "gpt-4o", "stream": True,
-                                  "messages": [{"role": "user", "content": "hi"}]}]
+    assert completions.calls == [
+        {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    ]
 
 
 def test_config_from_env() -> None:
     assert AzureOpenAIConfig.from_env({}) is None
     assert AzureOpenAIConfig.from_env({"AZURE_OPENAI_ENDPOINT": "https://x"}) is None
-    config = AzureOpenAIConfig.from_env({
-        "AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "d",
-        "AZURE_OPENAI_API_KEY": "secret", "AZURE_OPENAI_HISTORY_TOKENS": "1000"})
+    config = AzureOpenAIConfig.from_env(
+        {
+            "AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com",
+            "AZURE_OPENAI_DEPLOYMENT": "d",
+            "AZURE_OPENAI_API_KEY": "secret",
+            "AZURE_OPENAI_HISTORY_TOKENS": "1000",
+        }
+    )
     assert config is not None
     assert (config.deployment, config.api_key, config.history_tokens) == ("d", "secret", 1000)
     assert "secret" not in repr(config)
@@ -90,6 +103,7 @@ def test_config_from_env() -> None:
 def test_from_config_builds_a_client_without_network() -> None:
     # With a key: no credential lookup; without: a token provider (token fetched lazily).
     for key in ("secret", None):
-        config = AzureOpenAIConfig(endpoint="https://x.openai.azure.com", deployment="d",
-                                   api_key=key)
+        config = AzureOpenAIConfig(
+            endpoint="https://x.openai.azure.com", deployment="d", api_key=key
+        )
         assert AzureOpenAIResponder.from_config(config).model == "d"

@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from conversation_store import ConversationSummary
 from streamlit_app.sidebar_groups import display_title, group_conversations, group_label
+
+from conversation_store import ConversationSummary
 
 TODAY = date(2025, 1, 24)
 
 
 def summary(cid: str, updated: datetime, title: str | None = None) -> ConversationSummary:
-    return ConversationSummary(id=cid, customer_id="u", title=title, created_at=updated,
-                               updated_at=updated)
+    return ConversationSummary(
+        id=cid, customer_id="u", title=title, created_at=updated, updated_at=updated
+    )
 
 
 def test_labels_by_age_in_days() -> None:
@@ -34,7 +36,10 @@ def test_groups_keep_order_and_skip_empty_groups() -> None:
     ]
     groups = group_conversations(items, today=TODAY, tz=UTC)
     assert [(label, [s.id for s in group]) for label, group in groups] == [
-        ("Today", ["c_1", "c_2"]), ("Previous 7 days", ["c_3"]), ("Older", ["c_4"])]
+        ("Today", ["c_1", "c_2"]),
+        ("Previous 7 days", ["c_3"]),
+        ("Older", ["c_4"]),
+    ]
 
 
 def test_days_are_the_browser_local_days() -> None:

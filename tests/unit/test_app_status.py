@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from conversation_store import MemoryStore
 from streamlit_app.status import SAVED, PendingCounter, pending_count_of, save_status
+
+from conversation_store import MemoryStore
 
 
 class OutboxStore(MemoryStore):
@@ -24,7 +25,8 @@ def test_pending_uses_the_store_count_when_known() -> None:
 def test_pending_without_a_count_reports_what_was_queued() -> None:
     assert save_status(pending=True, pending_count=None) == "Saving locally — 1 pending"
     assert save_status(pending=True, pending_count=None, just_queued=2) == (
-        "Saving locally — 2 pending")
+        "Saving locally — 2 pending"
+    )
 
 
 def test_pending_count_only_from_stores_with_an_outbox() -> None:

@@ -1,0 +1,1 @@
+"""The Streamlit chat app over conversation-store: thin pages, logic in small typed modules."""

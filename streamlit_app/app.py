@@ -1,0 +1,21 @@
+"""Entry point: `streamlit run streamlit_app/app.py` (or `make run`).
+
+`streamlit run` puts only this folder on sys.path; the repository root is added so the app
+imports as the `streamlit_app` package (the layout mypy and the tests use).
+"""
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+st.set_page_config(page_title="Conversations", page_icon="💬", layout="wide")
+navigation = st.navigation([
+    st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
+    st.Page("pages/insights.py", title="Insights", icon=":material/bar_chart:"),
+])
+navigation.run()

@@ -1,0 +1,150 @@
+"""The app's edge: configuration from the environment, and the objects every page uses.
+
+Injection seam for tests: put a `ConversationManager` in `st.session_state[MANAGER_KEY]`
+(and optionally a `Responder` / `Transcriber` under `RESPONDER_KEY` / `TRANSCRIBER_KEY`)
+before the first run, e.g. `at.session_state[MANAGER_KEY] = ConversationManager(store)` with
+`AppTest`. Otherwise one manager per process is built from `Settings.from_env(os.environ)`
+(after loading `.env`), cached with `st.cache_resource` and shared by every session.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import streamlit as st
+from dotenv import find_dotenv, load_dotenv
+
+from conversation_store import ConversationManager, Settings
+
+from .chat_session import ChatSession
+from .identity import anonymous_customer_id, new_session_id, signed_in_customer_id
+from .responders import (
+    DEFAULT_HISTORY_TOKENS,
+    AzureOpenAIConfig,
+    AzureOpenAIResponder,
+    OfflineResponder,
+    Responder,
+)
+from .transcribers import Transcriber, transcriber_from_env
+
+MANAGER_KEY = "conversation_manager"
+RESPONDER_KEY = "responder"
+TRANSCRIBER_KEY = "transcriber"
+_CHAT_KEY = "chat_session"
+_SESSION_ID_KEY = "session_id"
+_ANONYMOUS_KEY = "anonymous_customer_id"
+
+
+class ConfigurationError(RuntimeError):
+    """The app's settings are missing or wrong; the message says what to fix."""
+
+
+@functools.cache
+def _load_dotenv_once() -> None:
+    load_dotenv(find_dotenv(usecwd=True), override=False)
+
+
+def _environment() -> dict[str, str]:
+    _load_dotenv_once()
+    return dict(os.environ)
+
+
+@st.cache_resource(show_spinner=False)
+def _process_manager() -> ConversationManager:
+    return ConversationManager.from_settings(Settings.from_env(_environment()))
+
+
+@st.cache_resource(show_spinner=False)
+def _process_responder() -> Responder:
+    config = AzureOpenAIConfig.from_env(_environment())
+    return OfflineResponder() if config is None else AzureOpenAIResponder.from_config(config)
+
+
+@st.cache_resource(show_spinner=False)
+def _process_transcriber() -> Transcriber:
+    return transcriber_from_env(_environment())
+
+
+def manager() -> ConversationManager:
+    """The injected manager, else the process's. Raises ConfigurationError."""
+    injected = st.session_state.get(MANAGER_KEY)
+    if isinstance(injected, ConversationManager):
+        return injected
+    try:
+        return _process_manager()
+    except Exception as exc:  # any failure to open the store is a configuration problem here
+        raise ConfigurationError(f"The conversation store could not be opened: {exc}") from exc
+
+
+def responder() -> Responder:
+    """The injected responder, else Azure OpenAI when configured, else the offline one."""
+    injected = st.session_state.get(RESPONDER_KEY)
+    if isinstance(injected, Responder):
+        return injected
+    try:
+        return _process_responder()
+    except Exception as exc:
+        raise ConfigurationError(f"The language model is misconfigured: {exc}") from exc
+
+
+def transcriber() -> Transcriber:
+    """The injected transcriber, else Azure AI Speech when configured, else PocketSphinx."""
+    injected = st.session_state.get(TRANSCRIBER_KEY)
+    if isinstance(injected, Transcriber):
+        return injected
+    try:
+        return _process_transcriber()
+    except Exception as exc:
+        raise ConfigurationError(f"Speech recognition is not available: {exc}") from exc
+
+
+def history_token_budget() -> int:
+    """How many tokens of history the language model is sent."""
+    config = AzureOpenAIConfig.from_env(_environment())
+    return config.history_tokens if config else DEFAULT_HISTORY_TOKENS
+
+
+def customer_id() -> str:
+    """The signed-in user's stable id, else the anonymous id kept in the URL (`?cid=`)."""
+    signed_in = signed_in_customer_id(st.user.to_dict())
+    if signed_in is not None:
+        return signed_in
+    anonymous = anonymous_customer_id(st.query_params,
+                                      remembered=st.session_state.get(_ANONYMOUS_KEY))
+    st.session_state[_ANONYMOUS_KEY] = anonymous
+    return anonymous
+
+
+def is_signed_in() -> bool:
+    return signed_in_customer_id(st.user.to_dict()) is not None
+
+
+def login_configured() -> bool:
+    """Whether `[auth]` is set in secrets.toml, so `st.login()` can work."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def chat_session() -> ChatSession:
+    """This session's chat for the current customer (a new one if the customer changed)."""
+    session_id = st.session_state.setdefault(_SESSION_ID_KEY, new_session_id())
+    current = customer_id()
+    chat = st.session_state.get(_CHAT_KEY)
+    if not isinstance(chat, ChatSession) or chat.customer_id != current:
+        chat = ChatSession(manager(), customer_id=current, session_id=str(session_id))
+        st.session_state[_CHAT_KEY] = chat
+    return chat
+
+
+def chat_session_or_stop() -> ChatSession:
+    """`chat_session()`, or an explanation on the page and a stop when configuration fails."""
+    try:
+        return chat_session()
+    except ConfigurationError as exc:
+        st.error(str(exc))
+        st.info("Check CONVERSATION_STORE_URL or the COSMOSDB_* settings (see .env.example).")
+        st.stop()
+        raise  # st.stop() raises; this line only tells type checkers so

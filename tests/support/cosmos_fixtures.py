@@ -1,0 +1,55 @@
+"""Cosmos test targets shared by the fixtures and the tests that need raw access."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from azure.cosmos import CosmosClient
+
+from conversation_store.stores.cosmos import CosmosStore
+from conversation_store.stores.cosmos_config import PARTITION_KEY
+from conversation_store.stores.documents import SizeLimits
+from support.local_cosmos import LocalCosmosServer
+
+TEST_DATABASE = "GenAI_tests"
+# Small items, so the contract tests also cross the bound and seal segments.
+TEST_LIMITS = SizeLimits(item_bytes=8 * 1024)
+
+
+@dataclass(frozen=True)
+class CosmosTarget:
+    endpoint: str
+    key: str
+    verify_tls: bool
+    server: LocalCosmosServer | None
+
+
+@contextmanager
+def fresh_container(target: CosmosTarget) -> Iterator[str]:
+    """A new container in the test database, deleted afterwards."""
+    name = f"conversations_{uuid.uuid4().hex[:12]}"
+    client = CosmosClient(
+        target.endpoint, credential=target.key, connection_verify=target.verify_tls
+    )
+    database = client.create_database_if_not_exists(TEST_DATABASE)
+    database.create_container_if_not_exists(name, partition_key=PARTITION_KEY)
+    try:
+        yield name
+    finally:
+        database.delete_container(name)
+        client.close()
+
+
+def open_cosmos_store(target: CosmosTarget, container: str, **kwargs: object) -> CosmosStore:
+    options: dict[str, object] = {"limits": TEST_LIMITS, **kwargs}
+    return CosmosStore.from_endpoint(
+        target.endpoint,
+        credential=target.key,
+        database=TEST_DATABASE,
+        container=container,
+        connection_verify=target.verify_tls,
+        **options,  # type: ignore[arg-type]
+    )
