@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from conversation_store import ConversationManager, ConversationStore, MemoryStore, SQLiteStore
+from conversation_store.stores.outbox import OutboxStore
+from conversation_store.stores.outbox_queue import OutboxQueue
 from support.cosmos_fixtures import CosmosTarget, fresh_container, open_cosmos_store
 from support.local_cosmos import EMULATOR_KEY, LocalCosmosServer
 
@@ -41,13 +43,19 @@ def cosmos_container(cosmos_target: CosmosTarget) -> Iterator[tuple[CosmosTarget
         yield cosmos_target, name
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("cosmos", marks=pytest.mark.cosmos)])
+@pytest.fixture(
+    params=["memory", "sqlite", "outbox", pytest.param("cosmos", marks=pytest.mark.cosmos)]
+)
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     """Opens a store of one backend; every store it opens shares that backend's data."""
     if request.param == "memory":
         return MemoryStore
     if request.param == "sqlite":
         return lambda: SQLiteStore(tmp_path / "conversations.db")
+    if request.param == "outbox":  # degraded-mode wrapper over a healthy primary
+        return lambda: OutboxStore(
+            SQLiteStore(tmp_path / "conversations.db"), OutboxQueue(tmp_path / "outbox.db")
+        )
     target, container = request.getfixturevalue("cosmos_container")
     return lambda: open_cosmos_store(target, container)
 

@@ -13,10 +13,13 @@ from .exceptions import InvalidInputError
 from .stores.cosmos import CosmosStore
 from .stores.cosmos_config import DEFAULT_CONTAINER, DEFAULT_DATABASE
 from .stores.memory import MemoryStore
+from .stores.outbox import OutboxStore
+from .stores.outbox_queue import OutboxQueue
 from .stores.protocol import ConversationStore
 from .stores.sqlite import SQLiteStore
 
 DEFAULT_STORE_URL = "sqlite:///data/conversations.db"
+DEFAULT_OUTBOX_PATH = "data/outbox.db"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Settings:
     cosmos_key: str | None = field(default=None, repr=False)
     cosmos_create_if_missing: bool = False
     cosmos_verify_tls: bool = True
+    outbox_path: str | None = DEFAULT_OUTBOX_PATH
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -42,6 +46,7 @@ class Settings:
             cosmos_key=environ.get("COSMOSDB_KEY") or None,
             cosmos_create_if_missing=_flag(environ.get("COSMOSDB_CREATE_IF_MISSING")),
             cosmos_verify_tls=not _flag(environ.get("COSMOSDB_INSECURE_EMULATOR_TLS")),
+            outbox_path=_outbox_path(environ.get("CONVERSATION_STORE_OUTBOX")),
         )
 
     @property
@@ -67,7 +72,7 @@ def open_store(settings: Settings) -> ConversationStore:
     if settings.backend == "sqlite":
         return SQLiteStore(sqlite_path(settings.store_url))
     assert settings.cosmos_endpoint is not None
-    return CosmosStore.from_endpoint(
+    cosmos = CosmosStore.from_endpoint(
         settings.cosmos_endpoint,
         credential=settings.cosmos_key,
         database=settings.cosmos_database,
@@ -75,6 +80,15 @@ def open_store(settings: Settings) -> ConversationStore:
         create_if_missing=settings.cosmos_create_if_missing,
         connection_verify=settings.cosmos_verify_tls,
     )
+    if settings.outbox_path is None:
+        return cosmos
+    return OutboxStore(cosmos, OutboxQueue(settings.outbox_path))
+
+
+def _outbox_path(value: str | None) -> str | None:
+    if value is not None and value.strip().lower() in {"off", "none", "false", "0"}:
+        return None
+    return value or DEFAULT_OUTBOX_PATH
 
 
 def _flag(value: str | None) -> bool:

@@ -58,21 +58,24 @@ class CosmosStore:
 
     def __init__(
         self,
-        container: ContainerProxy,
+        container: ContainerProxy | Callable[[], Awaitable[ContainerProxy]],
         *,
         limits: docs.SizeLimits | None = None,
         retry: RetryPolicy | None = None,
         on_charge: ChargeHook | None = None,
         owned: Sequence[Any] = (),
     ) -> None:
-        self._container = container
+        # A factory connects on first use, inside the retry and error-translation boundary
+        # (the twin of the sync store, whose client reads the account on construction).
+        self._container = container if isinstance(container, ContainerProxy) else None
+        self._connect = None if isinstance(container, ContainerProxy) else container
+        self._connect_lock = asyncio.Lock()
+        self._container_name = self._container.id if self._container else "(not connected)"
         self._limits = limits or docs.SizeLimits()
         self._retry = retry or RetryPolicy()
         self._on_charge = on_charge
         self._owned = list(owned)  # what this store created and must close
         self._closed = False
-        self._create: tuple[CosmosClient, str, str] | None = None
-        self._create_lock = asyncio.Lock()
 
     @classmethod
     def from_endpoint(
@@ -98,19 +101,23 @@ class CosmosStore:
         if credential is None:
             credential = DefaultAzureCredential()
             owned.append(credential)
-        client = CosmosClient(
-            endpoint,
-            credential=credential,
-            **client_options(connection_verify=connection_verify, transport=transport),
-        )
-        owned.insert(0, client)
-        store = cls(
-            client.get_database_client(database).get_container_client(container),
-            owned=owned,
-            **kwargs,
-        )
-        if create_if_missing:
-            store._create = (client, database, container)
+
+        async def connect() -> ContainerProxy:
+            client = CosmosClient(
+                endpoint,
+                credential=credential,
+                **client_options(connection_verify=connection_verify, transport=transport),
+            )
+            owned.insert(0, client)
+            if create_if_missing:
+                db = await client.create_database_if_not_exists(database)
+                return await db.create_container_if_not_exists(
+                    container, partition_key=PARTITION_KEY
+                )
+            return client.get_database_client(database).get_container_client(container)
+
+        store = cls(connect, owned=owned, **kwargs)
+        store._container_name = container
         return store
 
     async def __aenter__(self) -> CosmosStore:
@@ -120,7 +127,7 @@ class CosmosStore:
         await self.close()
 
     def __repr__(self) -> str:
-        return f"CosmosStore(container={self._container.id!r})"
+        return f"CosmosStore(container={self._container_name!r})"
 
     async def create_conversation(self, conversation: Conversation) -> Conversation:
         head, segments = docs.new_items(conversation, self._limits)
@@ -131,7 +138,7 @@ class CosmosStore:
             )
             etag = results[-1].get("eTag")
         else:
-            created = await self._sdk("create", scope, self._container.create_item, head)
+            created = await self._sdk("create", scope, "create_item", head)
             etag = created.get("_etag")
         stored = docs.conversation_from_items(head, segments)
         mark_saved(stored, etag)
@@ -162,7 +169,7 @@ class CosmosStore:
                 await self._sdk(
                     "append",
                     scope,
-                    self._container.patch_item,
+                    "patch_item",
                     conversation_id,
                     customer_id,
                     patch_operations=docs.append_operations(chunk, docs.now()),
@@ -193,7 +200,7 @@ class CosmosStore:
                 await self._sdk(
                     "update",
                     scope,
-                    self._container.patch_item,
+                    "patch_item",
                     conversation_id,
                     customer_id,
                     patch_operations=operations,
@@ -232,13 +239,17 @@ class CosmosStore:
         position = decode_continuation(continuation, customer_id)[0] if continuation else None
 
         async def first_page() -> tuple[list[dict[str, Any]], str | None]:
-            pager = self._container.query_items(
-                docs.LIST_QUERY,
-                parameters=docs.parameters(customer_id=customer_id),
-                partition_key=customer_id,
-                max_item_count=limit,
-                response_hook=charge_reporter(self._on_charge, "list"),
-            ).by_page(position)  # an AsyncItemPaged page iterator: has continuation_token
+            pager = (
+                (await self._proxy())
+                .query_items(
+                    docs.LIST_QUERY,
+                    parameters=docs.parameters(customer_id=customer_id),
+                    partition_key=customer_id,
+                    max_item_count=limit,
+                    response_hook=charge_reporter(self._on_charge, "list"),
+                )
+                .by_page(position)
+            )  # an AsyncItemPaged page iterator: has continuation_token
             try:
                 items = [item async for item in await pager.__anext__()]
             except StopAsyncIteration:
@@ -281,36 +292,40 @@ class CosmosStore:
         if self._closed:
             raise StoreClosedError("CosmosStore is closed")
         try:
-            await self._create_once()
             return await self._retry.async_retrying()(fn, *args, **kwargs)
         except AzureError as exc:
             raise translate(exc, conversation_id=scope[0], customer_id=scope[1]) from exc
 
-    async def _create_once(self) -> None:
-        """Create the database and container on first use, when asked to (development only)."""
-        async with self._create_lock:
-            if self._create is None:
-                return
-            client, database, container = self._create
-            db = await client.create_database_if_not_exists(database)
-            await db.create_container_if_not_exists(container, partition_key=PARTITION_KEY)
-            self._create = None
+    async def _proxy(self) -> ContainerProxy:
+        """The container client, connecting first if this store has not yet."""
+        async with self._connect_lock:
+            if self._container is None:
+                assert self._connect is not None
+                self._container = await self._connect()
+            return self._container
 
     async def _sdk(
         self,
         operation: str,
         scope: tuple[str, str],
-        method: Callable[..., Awaitable[T]],
+        method: str,
         *args: Any,
         **kwargs: Any,
-    ) -> T:
+    ) -> Any:
         """`_call` for one SDK request, reporting its charge."""
         hook = charge_reporter(self._on_charge, operation)
-        return await self._call(operation, scope, method, *args, response_hook=hook, **kwargs)
+
+        async def send() -> Any:
+            result: Any = await getattr(await self._proxy(), method)(
+                *args, response_hook=hook, **kwargs
+            )
+            return result
+
+        return await self._call(operation, scope, send)
 
     async def _read_head(self, scope: tuple[str, str]) -> dict[str, Any]:
         item: dict[str, Any] = await self._sdk(
-            "read", scope, self._container.read_item, scope[0], partition_key=scope[1]
+            "read", scope, "read_item", scope[0], partition_key=scope[1]
         )
         return item
 
@@ -318,7 +333,7 @@ class CosmosStore:
         self, scope: tuple[str, str], operation: str, query: str
     ) -> list[dict[str, Any]]:
         async def run() -> list[dict[str, Any]]:
-            pager = self._container.query_items(
+            pager = (await self._proxy()).query_items(
                 query,
                 parameters=docs.parameters(customer_id=scope[1], conversation_id=scope[0]),
                 partition_key=scope[1],
@@ -344,7 +359,7 @@ class CosmosStore:
                 segment: dict[str, Any] = await self._sdk(
                     "read",
                     scope,
-                    self._container.read_item,
+                    "read_item",
                     docs.segment_id(scope[0], number),
                     partition_key=scope[1],
                 )
@@ -404,7 +419,7 @@ class CosmosStore:
                 await self._sdk(
                     "update",
                     scope,
-                    self._container.replace_item,
+                    "replace_item",
                     scope[0],
                     body,
                     etag=item["_etag"],
@@ -434,7 +449,7 @@ class CosmosStore:
         results: list[dict[str, Any]] = await self._sdk(
             operation,
             scope,
-            self._container.execute_item_batch,
+            "execute_item_batch",
             list(operations),
             partition_key=scope[1],
         )

@@ -7,6 +7,7 @@ Append = one conditional patch; sealing old messages into segments = one transac
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -52,14 +53,19 @@ class CosmosStore:
 
     def __init__(
         self,
-        container: ContainerProxy,
+        container: ContainerProxy | Callable[[], ContainerProxy],
         *,
         limits: docs.SizeLimits | None = None,
         retry: RetryPolicy | None = None,
         on_charge: ChargeHook | None = None,
         owned: Sequence[Any] = (),
     ) -> None:
-        self._container = container
+        # A factory connects on first use, inside the retry and error-translation boundary:
+        # CosmosClient reads the account on construction, which fails while Cosmos is down.
+        self._container = container if isinstance(container, ContainerProxy) else None
+        self._connect = None if isinstance(container, ContainerProxy) else container
+        self._connect_lock = threading.Lock()
+        self._container_name = self._container.id if self._container else "(not connected)"
         self._limits = limits or docs.SizeLimits()
         self._retry = retry or RetryPolicy()
         self._on_charge = on_charge
@@ -89,18 +95,22 @@ class CosmosStore:
         if credential is None:
             credential = DefaultAzureCredential()
             owned.append(credential)
-        client = CosmosClient(
-            endpoint,
-            credential=credential,
-            **client_options(connection_verify=connection_verify, transport=transport),
-        )
-        owned.insert(0, client)
-        if create_if_missing:
-            db = client.create_database_if_not_exists(database)
-            proxy = db.create_container_if_not_exists(container, partition_key=PARTITION_KEY)
-        else:
-            proxy = client.get_database_client(database).get_container_client(container)
-        return cls(proxy, owned=owned, **kwargs)
+
+        def connect() -> ContainerProxy:
+            client = CosmosClient(
+                endpoint,
+                credential=credential,
+                **client_options(connection_verify=connection_verify, transport=transport),
+            )
+            owned.insert(0, client)
+            if create_if_missing:
+                db = client.create_database_if_not_exists(database)
+                return db.create_container_if_not_exists(container, partition_key=PARTITION_KEY)
+            return client.get_database_client(database).get_container_client(container)
+
+        store = cls(connect, owned=owned, **kwargs)
+        store._container_name = container
+        return store
 
     def __enter__(self) -> CosmosStore:
         return self
@@ -109,7 +119,7 @@ class CosmosStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"CosmosStore(container={self._container.id!r})"
+        return f"CosmosStore(container={self._container_name!r})"
 
     def create_conversation(self, conversation: Conversation) -> Conversation:
         head, segments = docs.new_items(conversation, self._limits)
@@ -120,7 +130,7 @@ class CosmosStore:
             )
             etag = results[-1].get("eTag")
         else:
-            created = self._sdk("create", scope, self._container.create_item, head)
+            created = self._sdk("create", scope, "create_item", head)
             etag = created.get("_etag")
         stored = docs.conversation_from_items(head, segments)
         mark_saved(stored, etag)
@@ -151,7 +161,7 @@ class CosmosStore:
                 self._sdk(
                     "append",
                     scope,
-                    self._container.patch_item,
+                    "patch_item",
                     conversation_id,
                     customer_id,
                     patch_operations=docs.append_operations(chunk, docs.now()),
@@ -182,7 +192,7 @@ class CosmosStore:
                 self._sdk(
                     "update",
                     scope,
-                    self._container.patch_item,
+                    "patch_item",
                     conversation_id,
                     customer_id,
                     patch_operations=operations,
@@ -221,13 +231,17 @@ class CosmosStore:
         position = decode_continuation(continuation, customer_id)[0] if continuation else None
 
         def first_page() -> tuple[list[dict[str, Any]], str | None]:
-            pager = self._container.query_items(
-                docs.LIST_QUERY,
-                parameters=docs.parameters(customer_id=customer_id),
-                partition_key=customer_id,
-                max_item_count=limit,
-                response_hook=charge_reporter(self._on_charge, "list"),
-            ).by_page(position)  # an ItemPaged page iterator: has continuation_token
+            pager = (
+                self._proxy()
+                .query_items(
+                    docs.LIST_QUERY,
+                    parameters=docs.parameters(customer_id=customer_id),
+                    partition_key=customer_id,
+                    max_item_count=limit,
+                    response_hook=charge_reporter(self._on_charge, "list"),
+                )
+                .by_page(position)
+            )  # an ItemPaged page iterator: has continuation_token
             items = list(next(pager, []))
             return items, getattr(pager, "continuation_token", None)
 
@@ -269,28 +283,41 @@ class CosmosStore:
         except AzureError as exc:
             raise translate(exc, conversation_id=scope[0], customer_id=scope[1]) from exc
 
+    def _proxy(self) -> ContainerProxy:
+        """The container client, connecting first if this store has not yet."""
+        with self._connect_lock:
+            if self._container is None:
+                assert self._connect is not None
+                self._container = self._connect()
+            return self._container
+
     def _sdk(
         self,
         operation: str,
         scope: tuple[str, str],
-        method: Callable[..., T],
+        method: str,
         *args: Any,
         **kwargs: Any,
-    ) -> T:
+    ) -> Any:
         """`_call` for one SDK request, reporting its charge."""
         hook = charge_reporter(self._on_charge, operation)
-        return self._call(operation, scope, method, *args, response_hook=hook, **kwargs)
+
+        def send() -> Any:
+            result: Any = getattr(self._proxy(), method)(*args, response_hook=hook, **kwargs)
+            return result
+
+        return self._call(operation, scope, send)
 
     def _read_head(self, scope: tuple[str, str]) -> dict[str, Any]:
         item: dict[str, Any] = self._sdk(
-            "read", scope, self._container.read_item, scope[0], partition_key=scope[1]
+            "read", scope, "read_item", scope[0], partition_key=scope[1]
         )
         return item
 
     def _query(self, scope: tuple[str, str], operation: str, query: str) -> list[dict[str, Any]]:
         def run() -> list[dict[str, Any]]:
             return list(
-                self._container.query_items(
+                self._proxy().query_items(
                     query,
                     parameters=docs.parameters(customer_id=scope[1], conversation_id=scope[0]),
                     partition_key=scope[1],
@@ -316,7 +343,7 @@ class CosmosStore:
                 segment: dict[str, Any] = self._sdk(
                     "read",
                     scope,
-                    self._container.read_item,
+                    "read_item",
                     docs.segment_id(scope[0], number),
                     partition_key=scope[1],
                 )
@@ -374,7 +401,7 @@ class CosmosStore:
                 self._sdk(
                     "update",
                     scope,
-                    self._container.replace_item,
+                    "replace_item",
                     scope[0],
                     body,
                     etag=item["_etag"],
@@ -404,7 +431,7 @@ class CosmosStore:
         results: list[dict[str, Any]] = self._sdk(
             operation,
             scope,
-            self._container.execute_item_batch,
+            "execute_item_batch",
             list(operations),
             partition_key=scope[1],
         )

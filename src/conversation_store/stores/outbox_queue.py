@@ -1,0 +1,145 @@
+"""The durable local queue of writes that could not reach the primary store (sync I/O only).
+
+One SQLite file, WAL with `synchronous=FULL`: an operation is on disk before the caller is
+told "pending". Operations are replayed in `seq` order and removed only once applied, so a
+crash at any point replays at most the one operation under way, and every operation is
+idempotent (appends carry message ids; a create that finds the item merges into it).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ..exceptions import StoreClosedError, StoreUnavailableError
+from ..models import format_timestamp, utc_now
+
+Operation = Literal["create", "append", "update", "clear", "delete"]
+
+
+@dataclass(frozen=True)
+class QueuedWrite:
+    seq: int
+    customer_id: str
+    conversation_id: str
+    operation: Operation
+    payload: dict[str, Any]
+
+
+class OutboxQueue:
+    """Pending writes in arrival order; shared by the threads (and processes) using one file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        for table in ("outbox", "parked"):
+            self._db().execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "customer_id TEXT NOT NULL, conversation_id TEXT NOT NULL, "
+                "operation TEXT NOT NULL, payload TEXT NOT NULL, queued_at TEXT NOT NULL, "
+                "error TEXT)"
+            )
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def put(
+        self, customer_id: str, conversation_id: str, operation: Operation, payload: dict[str, Any]
+    ) -> None:
+        """Durably queue one write (on disk when this returns)."""
+        self._run(
+            "INSERT INTO outbox (customer_id, conversation_id, operation, payload, queued_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                customer_id,
+                conversation_id,
+                operation,
+                json.dumps(payload, ensure_ascii=False),
+                format_timestamp(utc_now()),
+            ),
+        )
+
+    def pending(
+        self, customer_id: str | None = None, conversation_id: str | None = None
+    ) -> list[QueuedWrite]:
+        """Queued writes in order, optionally of one customer or one conversation."""
+        where, params = [], []
+        if customer_id is not None:
+            where.append("customer_id = ?")
+            params.append(customer_id)
+        if conversation_id is not None:
+            where.append("conversation_id = ?")
+            params.append(conversation_id)
+        sql = "SELECT seq, customer_id, conversation_id, operation, payload FROM outbox"
+        rows = self._run(
+            sql + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq",
+            tuple(params),
+        ).fetchall()
+        return [
+            QueuedWrite(seq, customer, conversation, operation, json.loads(payload))
+            for seq, customer, conversation, operation, payload in rows
+        ]
+
+    def count(self) -> int:
+        (count,) = self._run("SELECT COUNT(*) FROM outbox", ()).fetchone()
+        return int(count)
+
+    def remove(self, seq: int) -> None:
+        self._run("DELETE FROM outbox WHERE seq = ?", (seq,))
+
+    def park(self, seq: int, error: str) -> None:
+        """Move a write the primary store refused for good out of the way, keeping it on disk."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "INSERT INTO parked (customer_id, conversation_id, operation, payload, queued_at, "
+                "error) SELECT customer_id, conversation_id, operation, payload, queued_at, ? "
+                "FROM outbox WHERE seq = ?",
+                (error, seq),
+            )
+            db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def parked_count(self) -> int:
+        (count,) = self._run("SELECT COUNT(*) FROM parked", ()).fetchone()
+        return int(count)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+
+    def _run(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        try:
+            return self._db().execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailableError(f"local outbox {self._path}: {exc}") from exc
+
+    def _db(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreClosedError(f"outbox {self._path} is closed")
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA busy_timeout = 10000")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")  # durable before we say "pending"
+            with self._lock:
+                self._connections.append(db)
+            self._local.db = db
+        return db
