@@ -48,7 +48,7 @@ def primary() -> SwitchableStore:
 
 @pytest.fixture
 def outbox(primary: SwitchableStore, tmp_path: Path) -> Iterator[OutboxStore]:
-    store = OutboxStore(primary, OutboxQueue(tmp_path / "outbox.db"), interval=3600)
+    store = OutboxStore(primary, OutboxQueue(tmp_path / "outbox.db"), background=False)
     yield store
     store.close()
 
@@ -158,7 +158,7 @@ def test_the_next_process_replays_what_a_crashed_one_queued(tmp_path: Path) -> N
     primary = SwitchableStore()
     conversation_id = _conversation(ConversationManager(primary))
     primary.down = True
-    crashed = OutboxStore(primary, OutboxQueue(tmp_path / "outbox.db"), interval=3600)
+    crashed = OutboxStore(primary, OutboxQueue(tmp_path / "outbox.db"), background=False)
     ConversationManager(crashed).append_message(conversation_id, "alice", "user", "survives")
     primary.down = False  # the crashed process never flushes or closes its outbox
 

@@ -47,7 +47,7 @@ from ..tracking import mark_saved
 
 T = TypeVar("T")
 MAX_BATCH_OPERATIONS = 100
-_MAX_WRITE_RACES = 20  # optimistic (ETag) retries when writers race on one head
+_MAX_WRITE_RACES = 30  # optimistic (ETag) retries when writers race on one head
 
 
 class CosmosStore:
@@ -164,21 +164,7 @@ class CosmosStore:
         scope = (conversation_id, customer_id)
         pending = docs.message_documents(messages)
         for start in range(0, len(pending), docs.MESSAGES_PER_PATCH):
-            chunk = pending[start : start + docs.MESSAGES_PER_PATCH]
-            try:
-                await self._sdk(
-                    "append",
-                    scope,
-                    "patch_item",
-                    conversation_id,
-                    customer_id,
-                    patch_operations=docs.append_operations(chunk, docs.now()),
-                    filter_predicate=docs.append_predicate(chunk, self._limits),
-                    no_response=True,
-                )
-            except ConflictError:
-                # The head is full, a message is already there, or it is a seed document.
-                await self._append_by_replace(scope, chunk)
+            await self._append_chunk(scope, pending[start : start + docs.MESSAGES_PER_PATCH])
         return AppendResult(
             conversation_id=conversation_id, message_ids=[m.id for m in messages if m.id]
         )
@@ -369,31 +355,43 @@ class CosmosStore:
             have += len(segment["messages"])
         return segments
 
-    async def _append_by_replace(self, scope: tuple[str, str], chunk: list[dict[str, Any]]) -> None:
-        """Read the head, then write it back with the new messages (sealing if needed), by ETag."""
-        for _ in range(_MAX_WRITE_RACES):
+    async def _append_chunk(self, scope: tuple[str, str], chunk: list[dict[str, Any]]) -> None:
+        """One conditional patch. If it fails (412), the head is full, the messages are already
+        there (a retried request), or another writer sealed first: re-read and patch again,
+        or seal the oldest messages into segments, racing other writers by ETag."""
+        for race in range(_MAX_WRITE_RACES):
+            try:
+                await self._sdk(
+                    "append",
+                    scope,
+                    "patch_item",
+                    scope[0],
+                    scope[1],
+                    patch_operations=docs.append_operations(chunk, docs.now()),
+                    filter_predicate=docs.append_predicate(chunk, self._limits),
+                    no_response=True,
+                )
+                return
+            except ConflictError:
+                pass
             item = await self._read_head(scope)
             head = docs.upgraded_head(item)
-            stored_ids = {m.get("id") for m in head["messages"]}
-            missing = [m for m in chunk if m.get("id") is None or m["id"] not in stored_ids]
-            if not missing:
+            chunk = docs.missing_messages(head, chunk)
+            if not chunk:
                 return
-            grown = {
-                **head,
-                "message_count": int(head["message_count"]) + len(missing),
-                "total_tokens": int(head["total_tokens"])
-                + sum(int(m.get("tokens") or 0) for m in missing),
-                "updated_at": docs.now(),
-            }
-            new_head, segments = docs.seal_into_head(grown, missing, self._limits)
+            if docs.has_room(item, chunk, self._limits):
+                continue  # another writer sealed meanwhile: the patch fits now
+            new_head, segments = docs.seal_into_head(
+                docs.grown_head(head, chunk, docs.now()), chunk, self._limits
+            )
             replace = ("replace", (scope[0], new_head), {"if_match_etag": item["_etag"]})
             try:
                 await self._write_batch(
                     scope, "append", [*(("create", (s,)) for s in segments), replace]
                 )
+                return
             except ConflictError:
-                continue
-            return
+                await asyncio.sleep(docs.race_backoff(race))
         raise ConflictError(f"conversation {scope[0]!r} kept changing during append")
 
     async def _update_by_replace(

@@ -10,6 +10,7 @@ can check the bound inside its own conditional patch without reading the item fi
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -227,7 +228,7 @@ UPGRADED_PREDICATE = "FROM c WHERE IS_DEFINED(c.head_bytes)"
 def append_operations(messages: Sequence[dict[str, Any]], now: str) -> list[dict[str, Any]]:
     """One patch: add the messages, bump the counters, set updated_at, grow head_bytes."""
     tokens = sum(int(m.get("tokens") or 0) for m in messages)
-    added = sum(json_size(m) + 1 for m in messages) + APPEND_SLACK_BYTES
+    added = appended_bytes(messages)
     return [
         *({"op": "add", "path": "/messages/-", "value": m} for m in messages),
         {"op": "incr", "path": "/message_count", "value": len(messages)},
@@ -237,10 +238,41 @@ def append_operations(messages: Sequence[dict[str, Any]], now: str) -> list[dict
     ]
 
 
+def appended_bytes(messages: Sequence[dict[str, Any]]) -> int:
+    """What an append adds to `head_bytes` (its messages, commas and counter growth)."""
+    return sum(json_size(m) + 1 for m in messages) + APPEND_SLACK_BYTES
+
+
+def missing_messages(head: dict[str, Any], chunk: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages of `chunk` the head does not hold yet (a retry finds them there)."""
+    stored = {m.get("id") for m in head.get("messages", [])}
+    return [m for m in chunk if m.get("id") is None or m["id"] not in stored]
+
+
+def has_room(item: dict[str, Any], chunk: Sequence[dict[str, Any]], limits: SizeLimits) -> bool:
+    """The head is in today's layout and can take `chunk` by patch within the bound."""
+    size = item.get("head_bytes")
+    return isinstance(size, int) and size + appended_bytes(chunk) <= limits.budget
+
+
+def grown_head(head: dict[str, Any], missing: Sequence[dict[str, Any]], now: str) -> dict[str, Any]:
+    """`head` with its counters and updated_at advanced for `missing` (messages not added yet)."""
+    return {
+        **head,
+        "message_count": int(head["message_count"]) + len(missing),
+        "total_tokens": int(head["total_tokens"]) + sum(int(m.get("tokens") or 0) for m in missing),
+        "updated_at": now,
+    }
+
+
+def race_backoff(race: int) -> float:
+    """Seconds to wait after losing an ETag race to another writer: exponential, full jitter."""
+    return random.uniform(0, min(0.25, 0.005 * 2**race))
+
+
 def append_predicate(messages: Sequence[dict[str, Any]], limits: SizeLimits) -> str:
     """Apply the append only if none of the messages is in the head and the bound still holds."""
-    added = sum(json_size(m) + 1 for m in messages) + APPEND_SLACK_BYTES
-    clauses = [f"c.head_bytes <= {limits.budget - added}"]
+    clauses = [f"c.head_bytes <= {limits.budget - appended_bytes(messages)}"]
     clauses += [
         f'NOT ARRAY_CONTAINS(c.messages, {{"id": {json.dumps(m["id"])}}}, true)'
         for m in messages

@@ -35,8 +35,14 @@ class OutboxStore:
     """A ConversationStore that degrades to a local outbox instead of failing writes."""
 
     def __init__(
-        self, primary: ConversationStore, queue: OutboxQueue, *, interval: float = 5.0
+        self,
+        primary: ConversationStore,
+        queue: OutboxQueue,
+        *,
+        interval: float = 5.0,
+        background: bool = True,
     ) -> None:
+        """`background=False` runs no flusher thread: the caller calls flush() itself."""
         self._primary = primary
         self._queue = queue
         self._interval = interval
@@ -46,8 +52,9 @@ class OutboxStore:
         self._flusher = threading.Thread(
             target=self._flush_forever, daemon=True, name="conversation-store-outbox"
         )
-        self._flusher.start()
-        self._wake.set()  # replay what an earlier process left behind
+        if background:
+            self._flusher.start()
+            self._wake.set()  # replay what an earlier process left behind
 
     @property
     def primary(self) -> ConversationStore:
@@ -184,7 +191,8 @@ class OutboxStore:
     def close(self) -> None:
         self._stopping.set()
         self._wake.set()
-        self._flusher.join(timeout=30)
+        if self._flusher.is_alive():
+            self._flusher.join(timeout=30)
         self._queue.close()
         self._primary.close()
 
