@@ -14,7 +14,7 @@ run: $(INSTALLED)
 	$(BIN)/streamlit run streamlit_app/app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
-test: lint typecheck pytest
+test: lint typecheck infra-check pytest
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests streamlit_app
@@ -31,6 +31,13 @@ soak: $(INSTALLED) $(NODE_INSTALLED)
 system-deps:
 	scripts/install-system-deps.sh
 
+# Benchmarks: writes bench/results/<date>.json, docs/benchmarks.md and docs/img/bench-*.png.
+# BENCH_SCALE=full for the long variant.
+.PHONY: bench
+bench: $(INSTALLED) $(NODE_INSTALLED)
+	$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[bench]'
+	BENCH_SCALE=$(BENCH_SCALE) $(BIN)/python -m bench.run
+
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -43,3 +50,23 @@ $(NODE_INSTALLED): $(COSMOS_SERVER)/package-lock.json
 
 clean:
 	rm -rf $(VENV) $(COSMOS_SERVER)/node_modules .mypy_cache .ruff_cache .pytest_cache
+
+# Infrastructure checks: ruff over the Azure example and scripts, then checkov on infra/ (in
+# its own venv, as its pins clash with ours; --skip-download keeps it offline).
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_VERSION := 3.3.30
+.PHONY: infra-check azure-package
+
+infra-check: $(INSTALLED) $(CHECKOV)
+	$(BIN)/ruff check examples infra
+	$(CHECKOV) -d infra --framework bicep --quiet --compact --skip-download
+
+$(CHECKOV):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+
+# The zip packages docs/azure.md deploys: dist/azure/functions.zip and dist/azure/webapp.zip.
+azure-package: $(INSTALLED)
+	$(BIN)/python infra/package_apps.py --out dist/azure

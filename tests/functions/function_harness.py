@@ -1,8 +1,8 @@
 """Helpers for the Azure Functions example's tests (imported by the test modules here).
 
 `examples/azure_functions` is the app root the Functions host deploys, so its modules import
-as top-level `function_app` and `http_mapping`, as they do in Azure. This is a plain module,
-not a conftest: a second `conftest` module would shadow the root one for `from conftest import`.
+as top-level `function_app` and `http_mapping`, as they do in Azure. A plain module, not a
+conftest, so it never shadows the root `conftest` module.
 """
 
 from __future__ import annotations
@@ -11,23 +11,27 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import azure.functions as func
-import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = REPO_ROOT / "examples" / "azure_functions"
 if str(APP_DIR) not in sys.path:
     sys.path.insert(0, str(APP_DIR))
 
+import function_app  # noqa: E402  (re-exported for the tests: it needs APP_DIR on sys.path)
+import http_mapping  # noqa: E402
 
-def root_conftest(config: pytest.Config) -> ModuleType:
-    """tests/conftest.py as pytest loaded it (TEST_DATABASE, TEST_LIMITS, ...)."""
-    module = config.pluginmanager.get_plugin(str(REPO_ROOT / "tests" / "conftest.py"))
-    assert isinstance(module, ModuleType)
-    return module
+__all__ = [
+    "APP_DIR",
+    "FunctionClient",
+    "body_of",
+    "function_app",
+    "http_mapping",
+    "indexed_functions",
+    "request",
+]
 
 
 def request(
@@ -51,11 +55,21 @@ def request(
     )
 
 
+_INDEXED: dict[int, dict[str, Any]] = {}
+
+
+def indexed_functions(app: func.FunctionApp) -> dict[str, Any]:
+    """The app's functions by name, indexed once (a second `get_functions()` call raises)."""
+    if id(app) not in _INDEXED:
+        _INDEXED[id(app)] = {f.get_function_name(): f for f in app.get_functions()}
+    return _INDEXED[id(app)]
+
+
 class FunctionClient:
     """Calls the app's functions as the host would: by function name, one request each."""
 
     def __init__(self, app: func.FunctionApp) -> None:
-        self.functions = {f.get_function_name(): f for f in app.get_functions()}
+        self.functions = indexed_functions(app)
 
     async def call(self, name: str, method: str, path: str, **kwargs: Any) -> func.HttpResponse:
         handler = self.functions[name].get_user_function()
