@@ -43,7 +43,9 @@ def new_conversation(
 ) -> Conversation:
     with invalid_input():
         return Conversation(
-            id=conversation_id or new_conversation_id(),
+            id=new_conversation_id()
+            if conversation_id is None
+            else validate_id(conversation_id, "conversation id"),
             customer_id=validate_id(customer_id, "customer id"),
             session_id=session_id,
             title=validate_title(title),
@@ -68,7 +70,7 @@ def new_message(
     checked_role = validate_role(role)
     with invalid_input():
         return Message(
-            id=validate_id(message_id, "message id") if message_id else new_message_id(),
+            id=new_message_id() if message_id is None else validate_id(message_id, "message id"),
             role=checked_role,  # type: ignore[arg-type]
             content=validate_content(
                 content,
