@@ -111,28 +111,38 @@ def _attempt(manager: ConversationManager, conversation_id: str, call: tuple[str
         manager.get_recent_conversations("alice", limit=value)
 
 
-def _fuzz(manager: ConversationManager, examples: int) -> None:
+def _fuzz(manager: ConversationManager, examples: int) -> int:
+    """Run `examples` generated calls; returns how many inputs were tried."""
     doc = manager.create_conversation_document("alice", "s1", title="kept")
     manager.add_message_to_conversation(doc, "user", "original")
     manager.save_conversation(doc)
     before = _snapshot(manager)
+    tried = 0
 
     @settings(max_examples=examples, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(calls)
     def check(call: tuple[str, Any]) -> None:
+        nonlocal tried
+        tried += 1
         with pytest.raises((InvalidInputError, ConversationNotFoundError)) as raised:
             _attempt(manager, doc.id, call)
         assert isinstance(raised.value, ConversationStoreError)
 
     check()
     assert _snapshot(manager) == before
+    return tried
 
 
 def test_generated_bad_input(manager: ConversationManager) -> None:
-    _fuzz(manager, examples=150)
+    assert _fuzz(manager, examples=150) >= 150
 
 
 @pytest.mark.soak
-def test_generated_bad_input_nightly(manager: ConversationManager) -> None:
-    _fuzz(manager, examples=10_000)
+def test_generated_bad_input_nightly(
+    manager: ConversationManager, record_property: Any
+) -> None:
+    tried = _fuzz(manager, examples=10_000)
+    record_property("inputs_tried", tried)
+    print(f"bad inputs tried: {tried}")
+    assert tried >= 10_000
