@@ -382,7 +382,7 @@ class CosmosStore:
             if docs.has_room(item, chunk, self._limits):
                 continue  # another writer sealed meanwhile: the patch fits now
             new_head, segments = docs.seal_into_head(
-                docs.grown_head(head, chunk, docs.now()), chunk, self._limits
+                docs.grown_head(head, chunk, docs.now()), chunk, self._limits, force=True
             )
             replace = ("replace", (scope[0], new_head), {"if_match_etag": item["_etag"]})
             try:

@@ -114,18 +114,24 @@ def new_items(
 
 
 def seal_into_head(
-    head: dict[str, Any], incoming: Sequence[dict[str, Any]], limits: SizeLimits
+    head: dict[str, Any],
+    incoming: Sequence[dict[str, Any]],
+    limits: SizeLimits,
+    *,
+    force: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Add `incoming` to `head`, sealing the oldest messages into new segments as needed.
 
-    Returns the new head (with `head_bytes`) and the segment items to create with it.
+    With `force` (an append refused for lack of room), seal down to `head_after_seal` even if
+    the exact size would still fit: a whole-head rewrite that seals nothing would be repeated
+    at the next append. Returns the new head (with `head_bytes`) and the segments to create.
     """
     head = strip_system_properties(head)
     everything = [*head["messages"], *incoming]
     pinned = everything[:1] if head.get("pinned_system") and everything else []
     rest = everything[len(pinned) :]
     candidate = with_head_bytes({**head, "messages": everything})
-    if candidate["head_bytes"] <= limits.budget:
+    if not force and candidate["head_bytes"] <= limits.budget:
         return candidate, []
     keep_budget = int(limits.budget * limits.head_after_seal)
     base = json_size({**head, "messages": pinned}) + 32
