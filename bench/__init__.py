@@ -1,0 +1,1 @@
+"""Benchmarks of conversation-store: `make bench` runs them and renders docs/benchmarks.md."""
