@@ -53,7 +53,7 @@ def _snapshot(server: LocalCosmosServer) -> list[dict[str, Any]]:
     return items
 
 
-def _outbox_store(server: LocalCosmosServer, outbox: Path) -> OutboxStore:
+def _outbox_store(server: LocalCosmosServer, outbox: Path, *, background: bool) -> OutboxStore:
     cosmos = CosmosStore.from_endpoint(
         server.endpoint,
         credential=server.key,
@@ -63,7 +63,7 @@ def _outbox_store(server: LocalCosmosServer, outbox: Path) -> OutboxStore:
         limits=TEST_LIMITS,
         retry=QUICK,
     )
-    return OutboxStore(cosmos, OutboxQueue(outbox), interval=0.2)
+    return OutboxStore(cosmos, OutboxQueue(outbox), interval=0.2, background=background)
 
 
 def _wait_until_flushed(store: OutboxStore, seconds: float = 60) -> None:
@@ -76,7 +76,9 @@ def _wait_until_flushed(store: OutboxStore, seconds: float = 60) -> None:
 def test_server_outage_mid_conversation_loses_and_duplicates_nothing(
     server: LocalCosmosServer, tmp_path: Path
 ) -> None:
-    store = _outbox_store(server, tmp_path / "outbox.db")
+    # No background flusher here: it would replay into the restarted, still empty server
+    # before the test has seeded it again (and park those writes as refused).
+    store = _outbox_store(server, tmp_path / "outbox.db", background=False)
     manager = ConversationManager(store)
     doc = manager.create_conversation_document("alice", "s1", title="Outage")
     manager.add_message_to_conversation(doc, "system", "Keep answers short.")
@@ -100,7 +102,8 @@ def test_server_outage_mid_conversation_loses_and_duplicates_nothing(
 
     server.restart()
     _ensure_container(server, before)  # the test seeds the pre-outage state again
-    _wait_until_flushed(store)
+    assert store.flush() == 0
+    assert store.parked_count() == 0
 
     loaded = manager.load_conversation(doc.id, "alice")
     assert [m.content for m in loaded.messages] == acknowledged
@@ -135,7 +138,7 @@ def test_a_process_crash_between_accept_and_flush_is_replayed_by_the_next_proces
     outbox = tmp_path / "outbox.db"
     subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(outbox)], check=True, timeout=120)
 
-    store = _outbox_store(server, outbox)
+    store = _outbox_store(server, outbox, background=True)  # replays what it finds on start
     _wait_until_flushed(store)
 
     loaded = ConversationManager(store).load_conversation("c_crash", "alice")
