@@ -78,8 +78,8 @@ class CosmosBench:
         self.texts = texts
         self.limits = SizeLimits()
         self.transport = CountingTransport(connection_verify=False)
-        # CosmosStore.from_endpoint passes its extra keyword arguments to the store, not to the
-        # client, so the client is built here with the store's own client options.
+        # One client (with the store's own client options) serves both our store and the naive
+        # baseline, so a single counting transport sees the requests of both.
         self.client = CosmosClient(
             endpoint,
             credential=key,

@@ -48,6 +48,3 @@ class RetryPolicy:
 
     def async_retrying(self) -> AsyncRetrying:
         return AsyncRetrying(**self._options())  # type: ignore[arg-type]
-
-
-NO_RETRY = RetryPolicy(attempts=1)
