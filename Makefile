@@ -41,7 +41,7 @@ bench: $(INSTALLED) $(NODE_INSTALLED)
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[app,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[app,dev,tokens]'
 	touch $@
 
 $(NODE_INSTALLED): $(COSMOS_SERVER)/package-lock.json

@@ -19,7 +19,7 @@ from conversation_store import (
     Message,
     Page,
 )
-from conversation_store.history import estimate_tokens, window
+from conversation_store.history import window
 
 MAX_TITLE_CHARS = 60
 
@@ -66,7 +66,7 @@ class ChatSession:
         raised: InvalidInputError, ConversationNotFoundError, StoreUnavailableError, ….
         """
         message = self.manager.add_message_to_conversation(
-            self.conversation, role, content, tokens=estimate_tokens(content), metadata=metadata
+            self.conversation, role, content, metadata=metadata
         )
         try:
             return self._store(message)

@@ -6,6 +6,7 @@ the same types whatever store they use::
     ConversationStoreError
     ├── InvalidInputError            bad arguments; nothing was written
     ├── ConversationNotFoundError    no such conversation for this customer
+    │   └── MessageNotFoundError     the conversation has no message with that id
     ├── ConflictError                a concurrent writer won (ETag / id clash)
     ├── AccessDeniedError            the store refused our identity (401/403)
     ├── StoreUnavailableError        transient faults outlasted the retries
@@ -30,6 +31,15 @@ class ConversationNotFoundError(ConversationStoreError, LookupError):
         super().__init__(f"conversation {conversation_id!r} not found for customer {customer_id!r}")
         self.conversation_id = conversation_id
         self.customer_id = customer_id
+
+
+class MessageNotFoundError(ConversationNotFoundError):
+    """The conversation exists but holds no message with this id."""
+
+    def __init__(self, conversation_id: str, customer_id: str, message_id: str) -> None:
+        super().__init__(conversation_id, customer_id)
+        self.args = (f"message {message_id!r} not found in conversation {conversation_id!r}",)
+        self.message_id = message_id
 
 
 class ConflictError(ConversationStoreError):

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from typing import Any
 
 from .models import Message
+from .tokens import count_message_tokens
 
-CHARS_PER_TOKEN = 4  # the usual estimate for English text with OpenAI tokenizers
 MESSAGE_OVERHEAD_TOKENS = 4  # role and separators, as OpenAI's chat format counts them
-
-
-def estimate_tokens(text: str | None) -> int:
-    """A tokenizer-free estimate: ceil(characters / 4)."""
-    return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
+CHAT_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id")
 
 
 def message_tokens(message: Message) -> int:
-    """The message's own count when known, else the estimate, plus per-message overhead."""
-    body = message.tokens if message.tokens is not None else estimate_tokens(message.content)
+    """The message's stored count (counted when it was added, or the caller's), else counted
+    now, plus per-message overhead."""
+    body = message.tokens
+    if body is None:
+        body = count_message_tokens(message.content, message.tool_calls)
     return body + MESSAGE_OVERHEAD_TOKENS
+
+
+def as_chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """The messages as OpenAI-style chat APIs take them: `role`, `content`, and `name`,
+    `tool_calls`, `tool_call_id` where set; our ids, timestamps and metadata left out."""
+    chat = []
+    for message in messages:
+        data = message.model_dump(mode="json", include=set(CHAT_FIELDS))
+        data.setdefault("content", None)
+        chat.append(data)
+    return chat
 
 
 def window(
@@ -33,7 +43,8 @@ def window(
 
     A turn starts at each user message. A leading system message is kept (and counted) when
     any limit would otherwise drop it. Tool results are never separated from the assistant
-    message that called them: a window never starts with a `tool` message.
+    message that called them: a window never starts with a `tool` message, so a cut that
+    would fall between a call and its results drops the results too.
     """
     system = messages[0] if messages and messages[0].role == "system" else None
     body = list(messages[1:] if system else messages)

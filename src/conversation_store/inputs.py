@@ -11,6 +11,7 @@ from pydantic import JsonValue, ValidationError
 from .exceptions import InvalidInputError
 from .ids import new_conversation_id, new_message_id, validate_id
 from .models import Conversation, Message, ToolCall, utc_now
+from .tokens import count_message_tokens
 from .validation import (
     validate_content,
     validate_limit,
@@ -69,19 +70,19 @@ def new_message(
 ) -> Message:
     checked_role = validate_role(role)
     with invalid_input():
+        calls = [ToolCall.model_validate(c) for c in tool_calls] if tool_calls else None
+        checked_content = validate_content(
+            content, role=checked_role, has_tool_calls=bool(calls), max_bytes=max_content_bytes
+        )
+        counted = validate_tokens(tokens)
         return Message(
             id=new_message_id() if message_id is None else validate_id(message_id, "message id"),
             role=checked_role,  # type: ignore[arg-type]
-            content=validate_content(
-                content,
-                role=checked_role,
-                has_tool_calls=bool(tool_calls),
-                max_bytes=max_content_bytes,
-            ),
+            content=checked_content,
             timestamp=utc_now(),
-            tokens=validate_tokens(tokens),
+            tokens=count_message_tokens(checked_content, calls) if counted is None else counted,
             metadata=validate_metadata(metadata),
-            tool_calls=[ToolCall.model_validate(c) for c in tool_calls] if tool_calls else None,
+            tool_calls=calls,
             tool_call_id=tool_call_id,
             name=name,
         )

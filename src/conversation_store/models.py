@@ -114,6 +114,12 @@ class Conversation(_Model):
     updated_at: datetime = Field(default_factory=utc_now)
     message_count: int = Field(default=0, ge=0)
     total_tokens: int = Field(default=0, ge=0)
+    summary: str | None = None
+    archived: bool = False
+    # Seconds after the last write at which the conversation expires (Cosmos DB's `ttl`).
+    ttl: int | None = Field(default=None, ge=1)
+    # The nonce of the current read-only share link; None when not shared.
+    share_id: str | None = None
     messages: list[Message] = Field(default_factory=list)
 
     # What the store holds, for save_conversation's diff: None until loaded or saved.
@@ -140,6 +146,14 @@ class Conversation(_Model):
             )
         return data
 
+    @model_serializer(mode="wrap")
+    def _drop_unset_ttl(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Cosmos DB reads an absent `ttl` as "never expires"; null is not a valid ttl there.
+        data: dict[str, Any] = handler(self)
+        if data.get("ttl") is None:
+            data.pop("ttl", None)
+        return data
+
     @property
     def etag(self) -> str | None:
         """The store's version tag of this document as loaded or last saved."""
@@ -153,7 +167,17 @@ class Conversation(_Model):
         return json.dumps(self.to_document(), ensure_ascii=False)
 
 
-HEADER_FIELDS: tuple[str, ...] = ("session_id", "title", "persona", "org_id", "metadata")
+HEADER_FIELDS: tuple[str, ...] = (
+    "session_id",
+    "title",
+    "persona",
+    "org_id",
+    "metadata",
+    "summary",
+    "archived",
+    "ttl",
+    "share_id",
+)
 
 
 class SavedState(BaseModel):
@@ -180,6 +204,9 @@ class ConversationSummary(_Model):
     updated_at: datetime
     message_count: int = 0
     total_tokens: int = 0
+    summary: str | None = None
+    archived: bool = False
+    ttl: int | None = None
 
     _normalize_times = field_validator("created_at", "updated_at")(
         classmethod(lambda cls, v: _as_utc(v))
@@ -202,6 +229,40 @@ class SearchHit(_Model):
     role: Role
     snippet: str
     timestamp: datetime
+
+    _normalize_timestamp = field_validator("timestamp")(classmethod(lambda cls, v: _as_utc(v)))
+
+
+class CustomerActivity(BaseModel):
+    """One customer's share of the stored conversations."""
+
+    customer_id: str
+    conversations: int
+    messages: int
+
+
+class Stats(BaseModel):
+    """Totals over one customer's conversations, or over every customer's."""
+
+    customer_id: str | None
+    conversations: int
+    messages: int
+    tokens: int
+    average_messages: float
+    average_tokens: float
+    longest_conversation_id: str | None
+    longest_conversation_messages: int
+    most_active_customers: list[CustomerActivity]
+    messages_per_day: dict[str, int]
+
+
+class ImportReport(BaseModel):
+    """What an import did: conversations created, merged into (missing messages added) and
+    already present unchanged."""
+
+    created: list[str] = Field(default_factory=list)
+    merged: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
 
 
 class AppendResult(BaseModel):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from conversation_store import Message, ToolCall
-from conversation_store.history import estimate_tokens, message_tokens, window
+from conversation_store.history import message_tokens, window
+from conversation_store.tokens import estimate_tokens
 
 
 def _m(role: str, content: str | None = "x", **extra: object) -> Message:

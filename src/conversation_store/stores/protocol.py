@@ -7,7 +7,7 @@ into `conversation_store.exceptions` and never return "not found" for a fault.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -88,27 +88,66 @@ class ConversationStore(Protocol):
         ...
 
     def list_conversations(
-        self, *, customer_id: str, limit: int, continuation: str | None = None
+        self,
+        *,
+        customer_id: str,
+        limit: int,
+        continuation: str | None = None,
+        archived: bool | None = False,
     ) -> Page[ConversationSummary]:
-        """The customer's conversations, most recently updated first, without messages."""
+        """The customer's conversations, most recently updated first, without messages.
+
+        `archived`: False lists the active ones, True the archived ones, None both.
+        """
         ...
 
     def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
         """Delete a conversation and everything stored for it; succeeds if already gone."""
         ...
 
-    def close(self) -> None:
-        """Release what the store opened; later calls raise StoreClosedError."""
+    def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
+        """Up to `limit` messages of `customer_id` whose content holds every term of `query`
+        (`search.search_terms`: case-insensitive word prefixes), best first.
+
+        Archived conversations are searched too; expired ones are not.
+        """
         ...
 
+    def replace_message(
+        self,
+        *,
+        customer_id: str,
+        conversation_id: str,
+        message_id: str,
+        message: Message | None,
+    ) -> None:
+        """Replace the message `message_id` by `message` (same id), or remove it when None.
 
-@runtime_checkable
-class SearchableStore(Protocol):
-    """A store that can search the text of one customer's messages."""
-
-    def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
-        """Messages of `customer_id` matching `query`, best first.
-
-        Raises InvalidInputError for a query the backend cannot run.
+        Counters (`message_count`, `total_tokens`) follow. Raises ConversationNotFoundError,
+        MessageNotFoundError.
         """
+        ...
+
+    def delete_customer(self, *, customer_id: str) -> int:
+        """Delete every conversation of `customer_id`; returns how many there were."""
+        ...
+
+    def scan_conversations(
+        self, *, customer_id: str | None = None, updated_before: str | None = None
+    ) -> Iterator[ConversationSummary]:
+        """Every conversation of one customer, or of all customers when None, in no order;
+        with `updated_before` (a stored timestamp string), only those last updated earlier.
+
+        Archived and expired conversations are included: this is for operators (stats,
+        cleanup, export, migration), not for users. Sync stores only.
+        """
+        ...
+
+    def count_messages_by_day(self, *, customer_id: str | None = None) -> dict[str, int]:
+        """Messages per UTC day (`YYYY-MM-DD`, from each message's timestamp) of one customer
+        or of all; expired conversations are left out. Sync stores only."""
+        ...
+
+    def close(self) -> None:
+        """Release what the store opened; later calls raise StoreClosedError."""
         ...
