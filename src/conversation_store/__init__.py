@@ -10,6 +10,7 @@ from .exceptions import (
     ConversationNotFoundError,
     ConversationStoreError,
     InvalidInputError,
+    MessageNotFoundError,
     StoreClosedError,
     StoreUnavailableError,
 )
@@ -18,10 +19,13 @@ from .models import (
     AppendResult,
     Conversation,
     ConversationSummary,
+    CustomerActivity,
     FunctionCall,
+    ImportReport,
     Message,
     Page,
     SearchHit,
+    Stats,
     ToolCall,
 )
 from .settings import Settings, open_store
@@ -29,7 +33,7 @@ from .stores.charges import RequestCharge
 from .stores.cosmos import CosmosStore
 from .stores.documents import SizeLimits
 from .stores.memory import MemoryStore
-from .stores.protocol import ConversationStore, HeaderUpdate, SearchableStore
+from .stores.protocol import ConversationStore, HeaderUpdate
 from .stores.retrying import RetryPolicy
 from .stores.sqlite import SQLiteStore
 
@@ -43,20 +47,23 @@ __all__ = [
     "ConversationStore",
     "ConversationStoreError",
     "ConversationSummary",
+    "CustomerActivity",
     "CosmosStore",
     "FunctionCall",
     "HeaderUpdate",
+    "ImportReport",
     "InvalidInputError",
     "MemoryStore",
     "Message",
+    "MessageNotFoundError",
     "Page",
     "RequestCharge",
     "RetryPolicy",
     "SQLiteStore",
     "SearchHit",
-    "SearchableStore",
     "Settings",
     "SizeLimits",
+    "Stats",
     "StoreClosedError",
     "StoreUnavailableError",
     "ToolCall",

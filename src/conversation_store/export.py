@@ -1,10 +1,27 @@
-"""Pure export of a conversation: lossless JSON (the stored document) and readable Markdown."""
+"""Pure export and import: lossless JSON (the stored documents) and readable Markdown.
+
+An export of one customer is a bundle: `{"format": "conversation-store/export", "version": 1,
+"conversations": [<document>, ...]}`. Import reads a bundle, one document or a list of
+documents, validates all of them before anything is written, and plans each one against what
+is stored, so importing the same file twice changes nothing.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from typing import Any, Literal
 
-from .models import Conversation, Message, format_timestamp
+from pydantic import ValidationError
+
+from .exceptions import ConflictError, InvalidInputError
+from .models import Conversation, Message, format_timestamp, utc_now
+
+BUNDLE_FORMAT = "conversation-store/export"
+BUNDLE_VERSION = 1
+MAX_IMPORT_BYTES = 256 * 1024 * 1024
+ImportAction = Literal["create", "merge", "unchanged"]
+ExportFormat = Literal["json", "markdown"]
 
 _ROLE_HEADINGS = {
     "system": "System",
@@ -33,6 +50,100 @@ def conversation_to_markdown(conversation: Conversation) -> str:
     for message in conversation.messages:
         lines += ["", *_message_lines(message)]
     return "\n".join(lines) + "\n"
+
+
+def bundle_to_json(conversations: Iterable[Conversation]) -> str:
+    """Many conversations as one JSON bundle that `parse_import` reads back."""
+    bundle = {
+        "format": BUNDLE_FORMAT,
+        "version": BUNDLE_VERSION,
+        "exported_at": format_timestamp(utc_now()),
+        "conversations": [c.to_document() for c in conversations],
+    }
+    return json.dumps(bundle, ensure_ascii=False, indent=2) + "\n"
+
+
+def bundle_to_markdown(conversations: Iterable[Conversation]) -> str:
+    return "\n---\n\n".join(conversation_to_markdown(c) for c in conversations)
+
+
+def render_export(conversations: Iterable[Conversation], format: object) -> str:
+    """A bundle in `format` ("json" or "markdown"). Raises InvalidInputError."""
+    if format == "json":
+        return bundle_to_json(conversations)
+    if format == "markdown":
+        return bundle_to_markdown(conversations)
+    raise InvalidInputError(f"export format must be 'json' or 'markdown', not {format!r}")
+
+
+def parse_import(data: object) -> list[Conversation]:
+    """The conversations in a bundle, a single document or a list of documents.
+
+    Every document is validated first (ids, roles, timestamps, no repeated message id), so a
+    bad file is refused whole. Counters are recomputed from the messages the file holds.
+    Raises InvalidInputError.
+    """
+    if isinstance(data, str | bytes):
+        if len(data) > MAX_IMPORT_BYTES:
+            raise InvalidInputError(f"import is larger than {MAX_IMPORT_BYTES} bytes")
+        try:
+            data = json.loads(data)
+        except ValueError as exc:
+            raise InvalidInputError(f"import is not valid JSON: {exc}") from exc
+    if isinstance(data, dict) and data.get("format") == BUNDLE_FORMAT:
+        if data.get("version") != BUNDLE_VERSION:
+            raise InvalidInputError(f"unsupported export version {data.get('version')!r}")
+        data = data.get("conversations")
+    documents = data if isinstance(data, list) else [data]
+    conversations = [_parse_document(doc, n) for n, doc in enumerate(documents)]
+    keys = [(c.customer_id, c.id) for c in conversations]
+    if len(set(keys)) != len(keys):
+        raise InvalidInputError("import holds the same conversation twice")
+    return conversations
+
+
+def plan_import(
+    incoming: Conversation, stored: Conversation | None
+) -> tuple[ImportAction, list[Message]]:
+    """What importing `incoming` over `stored` (the same conversation, loaded whole) does.
+
+    Messages already stored (same id, or same position for id-less seed messages) are kept;
+    the rest are appended. A stored message with the same id but other content would be
+    overwritten, so the import is refused: ConflictError.
+    """
+    if stored is None:
+        return "create", list(incoming.messages)
+    by_id = {m.id: m for m in stored.messages if m.id is not None}
+    missing = []
+    for position, message in enumerate(incoming.messages):
+        if message.id is None:
+            if position >= len(stored.messages):
+                missing.append(message)
+            continue
+        existing = by_id.get(message.id)
+        if existing is None:
+            missing.append(message)
+        elif (existing.role, existing.content) != (message.role, message.content):
+            raise ConflictError(
+                f"conversation {incoming.id!r}: message {message.id!r} differs from the stored "
+                "one; importing would overwrite it"
+            )
+    return ("merge" if missing else "unchanged"), missing
+
+
+def _parse_document(document: object, number: int) -> Conversation:
+    if not isinstance(document, dict):
+        raise InvalidInputError(f"import document #{number} is not a JSON object")
+    try:
+        conversation = Conversation.model_validate(document)
+    except (ValidationError, InvalidInputError) as exc:
+        raise InvalidInputError(f"import document #{number} is invalid: {exc}") from exc
+    ids = [m.id for m in conversation.messages if m.id is not None]
+    if len(set(ids)) != len(ids):
+        raise InvalidInputError(f"conversation {conversation.id!r} repeats a message id")
+    conversation.message_count = len(conversation.messages)
+    conversation.total_tokens = sum(m.tokens or 0 for m in conversation.messages)
+    return conversation
 
 
 def _message_lines(message: Message) -> list[str]:

@@ -6,24 +6,44 @@ same order; both take every decision in `inputs`, `tracking` and `history`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import JsonValue
 
-from . import inputs
-from .exceptions import ConflictError, StoreClosedError
+from . import editing, inputs, sharing
+from .exceptions import (
+    ConflictError,
+    ConversationNotFoundError,
+    InvalidInputError,
+    StoreClosedError,
+)
+from .export import ExportFormat, parse_import, plan_import, render_export
 from .history import window
 from .ids import validate_id
 from .inputs import ToolCallInput
-from .models import AppendResult, Conversation, ConversationSummary, Message, Page
+from .models import (
+    AppendResult,
+    Conversation,
+    ConversationSummary,
+    ImportReport,
+    Message,
+    Page,
+    SearchHit,
+    Stats,
+)
+from .retention import cutoff, is_expired, validate_ttl
+from .search import search_terms
 from .settings import Settings, open_store
+from .stats import compute_stats
 from .stores.protocol import ConversationStore, HeaderUpdate
 from .tracking import add_in_memory, header_update, mark_saved, unsaved_messages
 from .validation import (
     DEFAULT_MAX_CONTENT_BYTES,
+    validate_archived_filter,
     validate_continuation,
     validate_limit,
+    validate_summary,
     validate_title,
 )
 
@@ -171,17 +191,24 @@ class ConversationManager:
         return self._get(conversation_id, customer_id, last=None)
 
     def get_recent_conversations(
-        self, customer_id: str, limit: int = 20, continuation: str | None = None
+        self,
+        customer_id: str,
+        limit: int = 20,
+        continuation: str | None = None,
+        *,
+        archived: bool | None = False,
     ) -> Page[ConversationSummary]:
         """The customer's conversations, most recently updated first, without their messages.
 
-        Pass the returned `continuation` back for the next page. Raises InvalidInputError.
+        Pass the returned `continuation` back for the next page. `archived`: False (default)
+        lists active conversations, True archived ones, None both. Raises InvalidInputError.
         """
         self._check_open()
         return self._store.list_conversations(
             customer_id=validate_id(customer_id, "customer id"),
             limit=validate_limit(limit),
             continuation=validate_continuation(continuation),
+            archived=validate_archived_filter(archived),
         )
 
     def delete_conversation(self, conversation_id: str, customer_id: str) -> None:
@@ -268,7 +295,246 @@ class ConversationManager:
                 return picked
             last *= 4
 
+    def search_conversations(
+        self, customer_id: str, query: str, limit: int = 20
+    ) -> list[SearchHit]:
+        """Messages of the customer holding every word of `query` (case-insensitive word
+        prefixes), best first, each with its conversation and a snippet.
+
+        Raises InvalidInputError (empty or over-long query).
+        """
+        self._check_open()
+        search_terms(query)
+        return self._store.search_messages(
+            customer_id=validate_id(customer_id, "customer id"),
+            query=query,
+            limit=validate_limit(limit),
+        )
+
+    def edit_message(
+        self,
+        conversation_id: str,
+        customer_id: str,
+        message_id: str,
+        content: str,
+        *,
+        tokens: int | None = None,
+    ) -> Message:
+        """Replace a message's content in place; returns the edited message.
+
+        Its id, role, position and tool calls are kept; `metadata["edited_at"]` records when.
+        Raises InvalidInputError, ConversationNotFoundError, MessageNotFoundError.
+        """
+        conversation = self._get(conversation_id, customer_id, last=None)
+        original = editing.find_message(conversation, validate_id(message_id, "message id"))
+        edited = editing.edited_message(
+            original, content, tokens=tokens, max_content_bytes=self._max_content_bytes
+        )
+        self._store.replace_message(
+            **inputs.scope(conversation_id, customer_id), message_id=message_id, message=edited
+        )
+        return edited
+
+    def delete_message(self, conversation_id: str, customer_id: str, message_id: str) -> None:
+        """Remove one message. Raises InvalidInputError, ConversationNotFoundError,
+        MessageNotFoundError."""
+        self._check_open()
+        self._store.replace_message(
+            **inputs.scope(conversation_id, customer_id),
+            message_id=validate_id(message_id, "message id"),
+            message=None,
+        )
+
+    def fork_conversation(
+        self,
+        conversation_id: str,
+        customer_id: str,
+        message_id: str,
+        *,
+        title: str | None = None,
+    ) -> Conversation:
+        """A new stored conversation holding the messages up to and including `message_id`.
+
+        The original is unchanged; the fork records where it came from in
+        `metadata["forked_from"]`. Raises InvalidInputError, ConversationNotFoundError,
+        MessageNotFoundError.
+        """
+        source = self._get(conversation_id, customer_id, last=None)
+        fork = editing.forked(
+            source, validate_id(message_id, "message id"), title=validate_title(title)
+        )
+        stored = self._store.create_conversation(fork)
+        return stored
+
+    def archive_conversation(
+        self, conversation_id: str, customer_id: str, archived: bool = True
+    ) -> None:
+        """Archive (hide from the default listing) or, with `archived=False`, restore.
+
+        Raises InvalidInputError, ConversationNotFoundError.
+        """
+        if not isinstance(archived, bool):
+            raise InvalidInputError("archived must be True or False")
+        self._update(conversation_id, customer_id, {"archived": archived})
+
+    def share_conversation(self, conversation_id: str, customer_id: str) -> str:
+        """A read-only link token for the conversation; pass it to `open_shared_conversation`.
+
+        Each call makes a new token and revokes the previous one. Raises InvalidInputError,
+        ConversationNotFoundError.
+        """
+        share_id = sharing.new_share_id()
+        self._update(conversation_id, customer_id, {"share_id": share_id})
+        return sharing.encode_share_token(customer_id, conversation_id, share_id)
+
+    def unshare_conversation(self, conversation_id: str, customer_id: str) -> None:
+        """Revoke the conversation's share link. Raises ConversationNotFoundError."""
+        self._update(conversation_id, customer_id, {"share_id": None})
+
+    def open_shared_conversation(self, token: str) -> Conversation:
+        """The conversation a share token names, for reading only (it carries no etag and no
+        share id). Raises InvalidInputError (damaged token), ConversationNotFoundError (revoked
+        link, or the conversation is gone)."""
+        customer_id, conversation_id, share_id = sharing.decode_share_token(token)
+        conversation = self._get(conversation_id, customer_id, last=None)
+        if not sharing.share_id_matches(conversation.share_id, share_id):
+            raise ConversationNotFoundError(conversation_id, customer_id)
+        return Conversation.model_validate(
+            conversation.model_dump(mode="json", exclude={"share_id"})
+        )
+
+    def set_conversation_ttl(
+        self, conversation_id: str, customer_id: str, ttl_seconds: int | None
+    ) -> None:
+        """Expire the conversation `ttl_seconds` after its last write; None keeps it forever.
+
+        Raises InvalidInputError, ConversationNotFoundError.
+        """
+        self._update(conversation_id, customer_id, {"ttl": validate_ttl(ttl_seconds)})
+
+    def set_summary(self, conversation_id: str, customer_id: str, summary: str | None) -> None:
+        """Set (or clear) the conversation's short summary. Raises InvalidInputError,
+        ConversationNotFoundError."""
+        self._update(conversation_id, customer_id, {"summary": validate_summary(summary)})
+
+    def export_conversation(
+        self, conversation_id: str, customer_id: str, format: ExportFormat = "json"
+    ) -> str:
+        """The whole conversation as lossless JSON (`import_conversations` reads it back) or
+        Markdown. Raises InvalidInputError, ConversationNotFoundError."""
+        return render_export([self.load_conversation(conversation_id, customer_id)], format)
+
+    def export_customer(self, customer_id: str, format: ExportFormat = "json") -> str:
+        """Every conversation of the customer, archived ones too, as one JSON bundle or one
+        Markdown document. Raises InvalidInputError."""
+        return render_export(self.iter_customer_conversations(customer_id), format)
+
+    def iter_customer_conversations(self, customer_id: str) -> Iterator[Conversation]:
+        """Each of the customer's conversations, loaded whole, newest first (one at a time)."""
+        continuation: str | None = None
+        while True:
+            page = self.get_recent_conversations(customer_id, 100, continuation, archived=None)
+            for summary in page.items:
+                try:
+                    yield self.load_conversation(summary.id, customer_id)
+                except ConversationNotFoundError:
+                    continue  # deleted since it was listed
+            if page.continuation is None:
+                return
+            continuation = page.continuation
+
+    def import_conversations(
+        self, data: str | bytes | dict[str, Any] | list[Any], *, customer_id: str | None = None
+    ) -> ImportReport:
+        """Store the conversations of an export (a bundle, one document, or a list of them).
+
+        With `customer_id`, a document of any other customer is refused. A conversation
+        already stored gets only the messages it lacks; one whose stored messages differ is
+        refused (ConflictError), so an import never overwrites anything. Every document is
+        validated before the first write. Raises InvalidInputError, ConflictError.
+        """
+        self._check_open()
+        conversations = parse_import(data)
+        if customer_id is not None:
+            expected = validate_id(customer_id, "customer id")
+            for conversation in conversations:
+                if conversation.customer_id != expected:
+                    raise InvalidInputError(
+                        f"conversation {conversation.id!r} belongs to customer "
+                        f"{conversation.customer_id!r}, not {expected!r}; import refused"
+                    )
+        report = ImportReport()
+        for conversation in conversations:
+            action = self._import_one(conversation)
+            getattr(report, {"create": "created", "merge": "merged"}.get(action, action)).append(
+                conversation.id
+            )
+        return report
+
+    def delete_customer_data(self, customer_id: str) -> int:
+        """Delete every conversation of the customer; returns how many. Raises
+        InvalidInputError."""
+        self._check_open()
+        return self._store.delete_customer(customer_id=validate_id(customer_id, "customer id"))
+
+    def cleanup_old_conversations(self, days: float, *, customer_id: str | None = None) -> int:
+        """Delete conversations not updated for `days` days, and those past their TTL, of one
+        customer or of all; returns how many were deleted. Raises InvalidInputError."""
+        self._check_open()
+        before = cutoff(days)
+        customer = None if customer_id is None else validate_id(customer_id, "customer id")
+        doomed = [
+            s
+            for s in self._store.scan_conversations(customer_id=customer)
+            if s.model_dump(mode="json")["updated_at"] < before or is_expired(s.updated_at, s.ttl)
+        ]
+        for summary in doomed:
+            self._store.delete_conversation(
+                customer_id=summary.customer_id, conversation_id=summary.id
+            )
+        return len(doomed)
+
+    def get_stats(self, customer_id: str | None = None, *, top: int = 5) -> Stats:
+        """Conversations, messages, tokens, averages, the longest conversation, the most
+        active customers and messages per day — of one customer, or of all when None.
+
+        Reads summaries and message timestamps only, never message bodies.
+        """
+        self._check_open()
+        customer = None if customer_id is None else validate_id(customer_id, "customer id")
+        return compute_stats(
+            self._store.scan_conversations(customer_id=customer),
+            self._store.count_messages_by_day(customer_id=customer),
+            customer_id=customer,
+            top=validate_limit(top),
+        )
+
     # -- internals --------------------------------------------------------------------------
+
+    def _import_one(self, conversation: Conversation) -> str:
+        scope = inputs.scope(conversation.id, conversation.customer_id)
+        try:
+            stored: Conversation | None = self._store.get_conversation(**scope, last=None)
+        except ConversationNotFoundError:
+            stored = None
+        action, missing = plan_import(conversation, stored)
+        if action == "create":
+            try:
+                self._store.create_conversation(conversation)
+                return action
+            except ConflictError:  # created meanwhile: merge into what is there now
+                action, missing = plan_import(
+                    conversation, self._store.get_conversation(**scope, last=None)
+                )
+        if missing:
+            self._store.append_messages(**scope, messages=missing)
+        return action
+
+    def _update(self, conversation_id: str, customer_id: str, fields: dict[str, JsonValue]) -> None:
+        self._check_open()
+        self._store.update_conversation(
+            **inputs.scope(conversation_id, customer_id), update=HeaderUpdate(fields=fields)
+        )
 
     def _get(self, conversation_id: str, customer_id: str, *, last: int | None) -> Conversation:
         self._check_open()

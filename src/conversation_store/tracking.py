@@ -11,7 +11,7 @@ from .stores.protocol import HeaderUpdate
 
 def header_of(conversation: Conversation) -> dict[str, JsonValue]:
     dumped = conversation.model_dump(mode="json", include=set(HEADER_FIELDS))
-    return {key: dumped[key] for key in HEADER_FIELDS}
+    return {key: dumped.get(key) for key in HEADER_FIELDS}  # an unset ttl is left out
 
 
 def mark_saved(conversation: Conversation, etag: str | None) -> None:

@@ -16,6 +16,7 @@ DEFAULT_MAX_CONTENT_BYTES = 100_000  # ~25k tokens; JSON escaping must still fit
 MAX_METADATA_BYTES = 64 * 1024
 MAX_METADATA_DEPTH = 32
 MAX_TITLE_CHARS = 200
+MAX_SUMMARY_CHARS = 2_000
 
 
 def validate_role(role: object) -> str:
@@ -62,6 +63,22 @@ def validate_title(title: object) -> str | None:
     if len(title) > MAX_TITLE_CHARS:
         raise InvalidInputError(f"title is longer than {MAX_TITLE_CHARS} characters")
     return title.strip()
+
+
+def validate_summary(summary: object) -> str | None:
+    if summary is None:
+        return None
+    if not isinstance(summary, str) or not summary.strip():
+        raise InvalidInputError("summary must be a non-blank string or None")
+    if len(summary) > MAX_SUMMARY_CHARS:
+        raise InvalidInputError(f"summary is longer than {MAX_SUMMARY_CHARS} characters")
+    return summary.strip()
+
+
+def validate_archived_filter(archived: object) -> bool | None:
+    if archived is not None and not isinstance(archived, bool):
+        raise InvalidInputError("archived must be True, False or None")
+    return archived
 
 
 def validate_metadata(metadata: object) -> dict[str, JsonValue]:

@@ -17,9 +17,21 @@ from support.cosmos_fixtures import TEST_DATABASE, TEST_LIMITS, CosmosTarget, fr
 Call = Callable[..., Awaitable[Any]]
 
 
+# Operator calls that scan across customers (stats, cleanup, migration): the CLI runs them,
+# synchronously, so they have no async twin.
+SYNC_ONLY = {
+    "scan_conversations",
+    "count_messages_by_day",
+    "cleanup_old_conversations",
+    "get_stats",
+}
+
+
 def _public_methods(cls: type) -> list[str]:
     return [
-        name for name, _ in inspect.getmembers(cls, inspect.isfunction) if not name.startswith("_")
+        name
+        for name, _ in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_") and name not in SYNC_ONLY
     ]
 
 
@@ -96,11 +108,38 @@ async def _scenario(call: Call) -> list[Any]:
             await call(*bad)
         except sync_api.ConversationStoreError as exc:
             trace.append(type(exc).__name__)
+    trace += await _feature_scenario(call, conversation_id)
     await call("clear_conversation", conversation_id, "alice")
     trace.append((await call("load_conversation", conversation_id, "alice")).message_count)
     await call("delete_conversation", conversation_id, "alice")
     await call("delete_conversation", conversation_id, "alice")
     trace.append((await call("get_recent_conversations", "alice")).items)
+    return trace
+
+
+async def _feature_scenario(call: Call, conversation_id: str) -> list[Any]:
+    """Issue 6's per-conversation calls: search, edit, delete, fork, archive, share, export."""
+    trace: list[Any] = []
+    hits = await call("search_conversations", "alice", "a1")
+    trace.append([h.model_dump(mode="json") for h in hits])
+    edited = await call("edit_message", conversation_id, "alice", "m_parity01", "edited a1")
+    trace.append(edited.content)
+    await call("delete_message", conversation_id, "alice", "m_parity02")
+    fork = await call("fork_conversation", conversation_id, "alice", "m_parity03")
+    trace.append([m.content for m in fork.messages])
+    await call("archive_conversation", fork.id, "alice")
+    archived = await call("get_recent_conversations", "alice", 10, None, archived=True)
+    trace.append([s.id == fork.id for s in archived.items])
+    token = await call("share_conversation", conversation_id, "alice")
+    trace.append((await call("open_shared_conversation", token)).message_count)
+    await call("unshare_conversation", conversation_id, "alice")
+    await call("set_summary", conversation_id, "alice", "A parity run.")
+    await call("set_conversation_ttl", conversation_id, "alice", 3600)
+    exported = await call("export_conversation", conversation_id, "alice")
+    await call("delete_conversation", conversation_id, "alice")
+    trace.append((await call("import_conversations", exported, customer_id="alice")).created)
+    trace.append((await call("load_conversation", conversation_id, "alice")).to_document())
+    trace.append(await call("delete_customer_data", "nobody"))
     return trace
 
 

@@ -13,6 +13,7 @@ from conversation_store import (
     StoreClosedError,
 )
 from conversation_store.models import Conversation
+from conversation_store.tokens import count_tokens
 
 SEED_DOCUMENT = {
     "id": "a1b2c3",
@@ -55,7 +56,8 @@ def test_saved_conversation_loads_with_messages_and_counters(manager: Conversati
         ("assistant", "Hi!"),
     ]
     assert [m.id for m in loaded.messages] == [m.id for m in doc.messages]
-    assert (loaded.message_count, loaded.total_tokens) == (3, 17)
+    system_tokens = count_tokens("You are helpful.")  # counted: the caller gave none
+    assert (loaded.message_count, loaded.total_tokens) == (3, system_tokens + 17)
     assert (loaded.title, loaded.persona, loaded.org_id) == ("Plans", "guide", "org-9")
     assert loaded.metadata == {"lang": "en"}
     assert loaded.messages[2].metadata == {"model": "gpt-4o"}
@@ -178,7 +180,8 @@ def test_recent_conversations_are_newest_first_and_paged(manager: ConversationMa
     assert seen == [ids[2], *reversed([i for i in ids if i != ids[2]])]
     assert pages == 3
     first = manager.get_recent_conversations("alice", limit=1).items[0]
-    assert (first.title, first.message_count, first.total_tokens) == ("Trip to Tokyo", 3, 8)
+    bump = count_tokens("bump")
+    assert (first.title, first.message_count, first.total_tokens) == ("Trip to Tokyo", 3, 8 + bump)
     assert not hasattr(first, "messages")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conversation_store import Message, ToolCall
 from conversation_store.history import message_tokens, window
-from conversation_store.tokens import estimate_tokens
+from conversation_store.tokens import count_tokens, estimate_tokens
 
 
 def _m(role: str, content: str | None = "x", **extra: object) -> Message:
@@ -13,7 +13,12 @@ def _m(role: str, content: str | None = "x", **extra: object) -> Message:
 
 def test_estimate_is_a_quarter_of_the_characters_rounded_up() -> None:
     assert (estimate_tokens(""), estimate_tokens("abcd"), estimate_tokens("abcde")) == (0, 1, 2)
-    assert message_tokens(Message(role="user", content="abcdefgh")) == 2 + 4
+
+
+def test_message_cost_is_its_stored_count_or_a_fresh_count_plus_overhead() -> None:
+    assert message_tokens(Message(role="user", content="abcdefgh", tokens=9)) == 9 + 4
+    uncounted = Message(role="user", content="How are you today?")
+    assert message_tokens(uncounted) == count_tokens("How are you today?") + 4
 
 
 def test_window_never_starts_with_a_tool_result() -> None:

@@ -21,6 +21,12 @@ def test_all_exports_every_public_name_and_nothing_else() -> None:
         "tracking",
         "validation",
         "export",
+        "editing",
+        "retention",
+        "search",
+        "sharing",
+        "stats",
+        "tokens",
     }
     assert set(conversation_store.__all__) == public - modules
 

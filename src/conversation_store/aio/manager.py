@@ -5,25 +5,43 @@ Only the I/O differs; every decision is taken in `inputs`, `tracking` and `histo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import JsonValue
 
-from .. import inputs
-from ..exceptions import ConflictError, StoreClosedError
+from .. import editing, inputs, sharing
+from ..exceptions import (
+    ConflictError,
+    ConversationNotFoundError,
+    InvalidInputError,
+    StoreClosedError,
+)
+from ..export import ExportFormat, parse_import, plan_import, render_export
 from ..history import window
 from ..ids import validate_id
 from ..inputs import ToolCallInput
 from ..manager import HISTORY_FIRST_READ
-from ..models import AppendResult, Conversation, ConversationSummary, Message, Page
+from ..models import (
+    AppendResult,
+    Conversation,
+    ConversationSummary,
+    ImportReport,
+    Message,
+    Page,
+    SearchHit,
+)
+from ..retention import validate_ttl
+from ..search import search_terms
 from ..settings import Settings
 from ..stores.protocol import HeaderUpdate
 from ..tracking import add_in_memory, header_update, mark_saved, unsaved_messages
 from ..validation import (
     DEFAULT_MAX_CONTENT_BYTES,
+    validate_archived_filter,
     validate_continuation,
     validate_limit,
+    validate_summary,
     validate_title,
 )
 from .protocol import ConversationStore
@@ -171,17 +189,24 @@ class ConversationManager:
         return await self._get(conversation_id, customer_id, last=None)
 
     async def get_recent_conversations(
-        self, customer_id: str, limit: int = 20, continuation: str | None = None
+        self,
+        customer_id: str,
+        limit: int = 20,
+        continuation: str | None = None,
+        *,
+        archived: bool | None = False,
     ) -> Page[ConversationSummary]:
         """The customer's conversations, most recently updated first, without their messages.
 
-        Pass the returned `continuation` back for the next page. Raises InvalidInputError.
+        Pass the returned `continuation` back for the next page. `archived`: False (default)
+        lists active conversations, True archived ones, None both. Raises InvalidInputError.
         """
         self._check_open()
         return await self._store.list_conversations(
             customer_id=validate_id(customer_id, "customer id"),
             limit=validate_limit(limit),
             continuation=validate_continuation(continuation),
+            archived=validate_archived_filter(archived),
         )
 
     async def delete_conversation(self, conversation_id: str, customer_id: str) -> None:
@@ -270,7 +295,224 @@ class ConversationManager:
                 return picked
             last *= 4
 
+    async def search_conversations(
+        self, customer_id: str, query: str, limit: int = 20
+    ) -> list[SearchHit]:
+        """Messages of the customer holding every word of `query` (case-insensitive word
+        prefixes), best first, each with its conversation and a snippet.
+
+        Raises InvalidInputError (empty or over-long query).
+        """
+        self._check_open()
+        search_terms(query)
+        return await self._store.search_messages(
+            customer_id=validate_id(customer_id, "customer id"),
+            query=query,
+            limit=validate_limit(limit),
+        )
+
+    async def edit_message(
+        self,
+        conversation_id: str,
+        customer_id: str,
+        message_id: str,
+        content: str,
+        *,
+        tokens: int | None = None,
+    ) -> Message:
+        """Replace a message's content in place; returns the edited message.
+
+        Its id, role, position and tool calls are kept; `metadata["edited_at"]` records when.
+        Raises InvalidInputError, ConversationNotFoundError, MessageNotFoundError.
+        """
+        conversation = await self._get(conversation_id, customer_id, last=None)
+        original = editing.find_message(conversation, validate_id(message_id, "message id"))
+        edited = editing.edited_message(
+            original, content, tokens=tokens, max_content_bytes=self._max_content_bytes
+        )
+        await self._store.replace_message(
+            **inputs.scope(conversation_id, customer_id), message_id=message_id, message=edited
+        )
+        return edited
+
+    async def delete_message(self, conversation_id: str, customer_id: str, message_id: str) -> None:
+        """Remove one message. Raises InvalidInputError, ConversationNotFoundError,
+        MessageNotFoundError."""
+        self._check_open()
+        await self._store.replace_message(
+            **inputs.scope(conversation_id, customer_id),
+            message_id=validate_id(message_id, "message id"),
+            message=None,
+        )
+
+    async def fork_conversation(
+        self,
+        conversation_id: str,
+        customer_id: str,
+        message_id: str,
+        *,
+        title: str | None = None,
+    ) -> Conversation:
+        """A new stored conversation holding the messages up to and including `message_id`.
+
+        The original is unchanged; the fork records where it came from in
+        `metadata["forked_from"]`. Raises InvalidInputError, ConversationNotFoundError,
+        MessageNotFoundError.
+        """
+        source = await self._get(conversation_id, customer_id, last=None)
+        fork = editing.forked(
+            source, validate_id(message_id, "message id"), title=validate_title(title)
+        )
+        stored = await self._store.create_conversation(fork)
+        return stored
+
+    async def archive_conversation(
+        self, conversation_id: str, customer_id: str, archived: bool = True
+    ) -> None:
+        """Archive (hide from the default listing) or, with `archived=False`, restore.
+
+        Raises InvalidInputError, ConversationNotFoundError.
+        """
+        if not isinstance(archived, bool):
+            raise InvalidInputError("archived must be True or False")
+        await self._update(conversation_id, customer_id, {"archived": archived})
+
+    async def share_conversation(self, conversation_id: str, customer_id: str) -> str:
+        """A read-only link token for the conversation; pass it to `open_shared_conversation`.
+
+        Each call makes a new token and revokes the previous one. Raises InvalidInputError,
+        ConversationNotFoundError.
+        """
+        share_id = sharing.new_share_id()
+        await self._update(conversation_id, customer_id, {"share_id": share_id})
+        return sharing.encode_share_token(customer_id, conversation_id, share_id)
+
+    async def unshare_conversation(self, conversation_id: str, customer_id: str) -> None:
+        """Revoke the conversation's share link. Raises ConversationNotFoundError."""
+        await self._update(conversation_id, customer_id, {"share_id": None})
+
+    async def open_shared_conversation(self, token: str) -> Conversation:
+        """The conversation a share token names, for reading only (it carries no etag and no
+        share id). Raises InvalidInputError (damaged token), ConversationNotFoundError (revoked
+        link, or the conversation is gone)."""
+        customer_id, conversation_id, share_id = sharing.decode_share_token(token)
+        conversation = await self._get(conversation_id, customer_id, last=None)
+        if not sharing.share_id_matches(conversation.share_id, share_id):
+            raise ConversationNotFoundError(conversation_id, customer_id)
+        return Conversation.model_validate(
+            conversation.model_dump(mode="json", exclude={"share_id"})
+        )
+
+    async def set_conversation_ttl(
+        self, conversation_id: str, customer_id: str, ttl_seconds: int | None
+    ) -> None:
+        """Expire the conversation `ttl_seconds` after its last write; None keeps it forever.
+
+        Raises InvalidInputError, ConversationNotFoundError.
+        """
+        await self._update(conversation_id, customer_id, {"ttl": validate_ttl(ttl_seconds)})
+
+    async def set_summary(
+        self, conversation_id: str, customer_id: str, summary: str | None
+    ) -> None:
+        """Set (or clear) the conversation's short summary. Raises InvalidInputError,
+        ConversationNotFoundError."""
+        await self._update(conversation_id, customer_id, {"summary": validate_summary(summary)})
+
+    async def export_conversation(
+        self, conversation_id: str, customer_id: str, format: ExportFormat = "json"
+    ) -> str:
+        """The whole conversation as lossless JSON (`import_conversations` reads it back) or
+        Markdown. Raises InvalidInputError, ConversationNotFoundError."""
+        return render_export([await self.load_conversation(conversation_id, customer_id)], format)
+
+    async def export_customer(self, customer_id: str, format: ExportFormat = "json") -> str:
+        """Every conversation of the customer, archived ones too, as one JSON bundle or one
+        Markdown document. Raises InvalidInputError."""
+        return render_export(
+            [c async for c in self.iter_customer_conversations(customer_id)], format
+        )
+
+    async def iter_customer_conversations(self, customer_id: str) -> AsyncIterator[Conversation]:
+        """Each of the customer's conversations, loaded whole, newest first (one at a time)."""
+        continuation: str | None = None
+        while True:
+            page = await self.get_recent_conversations(
+                customer_id, 100, continuation, archived=None
+            )
+            for summary in page.items:
+                try:
+                    yield await self.load_conversation(summary.id, customer_id)
+                except ConversationNotFoundError:
+                    continue  # deleted since it was listed
+            if page.continuation is None:
+                return
+            continuation = page.continuation
+
+    async def import_conversations(
+        self, data: str | bytes | dict[str, Any] | list[Any], *, customer_id: str | None = None
+    ) -> ImportReport:
+        """Store the conversations of an export (a bundle, one document, or a list of them).
+
+        With `customer_id`, a document of any other customer is refused. A conversation
+        already stored gets only the messages it lacks; one whose stored messages differ is
+        refused (ConflictError), so an import never overwrites anything. Every document is
+        validated before the first write. Raises InvalidInputError, ConflictError.
+        """
+        self._check_open()
+        conversations = parse_import(data)
+        if customer_id is not None:
+            expected = validate_id(customer_id, "customer id")
+            for conversation in conversations:
+                if conversation.customer_id != expected:
+                    raise InvalidInputError(
+                        f"conversation {conversation.id!r} belongs to customer "
+                        f"{conversation.customer_id!r}, not {expected!r}; import refused"
+                    )
+        report = ImportReport()
+        for conversation in conversations:
+            action = await self._import_one(conversation)
+            getattr(report, {"create": "created", "merge": "merged"}.get(action, action)).append(
+                conversation.id
+            )
+        return report
+
+    async def delete_customer_data(self, customer_id: str) -> int:
+        """Delete every conversation of the customer; returns how many. Raises
+        InvalidInputError."""
+        self._check_open()
+        return await self._store.delete_customer(
+            customer_id=validate_id(customer_id, "customer id")
+        )
+
     # -- internals --------------------------------------------------------------------------
+
+    async def _import_one(self, conversation: Conversation) -> str:
+        scope = inputs.scope(conversation.id, conversation.customer_id)
+        try:
+            stored: Conversation | None = await self._store.get_conversation(**scope, last=None)
+        except ConversationNotFoundError:
+            stored = None
+        action, missing = plan_import(conversation, stored)
+        if action == "create":
+            try:
+                await self._store.create_conversation(conversation)
+                return action
+            except ConflictError:  # created meanwhile: merge into what is there now
+                action, missing = plan_import(
+                    conversation, await self._store.get_conversation(**scope, last=None)
+                )
+        if missing:
+            await self._store.append_messages(**scope, messages=missing)
+        return action
+
+    async def _update(
+        self, conversation_id: str, customer_id: str, fields: dict[str, JsonValue]
+    ) -> None:
+        self._check_open()
+        await self._store.update_conversation(
+            **inputs.scope(conversation_id, customer_id), update=HeaderUpdate(fields=fields)
+        )
 
     async def _get(
         self, conversation_id: str, customer_id: str, *, last: int | None

@@ -1,11 +1,15 @@
-"""The async store boundary: the same methods as the sync protocol, awaited."""
+"""The async store boundary: the sync protocol's methods, awaited.
+
+The sync-only operator calls (`scan_conversations`, `count_messages_by_day`, used by stats,
+cleanup and migration from the CLI) have no async twin.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ..models import AppendResult, Conversation, ConversationSummary, Message, Page
+from ..models import AppendResult, Conversation, ConversationSummary, Message, Page, SearchHit
 from ..stores.protocol import HeaderUpdate
 
 
@@ -62,13 +66,37 @@ class ConversationStore(Protocol):
         ...
 
     async def list_conversations(
-        self, *, customer_id: str, limit: int, continuation: str | None = None
+        self,
+        *,
+        customer_id: str,
+        limit: int,
+        continuation: str | None = None,
+        archived: bool | None = False,
     ) -> Page[ConversationSummary]:
         """The customer's conversations, most recently updated first, without messages."""
         ...
 
     async def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
         """Delete a conversation and everything stored for it; succeeds if already gone."""
+        ...
+
+    async def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
+        """Messages of `customer_id` holding every term of `query`, best first."""
+        ...
+
+    async def replace_message(
+        self,
+        *,
+        customer_id: str,
+        conversation_id: str,
+        message_id: str,
+        message: Message | None,
+    ) -> None:
+        """Replace the message `message_id` by `message`, or remove it when None."""
+        ...
+
+    async def delete_customer(self, *, customer_id: str) -> int:
+        """Delete every conversation of `customer_id`; returns how many there were."""
         ...
 
     async def close(self) -> None:

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ..exceptions import ConflictError, ConversationNotFoundError, StoreClosedError
+from ..exceptions import (
+    ConflictError,
+    ConversationNotFoundError,
+    MessageNotFoundError,
+    StoreClosedError,
+)
 from ..models import (
     AppendResult,
     Conversation,
     ConversationSummary,
     Message,
     Page,
+    SearchHit,
     format_timestamp,
     utc_now,
 )
+from ..retention import is_expired
+from ..search import matches, search_terms, snippet
 from ..tracking import mark_saved
 from .continuation import decode_continuation, encode_continuation
 from .documents import pin_system_message
@@ -45,7 +53,7 @@ class MemoryStore:
     def create_conversation(self, conversation: Conversation) -> Conversation:
         with self._lock:
             key = self._key(conversation.customer_id, conversation.id)
-            if key in self._entries:
+            if key in self._entries and not _expired(self._entries[key]):
                 raise ConflictError(f"conversation {conversation.id!r} already exists")
             stored = conversation.model_copy(deep=True)
             self._entries[key] = _Entry(stored)
@@ -109,15 +117,20 @@ class MemoryStore:
             entry.version += 1
 
     def list_conversations(
-        self, *, customer_id: str, limit: int, continuation: str | None = None
+        self,
+        *,
+        customer_id: str,
+        limit: int,
+        continuation: str | None = None,
+        archived: bool | None = False,
     ) -> Page[ConversationSummary]:
         with self._lock:
             self._check_open()
             rows = sorted(
                 (
                     (format_timestamp(e.conversation.updated_at), e.conversation.id, e)
-                    for (customer, _), e in self._entries.items()
-                    if customer == customer_id
+                    for e in self._live(customer_id)
+                    if archived is None or e.conversation.archived == archived
                 ),
                 key=lambda row: (row[0], row[1]),
                 reverse=True,
@@ -126,12 +139,7 @@ class MemoryStore:
                 after = tuple(decode_continuation(continuation, customer_id))
                 rows = [row for row in rows if (row[0], row[1]) < after]
             page = rows[:limit]
-            summaries = [
-                ConversationSummary.model_validate(
-                    e.conversation.model_dump(exclude={"messages", "type", "schema_version"})
-                )
-                for _, _, e in page
-            ]
+            summaries = [_summary(e.conversation) for _, _, e in page]
             more = len(rows) > limit
             token = (
                 encode_continuation(customer_id, [page[-1][0], page[-1][1]])
@@ -144,6 +152,85 @@ class MemoryStore:
         with self._lock:
             self._entries.pop(self._key(customer_id, conversation_id), None)
 
+    def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
+        terms = search_terms(query)
+        with self._lock:
+            self._check_open()
+            hits = [
+                SearchHit(
+                    conversation_id=e.conversation.id,
+                    conversation_title=e.conversation.title,
+                    message_id=m.id,
+                    role=m.role,
+                    snippet=snippet(m.content or "", terms),
+                    timestamp=m.timestamp,
+                )
+                for e in self._live(customer_id)
+                for m in e.conversation.messages
+                if matches(m.content, terms)
+            ]
+        hits.sort(key=lambda hit: hit.timestamp, reverse=True)
+        return hits[:limit]
+
+    def replace_message(
+        self,
+        *,
+        customer_id: str,
+        conversation_id: str,
+        message_id: str,
+        message: Message | None,
+    ) -> None:
+        with self._lock:
+            entry = self._entry(customer_id, conversation_id)
+            stored = entry.conversation
+            position = next((n for n, m in enumerate(stored.messages) if m.id == message_id), None)
+            if position is None:
+                raise MessageNotFoundError(conversation_id, customer_id, message_id)
+            old = stored.messages[position]
+            if message is None:
+                del stored.messages[position]
+                stored.message_count -= 1
+            else:
+                stored.messages[position] = message.model_copy(deep=True)
+            stored.total_tokens += ((message.tokens or 0) if message else 0) - (old.tokens or 0)
+            stored.updated_at = utc_now()
+            entry.version += 1
+
+    def delete_customer(self, *, customer_id: str) -> int:
+        with self._lock:
+            self._check_open()
+            keys = [key for key in self._entries if key[0] == customer_id]
+            for key in keys:
+                del self._entries[key]
+            return len(keys)
+
+    def scan_conversations(
+        self, *, customer_id: str | None = None, updated_before: str | None = None
+    ) -> Iterator[ConversationSummary]:
+        with self._lock:
+            self._check_open()
+            summaries = [
+                _summary(e.conversation)
+                for (customer, _), e in self._entries.items()
+                if customer_id in (None, customer)
+                and (
+                    updated_before is None
+                    or format_timestamp(e.conversation.updated_at) < updated_before
+                )
+            ]
+        yield from summaries
+
+    def count_messages_by_day(self, *, customer_id: str | None = None) -> dict[str, int]:
+        days: dict[str, int] = {}
+        with self._lock:
+            self._check_open()
+            for (customer, _), entry in self._entries.items():
+                if customer_id in (None, customer) and not _expired(entry):
+                    for message in entry.conversation.messages:
+                        day = format_timestamp(message.timestamp)[:10]
+                        days[day] = days.get(day, 0) + 1
+        return days
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -155,9 +242,15 @@ class MemoryStore:
 
     def _entry(self, customer_id: str, conversation_id: str) -> _Entry:
         entry = self._entries.get(self._key(customer_id, conversation_id))
-        if entry is None:
+        if entry is None or _expired(entry):
             raise ConversationNotFoundError(conversation_id, customer_id)
         return entry
+
+    def _live(self, customer_id: str) -> Iterator[_Entry]:
+        """The customer's entries that have not expired."""
+        for (customer, _), entry in self._entries.items():
+            if customer == customer_id and not _expired(entry):
+                yield entry
 
     def _check_open(self) -> None:
         if self._closed:
@@ -170,3 +263,13 @@ class MemoryStore:
             copy.messages = pin_system_message(copy.messages, copy.messages[-last:] if last else [])
         mark_saved(copy, str(version))
         return copy
+
+
+def _expired(entry: _Entry) -> bool:
+    return is_expired(entry.conversation.updated_at, entry.conversation.ttl)
+
+
+def _summary(conversation: Conversation) -> ConversationSummary:
+    return ConversationSummary.model_validate(
+        conversation.model_dump(exclude={"messages", "type", "schema_version", "share_id"})
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from ..exceptions import (
@@ -21,7 +21,7 @@ from ..exceptions import (
     ConversationStoreError,
     StoreUnavailableError,
 )
-from ..models import AppendResult, Conversation, ConversationSummary, Message, Page
+from ..models import AppendResult, Conversation, ConversationSummary, Message, Page, SearchHit
 from ..tracking import mark_saved
 from .documents import pin_system_message
 from .outbox_queue import Operation, OutboxQueue, QueuedWrite
@@ -154,13 +154,18 @@ class OutboxStore:
         )
 
     def list_conversations(
-        self, *, customer_id: str, limit: int, continuation: str | None = None
+        self,
+        *,
+        customer_id: str,
+        limit: int,
+        continuation: str | None = None,
+        archived: bool | None = False,
     ) -> Page[ConversationSummary]:
         page = self._primary.list_conversations(
-            customer_id=customer_id, limit=limit, continuation=continuation
+            customer_id=customer_id, limit=limit, continuation=continuation, archived=archived
         )
         queued = self._queue.pending(customer_id)
-        if not queued:
+        if not queued or archived:  # queued creates are never archived
             return page
         deleted = {w.conversation_id for w in queued if w.operation == "delete"}
         listed = {s.id for s in page.items}
@@ -187,6 +192,51 @@ class OutboxStore:
             ),
             lambda: None,
         )
+
+    def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
+        """Searches the primary only: messages still queued are found once replayed."""
+        return self._primary.search_messages(customer_id=customer_id, query=query, limit=limit)
+
+    def replace_message(
+        self,
+        *,
+        customer_id: str,
+        conversation_id: str,
+        message_id: str,
+        message: Message | None,
+    ) -> None:
+        self._write(
+            customer_id,
+            conversation_id,
+            "replace_message",
+            {
+                "message_id": message_id,
+                "message": None if message is None else message.model_dump(mode="json"),
+            },
+            lambda: self._primary.replace_message(
+                customer_id=customer_id,
+                conversation_id=conversation_id,
+                message_id=message_id,
+                message=message,
+            ),
+            lambda: None,
+        )
+
+    def delete_customer(self, *, customer_id: str) -> int:
+        """Drops the customer's queued writes, then deletes in the primary (which must be up:
+        an erasure is confirmed only once it is done)."""
+        self._queue.drop_customer(customer_id)
+        return self._primary.delete_customer(customer_id=customer_id)
+
+    def scan_conversations(
+        self, *, customer_id: str | None = None, updated_before: str | None = None
+    ) -> Iterator[ConversationSummary]:
+        return self._primary.scan_conversations(
+            customer_id=customer_id, updated_before=updated_before
+        )
+
+    def count_messages_by_day(self, *, customer_id: str | None = None) -> dict[str, int]:
+        return self._primary.count_messages_by_day(customer_id=customer_id)
 
     def close(self) -> None:
         self._stopping.set()
@@ -258,6 +308,9 @@ class OutboxStore:
             )
         elif write.operation == "clear":
             self._primary.clear_messages(**scope)
+        elif write.operation == "replace_message":
+            message_id, message = _replacement(write.payload)
+            self._primary.replace_message(**scope, message_id=message_id, message=message)
         else:
             self._primary.delete_conversation(**scope)
 
@@ -280,6 +333,28 @@ def _update_payload(update: HeaderUpdate) -> dict[str, Any]:
         "metadata_set": update.metadata_set,
         "metadata_removed": list(update.metadata_removed),
     }
+
+
+def _replacement(payload: dict[str, Any]) -> tuple[str, Message | None]:
+    message = payload["message"]
+    return payload["message_id"], None if message is None else Message.model_validate(message)
+
+
+def _replace_in_memory(
+    conversation: Conversation, message_id: str, message: Message | None
+) -> None:
+    """Apply a queued replace_message to a loaded conversation (a no-op if the message is not
+    in the loaded window)."""
+    for position, old in enumerate(conversation.messages):
+        if old.id == message_id:
+            if message is None:
+                del conversation.messages[position]
+                conversation.message_count -= 1
+            else:
+                conversation.messages[position] = message
+            new_tokens = (message.tokens or 0) if message else 0
+            conversation.total_tokens += new_tokens - (old.tokens or 0)
+            return
 
 
 def merge_pending(
@@ -313,6 +388,8 @@ def merge_pending(
             conversation.metadata = metadata
         elif write.operation == "clear":
             conversation.messages, conversation.message_count, conversation.total_tokens = [], 0, 0
+        elif write.operation == "replace_message":
+            _replace_in_memory(conversation, *_replacement(write.payload))
     if conversation is not None and last is not None:
         everything = conversation.messages
         conversation.messages = pin_system_message(everything, everything[-last:] if last else [])

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from ..exceptions import StoreClosedError, StoreUnavailableError
 from ..models import format_timestamp, utc_now
 
-Operation = Literal["create", "append", "update", "clear", "delete"]
+Operation = Literal["create", "append", "update", "clear", "delete", "replace_message"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,10 @@ class OutboxQueue:
 
     def remove(self, seq: int) -> None:
         self._run("DELETE FROM outbox WHERE seq = ?", (seq,))
+
+    def drop_customer(self, customer_id: str) -> int:
+        """Forget every queued write of `customer_id` (their data is being deleted)."""
+        return self._run("DELETE FROM outbox WHERE customer_id = ?", (customer_id,)).rowcount
 
     def park(self, seq: int, error: str) -> None:
         """Move a write the primary store refused for good out of the way, keeping it on disk."""
