@@ -58,7 +58,11 @@ def _normalize(value: Any, ids: dict[str, str]) -> Any:
     """Replace generated ids and times by stable placeholders so two runs compare equal."""
     if isinstance(value, dict):
         return {
-            k: ("<time>" if k in ("created_at", "updated_at", "timestamp") else _normalize(v, ids))
+            k: (
+                "<time>"
+                if k in ("created_at", "updated_at", "timestamp", "edited_at")
+                else _normalize(v, ids)
+            )
             for k, v in value.items()
             if k != "continuation"
         }

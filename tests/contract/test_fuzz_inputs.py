@@ -81,6 +81,16 @@ calls = st.one_of(
     st.tuples(st.just("rename"), st.one_of(st.just(""), st.just("t" * 201), st.integers())),
     st.tuples(st.just("list"), st.one_of(st.integers(max_value=0), st.integers(min_value=101),
                                          st.text(max_size=20))),
+    st.tuples(st.just("search"), st.one_of(
+        st.text(alphabet=" \t!?*\"()-:^", max_size=20),
+        st.just(" ".join(f"w{n}" for n in range(11))), st.just("x" * 201),
+        st.integers(), st.none())),
+    st.tuples(st.just("edit"), bad_contents),
+    st.tuples(st.just("ttl"), st.one_of(st.integers(max_value=0), st.floats(), st.text(max_size=3),
+                                        st.integers(min_value=2**31))),
+    st.tuples(st.just("import"), st.one_of(st.text(max_size=30), st.just('{"id": "c_x"}'),
+                                           st.just('[{"id": "c/x", "customer_id": "alice"}]'))),
+    st.tuples(st.just("share_token"), st.one_of(st.text(max_size=40), st.integers())),
 )
 
 
@@ -107,6 +117,17 @@ def _attempt(manager: ConversationManager, conversation_id: str, call: tuple[str
         raise ConversationNotFoundError(value, "alice")
     elif kind == "rename":
         manager.rename_conversation(conversation_id, "alice", value)
+    elif kind == "search":
+        manager.search_conversations("alice", value)
+    elif kind == "edit":
+        message_id = manager.load_conversation(conversation_id, "alice").messages[0].id or ""
+        manager.edit_message(conversation_id, "alice", message_id, value)
+    elif kind == "ttl":
+        manager.set_conversation_ttl(conversation_id, "alice", value)
+    elif kind == "import":
+        manager.import_conversations(value)
+    elif kind == "share_token":
+        manager.open_shared_conversation(value)
     else:
         manager.get_recent_conversations("alice", limit=value)
 
@@ -132,6 +153,25 @@ def _fuzz(manager: ConversationManager, examples: int) -> int:
     check()
     assert _snapshot(manager) == before
     return tried
+
+
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(query=st.text(max_size=60))
+def test_any_search_text_is_a_typed_error_or_alices_hits(
+    manager: ConversationManager, query: str
+) -> None:
+    if not manager.get_recent_conversations("alice").items:
+        for owner in ("alice", "mallory"):
+            doc = manager.create_conversation_document(owner, "s1")
+            manager.add_message_to_conversation(doc, "user", 'tokyo "NEAR" * OR x:y ^ -z')
+            manager.save_conversation(doc)
+    try:
+        hits = manager.search_conversations("alice", query)
+    except InvalidInputError:
+        return
+    alices = {c.id for c in manager.get_recent_conversations("alice").items}
+    assert {h.conversation_id for h in hits} <= alices
 
 
 def test_generated_bad_input(manager: ConversationManager) -> None:
