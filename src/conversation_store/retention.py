@@ -12,6 +12,7 @@ from .exceptions import InvalidInputError
 from .models import format_timestamp, utc_now
 
 MAX_TTL_SECONDS = 2_147_483_647  # Cosmos DB's ttl is a 32-bit signed integer
+MAX_DAYS = 36_500  # a cut-off a century back; beyond it datetime arithmetic overflows
 
 
 def validate_ttl(ttl: object) -> int | None:
@@ -29,6 +30,6 @@ def is_expired(updated_at: datetime, ttl: int | None, now: datetime | None = Non
 
 def cutoff(days: object, now: datetime | None = None) -> str:
     """The stored-timestamp string `days` days before now (for `updated_before`)."""
-    if isinstance(days, bool) or not isinstance(days, int | float) or not days >= 0:
-        raise InvalidInputError("days must be a number >= 0")
+    if isinstance(days, bool) or not isinstance(days, int | float) or not 0 <= days <= MAX_DAYS:
+        raise InvalidInputError(f"days must be a number from 0 to {MAX_DAYS}")
     return format_timestamp((now or utc_now()) - timedelta(days=days))

@@ -151,8 +151,9 @@ def test_cleanup_deletes_conversations_idle_for_longer_than_the_cutoff(
     assert _listed(manager, "bob") == {"c_old_bob"}
     assert manager.cleanup_old_conversations(30) == 1
     assert _listed(manager, "bob") == set()
-    with pytest.raises(InvalidInputError):
-        manager.cleanup_old_conversations(-1)
+    for bad in (-1, float("inf"), float("nan"), 10**9, "30", True):
+        with pytest.raises(InvalidInputError):
+            manager.cleanup_old_conversations(bad)  # type: ignore[arg-type]
 
 
 def test_deleting_a_customer_removes_all_their_data_and_nothing_else(

@@ -1,7 +1,8 @@
 """Async twins of the embedded stores: the sync store's calls run on worker threads.
 
 SQLite I/O is short and local, so a thread per call (`asyncio.to_thread`) keeps the event loop
-free without a second implementation of the store.
+free without a second implementation of the store. The operator calls `scan_conversations` and
+`count_messages_by_day` stay on the sync stores only.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..models import AppendResult, Conversation, ConversationSummary, Message, Page
+from ..models import AppendResult, Conversation, ConversationSummary, Message, Page, SearchHit
 from ..stores import memory, sqlite
 from ..stores.protocol import ConversationStore as SyncConversationStore
 from ..stores.protocol import HeaderUpdate
@@ -71,19 +72,49 @@ class _ThreadedStore:
         )
 
     async def list_conversations(
-        self, *, customer_id: str, limit: int, continuation: str | None = None
+        self,
+        *,
+        customer_id: str,
+        limit: int,
+        continuation: str | None = None,
+        archived: bool | None = False,
     ) -> Page[ConversationSummary]:
         return await asyncio.to_thread(
             self._sync.list_conversations,
             customer_id=customer_id,
             limit=limit,
             continuation=continuation,
+            archived=archived,
         )
 
     async def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
         await asyncio.to_thread(
             self._sync.delete_conversation, customer_id=customer_id, conversation_id=conversation_id
         )
+
+    async def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
+        return await asyncio.to_thread(
+            self._sync.search_messages, customer_id=customer_id, query=query, limit=limit
+        )
+
+    async def replace_message(
+        self,
+        *,
+        customer_id: str,
+        conversation_id: str,
+        message_id: str,
+        message: Message | None,
+    ) -> None:
+        await asyncio.to_thread(
+            self._sync.replace_message,
+            customer_id=customer_id,
+            conversation_id=conversation_id,
+            message_id=message_id,
+            message=message,
+        )
+
+    async def delete_customer(self, *, customer_id: str) -> int:
+        return await asyncio.to_thread(self._sync.delete_customer, customer_id=customer_id)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._sync.close)

@@ -1,7 +1,9 @@
 """The embedded store: one SQLite file, WAL, one connection per thread.
 
 Messages are rows (not one JSON blob), so an append writes one row whatever the length of
-the conversation. Every write is one `BEGIN IMMEDIATE` transaction.
+the conversation. Every write is one `BEGIN IMMEDIATE` transaction. A conversation whose `ttl`
+has run out (`retention.is_expired`) reads as missing until it is deleted; only
+`scan_conversations` still shows it, so cleanup can find it.
 """
 
 from __future__ import annotations
@@ -18,40 +20,31 @@ from ..exceptions import (
     ConflictError,
     ConversationNotFoundError,
     InvalidInputError,
+    MessageNotFoundError,
     StoreClosedError,
     StoreUnavailableError,
 )
-from ..models import (
-    HEADER_FIELDS,
-    AppendResult,
-    Conversation,
-    ConversationSummary,
-    Message,
-    Page,
-    format_timestamp,
-    utc_now,
-)
+from ..models import AppendResult, Conversation, ConversationSummary, Message, Page, SearchHit
 from ..tracking import mark_saved
+from . import sqlite_queries
 from .continuation import decode_continuation, encode_continuation
 from .protocol import HeaderUpdate
 from .sqlite_migrations import apply_migrations
-
-_SUMMARY_COLUMNS = (
-    "id, customer_id, session_id, title, persona, org_id, metadata, extra, "
-    "created_at, updated_at, message_count, total_tokens, version"
+from .sqlite_queries import live
+from .sqlite_rows import (
+    HEADER_COLUMNS,
+    checked_timestamp,
+    expired,
+    header_document,
+    keyset,
+    message_body,
+    new_header_columns,
+    now,
+    summary,
+    updated_header_columns,
 )
-_KNOWN_FIELDS = {
-    *HEADER_FIELDS,
-    "id",
-    "type",
-    "schema_version",
-    "customer_id",
-    "created_at",
-    "updated_at",
-    "message_count",
-    "total_tokens",
-    "messages",
-}
+
+_SCAN_PAGE_SIZE = 500
 
 
 class SQLiteStore:
@@ -79,33 +72,26 @@ class SQLiteStore:
         self.close()
 
     def create_conversation(self, conversation: Conversation) -> Conversation:
-        doc = conversation.to_document()
+        columns = new_header_columns(conversation.to_document())
+        scope = (conversation.customer_id, conversation.id)
         with self._write() as db:
+            # An expired conversation is gone, so its id may be used again (as in Cosmos DB).
+            db.execute(
+                "DELETE FROM conversations "
+                f"WHERE customer_id = ? AND id = ? AND NOT {live('conversations')}",
+                (*scope, now()),
+            )
             try:
                 db.execute(
-                    f"INSERT INTO conversations ({_SUMMARY_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 1)",
-                    (
-                        doc["id"],
-                        doc["customer_id"],
-                        doc["session_id"],
-                        doc["title"],
-                        doc["persona"],
-                        doc["org_id"],
-                        json.dumps(doc["metadata"]),
-                        json.dumps(_extra_fields(doc)),
-                        doc["created_at"],
-                        doc["updated_at"],
-                    ),
+                    f"INSERT INTO conversations ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' * len(columns))})",
+                    tuple(columns.values()),
                 )
             except sqlite3.IntegrityError as exc:
                 raise ConflictError(f"conversation {conversation.id!r} already exists") from exc
-            self._insert_messages(
-                db, conversation.customer_id, conversation.id, conversation.messages, touch=False
-            )
-        return self.get_conversation(
-            customer_id=conversation.customer_id, conversation_id=conversation.id
-        )
+            self._insert_messages(db, *scope, conversation.messages, touch=False)
+            # Read back in the same transaction; an imported conversation may be born expired.
+            return self._read(db, *scope, last=None, include_expired=True)
 
     def get_conversation(
         self, *, customer_id: str, conversation_id: str, last: int | None = None
@@ -114,27 +100,9 @@ class SQLiteStore:
             db = self._connection()
             db.execute("BEGIN")  # one snapshot for the header and its messages
             try:
-                row = self._header_row(db, customer_id, conversation_id)
-                if last is None:
-                    bodies = db.execute(
-                        "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
-                        "ORDER BY seq",
-                        (customer_id, conversation_id),
-                    ).fetchall()
-                else:
-                    bodies = db.execute(
-                        "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
-                        "ORDER BY seq DESC LIMIT ?",
-                        (customer_id, conversation_id, last),
-                    ).fetchall()[::-1]
-                    bodies = self._pin_system_message(db, row, bodies)
+                return self._read(db, customer_id, conversation_id, last=last)
             finally:
                 db.execute("COMMIT")
-        data = _header_document(row)
-        data["messages"] = [json.loads(body) for (body,) in bodies]
-        conversation = Conversation.model_validate(data)
-        mark_saved(conversation, str(row["version"]))
-        return conversation
 
     def append_messages(
         self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
@@ -158,20 +126,12 @@ class SQLiteStore:
             row = self._header_row(db, customer_id, conversation_id)
             if etag is not None and etag != str(row["version"]):
                 raise ConflictError(f"conversation {conversation_id!r} changed since it was read")
-            metadata = {**json.loads(row["metadata"]), **update.metadata_set}
-            for key in update.metadata_removed:
-                metadata.pop(key, None)
-            assignments = [f"{name} = ?" for name in update.fields]
+            columns = updated_header_columns(row["metadata"], update)
+            assignments = ", ".join(f"{name} = ?" for name in columns)
             db.execute(
-                f"UPDATE conversations SET {', '.join([*assignments, 'metadata = ?'])}, "
-                "updated_at = ?, version = version + 1 WHERE customer_id = ? AND id = ?",
-                (
-                    *update.fields.values(),
-                    json.dumps(metadata),
-                    format_timestamp(utc_now()),
-                    customer_id,
-                    conversation_id,
-                ),
+                f"UPDATE conversations SET {assignments}, updated_at = ?, version = version + 1 "
+                "WHERE customer_id = ? AND id = ?",
+                (*columns.values(), now(), customer_id, conversation_id),
             )
 
     def clear_messages(self, *, customer_id: str, conversation_id: str) -> None:
@@ -184,41 +144,111 @@ class SQLiteStore:
             db.execute(
                 "UPDATE conversations SET message_count = 0, total_tokens = 0, updated_at = ?, "
                 "version = version + 1 WHERE customer_id = ? AND id = ?",
-                (format_timestamp(utc_now()), customer_id, conversation_id),
+                (now(), customer_id, conversation_id),
             )
 
     def list_conversations(
-        self, *, customer_id: str, limit: int, continuation: str | None = None
+        self,
+        *,
+        customer_id: str,
+        limit: int,
+        continuation: str | None = None,
+        archived: bool | None = False,
     ) -> Page[ConversationSummary]:
-        where, params = "customer_id = ?", [customer_id]
+        where = ["customer_id = ?", live("conversations")]
+        params: list[Any] = [customer_id, now()]
+        if archived is not None:
+            where.append("archived = ?")
+            params.append(int(archived))
         if continuation is not None:
-            updated_at, last_id = _keyset(decode_continuation(continuation, customer_id))
-            where += " AND (updated_at, id) < (?, ?)"
-            params += [updated_at, last_id]
+            where.append("(updated_at, id) < (?, ?)")
+            params += keyset(decode_continuation(continuation, customer_id))
         with self._translate_errors():
             rows = (
                 self._connection()
                 .execute(
-                    f"SELECT {_SUMMARY_COLUMNS} FROM conversations WHERE {where} "
+                    f"SELECT {HEADER_COLUMNS} FROM conversations WHERE {' AND '.join(where)} "
                     "ORDER BY updated_at DESC, id DESC LIMIT ?",
                     (*params, limit + 1),
                 )
                 .fetchall()
             )
         page = rows[:limit]
-        items = [ConversationSummary.model_validate(_header_document(r)) for r in page]
         token = (
             encode_continuation(customer_id, [page[-1]["updated_at"], page[-1]["id"]])
             if len(rows) > limit
             else None
         )
-        return Page(items=items, continuation=token)
+        return Page(items=[summary(row) for row in page], continuation=token)
 
     def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
         with self._write() as db:
             db.execute(
                 "DELETE FROM conversations WHERE customer_id = ? AND id = ?",
                 (customer_id, conversation_id),
+            )
+
+    def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
+        with self._translate_errors():
+            return sqlite_queries.search_messages(
+                self._connection(), customer_id=customer_id, query=query, limit=limit, now=now()
+            )
+
+    def replace_message(
+        self,
+        *,
+        customer_id: str,
+        conversation_id: str,
+        message_id: str,
+        message: Message | None,
+    ) -> None:
+        if message is not None and message.id != message_id:
+            raise InvalidInputError(f"the message replacing {message_id!r} must keep its id")
+        with self._write() as db:
+            self._header_row(db, customer_id, conversation_id)
+            old_tokens = self._swap_message_row(
+                db, customer_id, conversation_id, message_id, message
+            )
+            new_tokens = (message.tokens or 0) if message is not None else 0
+            db.execute(
+                "UPDATE conversations SET message_count = message_count - ?, "
+                "total_tokens = total_tokens + ?, updated_at = ?, version = version + 1 "
+                "WHERE customer_id = ? AND id = ?",
+                (
+                    int(message is None),
+                    new_tokens - old_tokens,
+                    now(),
+                    customer_id,
+                    conversation_id,
+                ),
+            )
+
+    def delete_customer(self, *, customer_id: str) -> int:
+        with self._write() as db:
+            # rowcount leaves out the messages removed by the cascade: it counts conversations.
+            deleted: int = db.execute(
+                "DELETE FROM conversations WHERE customer_id = ?", (customer_id,)
+            ).rowcount
+        return deleted
+
+    def scan_conversations(
+        self, *, customer_id: str | None = None, updated_before: str | None = None
+    ) -> Iterator[ConversationSummary]:
+        """Reads a page of rows at a time, with no transaction open between pages, so a slow
+        consumer never holds back writers; rows written meanwhile may or may not show."""
+        where, params = ["(customer_id, id) > (?, ?)"], []
+        if customer_id is not None:
+            where.append("customer_id = ?")
+            params.append(customer_id)
+        if updated_before is not None:
+            where.append("updated_at < ?")
+            params.append(checked_timestamp(updated_before))
+        return self._scan_pages(" AND ".join(where), params)
+
+    def count_messages_by_day(self, *, customer_id: str | None = None) -> dict[str, int]:
+        with self._translate_errors():
+            return sqlite_queries.count_messages_by_day(
+                self._connection(), customer_id=customer_id, now=now()
             )
 
     def close(self) -> None:
@@ -240,6 +270,7 @@ class SQLiteStore:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
+            sqlite_queries.register_functions(db)
             with self._lock:
                 self._connections.append(db)
             self._local.db = db
@@ -264,15 +295,102 @@ class SQLiteStore:
         except sqlite3.OperationalError as exc:
             raise StoreUnavailableError(f"SQLite store {self._path}: {exc}") from exc
 
+    def _scan_pages(self, where: str, params: list[str]) -> Iterator[ConversationSummary]:
+        """Pages in primary-key order; `where` starts with the keyset condition on `after`."""
+        after = ("", "")
+        while True:
+            with self._translate_errors():
+                rows = (
+                    self._connection()
+                    .execute(
+                        f"SELECT {HEADER_COLUMNS} FROM conversations WHERE {where} "
+                        "ORDER BY customer_id, id LIMIT ?",
+                        (*after, *params, _SCAN_PAGE_SIZE),
+                    )
+                    .fetchall()
+                )
+            yield from (summary(row) for row in rows)
+            if len(rows) < _SCAN_PAGE_SIZE:
+                return
+            after = (rows[-1]["customer_id"], rows[-1]["id"])
+
+    def _read(
+        self,
+        db: sqlite3.Connection,
+        customer_id: str,
+        conversation_id: str,
+        *,
+        last: int | None,
+        include_expired: bool = False,
+    ) -> Conversation:
+        """The conversation with all its messages or its `last` ones, read inside the caller's
+        transaction. Raises ConversationNotFoundError."""
+        row = self._header_row(db, customer_id, conversation_id, include_expired=include_expired)
+        if last is None:
+            bodies = db.execute(
+                "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
+                "ORDER BY seq",
+                (customer_id, conversation_id),
+            ).fetchall()
+        else:
+            bodies = db.execute(
+                "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
+                "ORDER BY seq DESC LIMIT ?",
+                (customer_id, conversation_id, last),
+            ).fetchall()[::-1]
+            bodies = self._pin_system_message(db, row, bodies)
+        data = header_document(row)
+        data["messages"] = [json.loads(body) for (body,) in bodies]
+        conversation = Conversation.model_validate(data)
+        mark_saved(conversation, str(row["version"]))
+        return conversation
+
     @staticmethod
-    def _header_row(db: sqlite3.Connection, customer_id: str, conversation_id: str) -> sqlite3.Row:
+    def _header_row(
+        db: sqlite3.Connection,
+        customer_id: str,
+        conversation_id: str,
+        *,
+        include_expired: bool = False,
+    ) -> sqlite3.Row:
+        """The conversation's header row; an expired conversation counts as missing unless
+        `include_expired`. Raises ConversationNotFoundError."""
         row: sqlite3.Row | None = db.execute(
-            f"SELECT {_SUMMARY_COLUMNS} FROM conversations WHERE customer_id = ? AND id = ?",
+            f"SELECT {HEADER_COLUMNS} FROM conversations WHERE customer_id = ? AND id = ?",
             (customer_id, conversation_id),
         ).fetchone()
-        if row is None:
+        if row is None or (expired(row) and not include_expired):
             raise ConversationNotFoundError(conversation_id, customer_id)
         return row
+
+    @staticmethod
+    def _swap_message_row(
+        db: sqlite3.Connection,
+        customer_id: str,
+        conversation_id: str,
+        message_id: str,
+        message: Message | None,
+    ) -> int:
+        """Overwrite the message's row in place (or delete it); returns its old token count.
+
+        Raises MessageNotFoundError.
+        """
+        old = db.execute(
+            "SELECT rowid, body FROM messages "
+            "WHERE customer_id = ? AND conversation_id = ? AND id = ?",
+            (customer_id, conversation_id, message_id),
+        ).fetchone()
+        if old is None:
+            raise MessageNotFoundError(conversation_id, customer_id, message_id)
+        if message is None:
+            db.execute("DELETE FROM messages WHERE rowid = ?", (old["rowid"],))
+        else:
+            db.execute(
+                "UPDATE messages SET body = ? WHERE rowid = ?",
+                (message_body(message), old["rowid"]),
+            )
+        tokens: int = json.loads(old["body"]).get("tokens") or 0
+        return tokens
 
     @staticmethod
     def _pin_system_message(
@@ -309,13 +427,7 @@ class SQLiteStore:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO messages (customer_id, conversation_id, seq, id, body) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (
-                    customer_id,
-                    conversation_id,
-                    next_seq,
-                    message.id,
-                    json.dumps(message.model_dump(mode="json"), ensure_ascii=False),
-                ),
+                (customer_id, conversation_id, next_seq, message.id, message_body(message)),
             )
             if cursor.rowcount:
                 added.append(message)
@@ -330,26 +442,8 @@ class SQLiteStore:
                     len(added),
                     sum(m.tokens or 0 for m in added),
                     1 if touch else 0,
-                    *([format_timestamp(utc_now())] if touch else []),
+                    *([now()] if touch else []),
                     customer_id,
                     conversation_id,
                 ),
             )
-
-
-def _keyset(position: list[str]) -> tuple[str, str]:
-    if len(position) != 2:
-        raise InvalidInputError("continuation token is malformed")
-    return position[0], position[1]
-
-
-def _extra_fields(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k not in _KNOWN_FIELDS}
-
-
-def _header_document(row: sqlite3.Row) -> dict[str, Any]:
-    data = dict(row)
-    data.update(json.loads(data.pop("extra")))
-    data["metadata"] = json.loads(data["metadata"])
-    data.pop("version")
-    return data

@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Callable
 
 from ..models import format_timestamp, utc_now
+from ..retention import MAX_TTL_SECONDS
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -55,8 +56,113 @@ def _m001_conversations_and_messages(db: sqlite3.Connection) -> None:
     )
 
 
+def _m002_archive_ttl_share_and_search(db: sqlite3.Connection) -> None:
+    _add_header_columns(db)
+    _move_legacy_header_fields(db)
+    _rebuild_messages_with_stable_rowid(db)
+    _create_message_search(db)
+
+
+def _add_header_columns(db: sqlite3.Connection) -> None:
+    for column in (
+        "summary TEXT",
+        "archived INTEGER NOT NULL DEFAULT 0",
+        "ttl INTEGER",
+        "share_id TEXT",
+    ):
+        db.execute(f"ALTER TABLE conversations ADD COLUMN {column}")
+    # The sidebar lists active (or archived) conversations newest first.
+    db.execute(
+        "CREATE INDEX conversations_by_archived "
+        "ON conversations (customer_id, archived, updated_at, id)"
+    )
+
+
+# Which stored JSON values each new column takes over from `extra`, where migration 001 kept
+# every unknown field: a document imported before these fields existed keeps its values.
+_LEGACY_HEADER_FIELDS = {
+    "summary": "json_type(extra, '$.summary') IN ('text', 'null')",
+    "share_id": "json_type(extra, '$.share_id') IN ('text', 'null')",
+    "archived": "json_type(extra, '$.archived') IN ('true', 'false')",
+    "ttl": "json_type(extra, '$.ttl') = 'null' OR (json_type(extra, '$.ttl') = 'integer' "
+    f"AND json_extract(extra, '$.ttl') BETWEEN 1 AND {MAX_TTL_SECONDS})",
+}
+
+
+def _move_legacy_header_fields(db: sqlite3.Connection) -> None:
+    """Move valid legacy values into their columns; any other value stays in `extra`."""
+    for name, is_valid in _LEGACY_HEADER_FIELDS.items():
+        db.execute(
+            f"UPDATE conversations SET {name} = json_extract(extra, '$.{name}'), "
+            f"extra = json_remove(extra, '$.{name}') WHERE {is_valid}"
+        )
+
+
+def _rebuild_messages_with_stable_rowid(db: sqlite3.Connection) -> None:
+    """Give `messages` an explicit INTEGER PRIMARY KEY, which the search index points at.
+
+    VACUUM may renumber an implicit rowid, which would silently detach an external-content
+    FTS5 index; an explicit one never changes. The generated `content` column is what FTS5
+    reads. Existing rows keep their rowids.
+    """
+    db.execute(
+        """
+        CREATE TABLE messages_002 (
+            rowid INTEGER PRIMARY KEY,
+            customer_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            id TEXT,
+            body TEXT NOT NULL,
+            content TEXT GENERATED ALWAYS AS (json_extract(body, '$.content')) VIRTUAL,
+            UNIQUE (customer_id, conversation_id, seq),
+            FOREIGN KEY (customer_id, conversation_id)
+                REFERENCES conversations (customer_id, id) ON DELETE CASCADE
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO messages_002 (rowid, customer_id, conversation_id, seq, id, body) "
+        "SELECT rowid, customer_id, conversation_id, seq, id, body FROM messages"
+    )
+    db.execute("DROP TABLE messages")
+    db.execute("ALTER TABLE messages_002 RENAME TO messages")
+    db.execute(
+        "CREATE UNIQUE INDEX messages_by_id ON messages (customer_id, conversation_id, id) "
+        "WHERE id IS NOT NULL"
+    )
+
+
+def _create_message_search(db: sqlite3.Connection) -> None:
+    """An FTS5 index over message content, kept in step with `messages` by triggers.
+
+    `_` is a word character, as in `search.search_terms` (Python's `\\w`): otherwise a term
+    of underscores would find nothing, and "bar" would be proposed for "foo_bar".
+    """
+    db.execute(
+        "CREATE VIRTUAL TABLE messages_search USING fts5(content, content='messages', "
+        "content_rowid='rowid', tokenize=\"unicode61 remove_diacritics 2 tokenchars '_'\")"
+    )
+    forget_old = (
+        "INSERT INTO messages_search (messages_search, rowid, content) "
+        "VALUES ('delete', old.rowid, old.content);"
+    )
+    index_new = "INSERT INTO messages_search (rowid, content) VALUES (new.rowid, new.content);"
+    for event, actions in (
+        ("INSERT", index_new),
+        ("DELETE", forget_old),
+        ("UPDATE", forget_old + " " + index_new),
+    ):
+        db.execute(
+            f"CREATE TRIGGER messages_search_{event.lower()} AFTER {event} ON messages "
+            f"BEGIN {actions} END"
+        )
+    db.execute("INSERT INTO messages_search (messages_search) VALUES ('rebuild')")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_conversations_and_messages", _m001_conversations_and_messages),
+    ("002_archive_ttl_share_and_search", _m002_archive_ttl_share_and_search),
 ]
 
 

@@ -1,0 +1,133 @@
+"""Copy every conversation of one store into another (e.g. SQLite to Cosmos DB).
+
+Each conversation goes through the import path (`ConversationManager.import_conversations`,
+planned by `export.plan_import`): created whole with its header when the target lacks it,
+given only the messages it lacks when it is there, left alone when it holds them all, and
+refused (ConflictError) when a stored message differs. So a second run changes nothing, and a
+run that was interrupted finishes when run again without duplicating a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .exceptions import (
+    AccessDeniedError,
+    ConversationNotFoundError,
+    ConversationStoreError,
+    StoreClosedError,
+    StoreUnavailableError,
+)
+from .ids import validate_id
+from .manager import ConversationManager
+from .stores.protocol import ConversationStore
+
+CopyOutcome = Literal["created", "merged", "unchanged", "skipped"]
+Outcome = CopyOutcome | Literal["failed"]
+
+# Errors that would fail every later conversation too: going on would only slow the operator
+# down (each one is retried first), so the run stops and a re-run resumes it.
+RUN_STOPPING_ERRORS = (AccessDeniedError, StoreUnavailableError, StoreClosedError)
+
+
+@dataclass(frozen=True)
+class MigrationFailure:
+    """One conversation that could not be copied, and why."""
+
+    customer_id: str
+    conversation_id: str
+    error: str
+
+
+@dataclass
+class MigrationReport:
+    """How many conversations each outcome had; `skipped` ones vanished from the source (deleted
+    or expired) after they were listed."""
+
+    created: int = 0
+    merged: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failures: list[MigrationFailure] = field(default_factory=list)
+    stopped_by: str | None = None  # the error that ended the run early, if one did
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    @property
+    def succeeded(self) -> bool:
+        """True when every listed conversation is now in the target (or gone from the source)."""
+        return not self.failures and self.stopped_by is None
+
+    def record(self, outcome: CopyOutcome) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def summary(self) -> str:
+        return (
+            f"created {self.created}, merged {self.merged}, unchanged {self.unchanged}, "
+            f"skipped {self.skipped}, failed {self.failed}"
+        )
+
+
+def migrate(
+    source: ConversationStore,
+    target: ConversationManager,
+    *,
+    customer_id: str | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[Outcome], None] | None = None,
+) -> MigrationReport:
+    """Copy the conversations of `customer_id` (every customer's when None) from `source` into
+    `target`, one at a time, and report what happened to each.
+
+    `on_start` receives how many conversations will be visited, `on_progress` the outcome of
+    each. A conversation that fails (a conflicting message, an invalid document) is recorded
+    and the others go on; an error that dooms the rest (access denied, store unavailable)
+    stops the run and is recorded in `stopped_by`. Raises InvalidInputError (bad customer id).
+    """
+    customer = None if customer_id is None else validate_id(customer_id, "customer id")
+    keys = conversation_keys(source, customer)
+    if on_start is not None:
+        on_start(len(keys))
+    report = MigrationReport()
+    for owner, conversation_id in keys:
+        outcome: Outcome
+        try:
+            outcome = copy_conversation(source, target, owner, conversation_id)
+        except RUN_STOPPING_ERRORS as exc:
+            report.stopped_by = f"{type(exc).__name__}: {exc}"
+            break
+        except ConversationStoreError as exc:
+            report.failures.append(MigrationFailure(owner, conversation_id, str(exc)))
+            outcome = "failed"
+        else:
+            report.record(outcome)
+        if on_progress is not None:
+            on_progress(outcome)
+    return report
+
+
+def conversation_keys(source: ConversationStore, customer_id: str | None) -> list[tuple[str, str]]:
+    """`(customer_id, conversation_id)` of every conversation to copy, sorted, so every run
+    visits them in the same order (ids are time-sortable: oldest first within a customer)."""
+    return sorted((s.customer_id, s.id) for s in source.scan_conversations(customer_id=customer_id))
+
+
+def copy_conversation(
+    source: ConversationStore, target: ConversationManager, customer_id: str, conversation_id: str
+) -> CopyOutcome:
+    """Copy one conversation, loaded whole, through the import path. Raises
+    ConversationStoreError (ConflictError when a stored message differs)."""
+    try:
+        conversation = source.get_conversation(
+            customer_id=customer_id, conversation_id=conversation_id, last=None
+        )
+    except ConversationNotFoundError:
+        return "skipped"
+    report = target.import_conversations(conversation.to_document())
+    if report.created:
+        return "created"
+    return "merged" if report.merged else "unchanged"

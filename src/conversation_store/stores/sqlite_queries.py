@@ -1,0 +1,108 @@
+"""SQL of the SQLite store that spans conversations: the TTL filter, search and day counts.
+
+Kept apart from `sqlite.py` so the store class stays a readable list of protocol methods.
+Every function takes an open connection and runs one statement; the caller owns transactions.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from ..models import SearchHit
+from ..retention import is_expired
+from ..search import matches, search_terms, snippet
+
+
+def register_functions(db: sqlite3.Connection) -> None:
+    """Make `conversation_expired` callable from SQL on this connection (see `live`)."""
+    db.create_function("conversation_expired", 3, _conversation_expired, deterministic=True)
+
+
+def _conversation_expired(updated_at: str, ttl: int, now: str) -> bool:
+    # The same rule as every other store, so the stores agree to the microsecond.
+    return is_expired(datetime.fromisoformat(updated_at), ttl, datetime.fromisoformat(now))
+
+
+def live(table: str) -> str:
+    """A WHERE condition keeping the conversations of `table` that have not expired.
+
+    It takes one parameter: the current time as a stored timestamp string.
+    """
+    return f"({table}.ttl IS NULL OR NOT conversation_expired({table}.updated_at, {table}.ttl, ?))"
+
+
+def fts_query(terms: Sequence[str]) -> str:
+    """An FTS5 query asking for every term as a word prefix: `"tok"* "kyo"*`.
+
+    Each term is a quoted string, so quotes, `*`, `-`, `:`, `NEAR(` or `OR` typed by a user
+    are searched as text and never read as FTS5 syntax.
+    """
+    return " ".join('"' + term.replace('"', '""') + '"*' for term in terms)
+
+
+_SEARCH = f"""
+    SELECT m.body, c.id AS conversation_id, c.title
+    FROM messages_search
+    JOIN messages AS m ON m.rowid = messages_search.rowid
+    JOIN conversations AS c ON c.customer_id = m.customer_id AND c.id = m.conversation_id
+    WHERE messages_search MATCH ? AND m.customer_id = ? AND {live("c")}
+    ORDER BY bm25(messages_search), json_extract(m.body, '$.timestamp') DESC, m.rowid DESC
+"""
+
+
+def search_messages(
+    db: sqlite3.Connection, *, customer_id: str, query: str, limit: int, now: str
+) -> list[SearchHit]:
+    """The best `limit` messages of the customer's live conversations holding every term.
+
+    FTS5 finds the candidates; `search.matches` then applies the rule every store shares
+    (FTS5 also folds diacritics, so it may propose a few more). Known gap: FTS5 reads a
+    combining mark as part of a word where Python's `\\w` does not, so in decomposed (NFD)
+    text a term right after a mark ("b" in "a\\u0301b") is not found here.
+
+    Raises InvalidInputError for a query `search.search_terms` refuses.
+    """
+    terms = search_terms(query)
+    cursor = db.execute(_SEARCH, (fts_query(terms), customer_id, now))
+    try:
+        found = (_hit(row, json.loads(row["body"]), terms) for row in cursor)
+        return list(islice((hit for hit in found if hit is not None), limit))
+    finally:
+        cursor.close()  # ends the read at once, even when the best hits came first
+
+
+def _hit(row: sqlite3.Row, message: dict[str, Any], terms: list[str]) -> SearchHit | None:
+    content = message.get("content")
+    if not isinstance(content, str) or not matches(content, terms):
+        return None
+    return SearchHit(
+        conversation_id=row["conversation_id"],
+        conversation_title=row["title"],
+        message_id=message.get("id"),
+        role=message["role"],
+        snippet=snippet(content, terms),
+        timestamp=message["timestamp"],
+    )
+
+
+def count_messages_by_day(
+    db: sqlite3.Connection, *, customer_id: str | None, now: str
+) -> dict[str, int]:
+    """Messages of live conversations per `YYYY-MM-DD` of their timestamp, oldest day first."""
+    where, params = live("c"), [now]
+    if customer_id is not None:
+        where += " AND m.customer_id = ?"
+        params.append(customer_id)
+    rows = db.execute(
+        "SELECT substr(json_extract(m.body, '$.timestamp'), 1, 10) AS day, COUNT(*) "
+        "FROM messages AS m JOIN conversations AS c "
+        "ON c.customer_id = m.customer_id AND c.id = m.conversation_id "
+        f"WHERE {where} GROUP BY day ORDER BY day",
+        params,
+    )
+    return {day: count for day, count in rows}
