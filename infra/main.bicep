@@ -264,6 +264,14 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
           {
             path: '/updated_at/?'
           }
+          {
+            path: '/archived/?'
+          }
+          {
+            // With _ts (always indexed), decides whether a head has expired (the library
+            // filters on it too: a server that does not enforce TTL still returns such items).
+            path: '/ttl/?'
+          }
         ]
         excludedPaths: [
           {

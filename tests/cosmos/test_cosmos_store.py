@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from azure.cosmos import ContainerProxy, CosmosClient
+from azure.cosmos import ContainerProxy
 
 from conversation_store import (
     AccessDeniedError,
@@ -18,48 +17,10 @@ from conversation_store import (
 from conversation_store.stores.charges import RequestCharge
 from conversation_store.stores.cosmos import CosmosStore
 from conversation_store.stores.documents import json_size
-from conversation_store.stores.retrying import RetryPolicy
-from support.cosmos_fixtures import TEST_DATABASE, TEST_LIMITS, CosmosTarget, open_cosmos_store
+from support.cosmos_fixtures import FAST_RETRY, TEST_LIMITS
 from support.transport import Fault, RecordingTransport
 
 pytestmark = pytest.mark.cosmos
-
-FAST_RETRY = RetryPolicy(attempts=4, initial_backoff=0.01, max_backoff=0.05)
-
-
-@pytest.fixture
-def raw(cosmos_container: tuple[CosmosTarget, str]) -> Iterator[ContainerProxy]:
-    """The same container through the bare SDK, to look at the items as Cosmos holds them."""
-    target, name = cosmos_container
-    client = CosmosClient(
-        target.endpoint, credential=target.key, connection_verify=target.verify_tls
-    )
-    yield client.get_database_client(TEST_DATABASE).get_container_client(name)
-    client.close()
-
-
-@pytest.fixture
-def transport() -> RecordingTransport:
-    return RecordingTransport(connection_verify=False)
-
-
-@pytest.fixture
-def charges() -> list[RequestCharge]:
-    return []
-
-
-@pytest.fixture
-def cosmos(
-    cosmos_container: tuple[CosmosTarget, str],
-    transport: RecordingTransport,
-    charges: list[RequestCharge],
-) -> Iterator[CosmosStore]:
-    target, name = cosmos_container
-    store = open_cosmos_store(
-        target, name, transport=transport, retry=FAST_RETRY, on_charge=charges.append
-    )
-    yield store
-    store.close()
 
 
 def _items(raw: ContainerProxy, customer_id: str) -> list[dict[str, Any]]:

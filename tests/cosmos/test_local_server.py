@@ -321,6 +321,18 @@ def test_batch_is_atomic(container: ContainerProxy, customer: str) -> None:
         container.read_item("msg-2", customer)
 
 
+def test_batch_over_2mb_is_rejected_whole(container: ContainerProxy, customer: str) -> None:
+    # Each item is within the item limit; together they exceed the batch request limit.
+    items = [{"id": f"big-{n}", "customer_id": customer, "blob": "x" * 800_000} for n in range(3)]
+    with pytest.raises(CosmosHttpResponseError) as caught:
+        container.execute_item_batch(
+            [("upsert", (item,)) for item in items], partition_key=customer
+        )
+    assert caught.value.status_code == 413
+    with pytest.raises(CosmosResourceNotFoundError):
+        container.read_item("big-0", customer)
+
+
 def test_batch_patch_with_predicate(container: ContainerProxy, customer: str) -> None:
     container.create_item(conversation(customer))
     results = container.execute_item_batch(

@@ -10,13 +10,16 @@ from dataclasses import dataclass
 from azure.cosmos import CosmosClient
 
 from conversation_store.stores.cosmos import CosmosStore
-from conversation_store.stores.cosmos_config import PARTITION_KEY
+from conversation_store.stores.cosmos_config import NO_DEFAULT_TTL, PARTITION_KEY
 from conversation_store.stores.documents import SizeLimits
+from conversation_store.stores.retrying import RetryPolicy
 from support.local_cosmos import LocalCosmosServer
 
 TEST_DATABASE = "GenAI_tests"
 # Small items, so the contract tests also cross the bound and seal segments.
 TEST_LIMITS = SizeLimits(item_bytes=8 * 1024)
+# Quick retries, for tests that inject faults.
+FAST_RETRY = RetryPolicy(attempts=4, initial_backoff=0.01, max_backoff=0.05)
 
 
 @dataclass(frozen=True)
@@ -29,13 +32,15 @@ class CosmosTarget:
 
 @contextmanager
 def fresh_container(target: CosmosTarget) -> Iterator[str]:
-    """A new container in the test database, deleted afterwards."""
+    """A new container in the test database, deleted afterwards; TTL on, as in production."""
     name = f"conversations_{uuid.uuid4().hex[:12]}"
     client = CosmosClient(
         target.endpoint, credential=target.key, connection_verify=target.verify_tls
     )
     database = client.create_database_if_not_exists(TEST_DATABASE)
-    database.create_container_if_not_exists(name, partition_key=PARTITION_KEY)
+    database.create_container_if_not_exists(
+        name, partition_key=PARTITION_KEY, default_ttl=NO_DEFAULT_TTL
+    )
     try:
         yield name
     finally:

@@ -44,6 +44,8 @@ class Recorded:
     response_bytes: int
     status: int | None
     fault: FaultKind | None
+    # A transactional batch (queries are POSTs to the same URL; the SDK marks batches).
+    batch: bool = False
 
 
 class RecordingTransport(RequestsTransport):
@@ -96,8 +98,9 @@ class RecordingTransport(RequestsTransport):
         fault: FaultKind | None,
     ) -> None:
         with self._lock:
+            batch = request.headers.get("x-ms-cosmos-is-batch-request", "").lower() == "true"
             self.records.append(
-                Recorded(request.method, request.url, size, received, status, fault)
+                Recorded(request.method, request.url, size, received, status, fault, batch)
             )
 
 

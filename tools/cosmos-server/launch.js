@@ -18,7 +18,8 @@
  * tests/cosmos/test_local_server.py.
  *
  * Known gaps (not fixed): no OFFSET..LIMIT in queries (400; use TOP or continuation tokens),
- * no TTL, no change feed, no session tokens, x-ms-request-charge is always 1, no If-None-Match
+ * no TTL expiry (left out on purpose: the library hides expired heads itself, and its tests
+ * check that), no change feed, no session tokens, x-ms-request-charge is always 1, no If-None-Match
  * on point reads, no check that an item's partition key matches the request's header.
  */
 "use strict";
@@ -50,6 +51,7 @@ const handlers = {
 /* Real Cosmos DB limits we emulate. */
 const MAX_ITEM_BYTES = Number(process.env.COSMOS_SERVER_MAX_ITEM_BYTES || 2 * 1024 * 1024);
 const MAX_BATCH_OPERATIONS = 100;
+const MAX_BATCH_REQUEST_BYTES = 2 * 1024 * 1024;
 const TOO_LARGE = { code: "RequestEntityTooLarge", message: "Request size is too large" };
 const NOT_FOUND = {
   code: "NotFound",
@@ -279,7 +281,9 @@ function parameterizeStrings(text) {
  *  - it ignores a Read operation's ifNoneMatch: a matching etag now answers 304;
  *  - a failed batch answers HTTP 207 (Multi-Status) like real Cosmos, with the failing
  *    operation's status and 424 for the others; a successful one answers 200;
- *  - more than 100 operations -> 400, as in real Cosmos.
+ *  - more than 100 operations -> 400, as in real Cosmos;
+ *  - a request body over 2 MB -> 413, as in real Cosmos (the library has no batch size limit,
+ *    so a client that packs too much into one batch would pass here and fail in Azure).
  */
 async function batchDocuments(account, req, res, params) {
   const body = await readBody(req);
@@ -292,6 +296,7 @@ async function batchDocuments(account, req, res, params) {
     const message = "Batch request has more operations than what is supported.";
     return error(res, 400, "BadRequest", message);
   }
+  if (byteLength(body) > MAX_BATCH_REQUEST_BYTES) return tooLarge(res);
   const headerKey = rawPartitionKeyHeader(req);
   const snapshots = new Map();
   const remember = (id, partitionKey) => {

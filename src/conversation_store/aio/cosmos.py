@@ -8,7 +8,7 @@ Append = one conditional patch; sealing old messages into segments = one transac
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
@@ -22,6 +22,7 @@ from ..exceptions import (
     ConflictError,
     ConversationNotFoundError,
     InvalidInputError,
+    MessageNotFoundError,
     StoreClosedError,
 )
 from ..models import (
@@ -30,13 +31,16 @@ from ..models import (
     ConversationSummary,
     Message,
     Page,
+    SearchHit,
 )
+from ..search import search_terms
+from ..stores import cosmos_queries as queries
 from ..stores import documents as docs
 from ..stores.charges import ChargeHook, charge_reporter
-from ..stores.continuation import decode_continuation, encode_continuation
 from ..stores.cosmos_config import (
     DEFAULT_CONTAINER,
     DEFAULT_DATABASE,
+    NO_DEFAULT_TTL,
     PARTITION_KEY,
     client_options,
 )
@@ -46,7 +50,6 @@ from ..stores.retrying import RetryPolicy
 from ..tracking import mark_saved
 
 T = TypeVar("T")
-MAX_BATCH_OPERATIONS = 100
 _MAX_WRITE_RACES = 30  # optimistic (ETag) retries when writers race on one head
 
 
@@ -94,8 +97,10 @@ class CosmosStore:
 
         A key string is for the emulator and development only. `create_if_missing` creates the
         database and container before the first request (leave it off in production, where infra
-        creates them). `transport` replaces the HTTP transport (tests count or inject faults
-        with it). No I/O happens here, so it may run at import time of a Function app.
+        creates them), with TTL on (`default_ttl=-1`: nothing expires unless it has its own
+        `ttl`), as infra/main.bicep creates it. `transport` replaces the HTTP transport (tests
+        count or inject faults with it). No I/O happens here, so it may run at import time of a
+        Function app.
         """
         owned: list[Any] = []
         if credential is None:
@@ -112,7 +117,7 @@ class CosmosStore:
             if create_if_missing:
                 db = await client.create_database_if_not_exists(database)
                 return await db.create_container_if_not_exists(
-                    container, partition_key=PARTITION_KEY
+                    container, partition_key=PARTITION_KEY, default_ttl=NO_DEFAULT_TTL
                 )
             return client.get_database_client(database).get_container_client(container)
 
@@ -133,10 +138,7 @@ class CosmosStore:
         head, segments = docs.new_items(conversation, self._limits)
         scope = (conversation.id, conversation.customer_id)
         if segments:
-            results = await self._write_batch(
-                scope, "create", [("create", (s,)) for s in segments] + [("create", (head,))]
-            )
-            etag = results[-1].get("eTag")
+            etag = await self._create_in_batches(scope, docs.creation_batches(head, segments))
         else:
             created = await self._sdk("create", scope, "create_item", head)
             etag = created.get("_etag")
@@ -151,7 +153,8 @@ class CosmosStore:
         head = await self._read_head(scope)
         count = int(head.get("segment_count", 0))
         if last is None:
-            segments = await self._query(scope, "load", docs.SEGMENTS_QUERY) if count else []
+            query = queries.segments_query(customer_id, conversation_id)
+            segments = await self._query(scope, "load", query) if count else []
         else:
             segments = await self._newest_segments(scope, head, last)
         conversation = docs.conversation_from_items(head, segments, last=last)
@@ -190,13 +193,14 @@ class CosmosStore:
                     conversation_id,
                     customer_id,
                     patch_operations=operations,
-                    filter_predicate=docs.UPGRADED_PREDICATE,
+                    filter_predicate=docs.header_predicate(docs.epoch_seconds()),
                     no_response=True,
                     **condition,
                 )
             except (ConflictError, InvalidInputError):
-                # A seed document (412 from the predicate), a metadata key already removed
-                # (400), or a stale etag (412, re-checked there): rewrite the head by ETag.
+                # A seed document or an expired head (412 from the predicate), a metadata key
+                # or ttl already removed (400), or a stale etag (412, re-checked there): rewrite
+                # the head by ETag, after a read that also finds an expired head gone.
                 await self._update_by_replace(scope, update, etag)
                 return
             condition = {}
@@ -219,17 +223,23 @@ class CosmosStore:
         raise ConflictError(f"conversation {conversation_id!r} kept changing during clear")
 
     async def list_conversations(
-        self, *, customer_id: str, limit: int, continuation: str | None = None
+        self,
+        *,
+        customer_id: str,
+        limit: int,
+        continuation: str | None = None,
+        archived: bool | None = False,
     ) -> Page[ConversationSummary]:
         scope = ("*", customer_id)
-        position = decode_continuation(continuation, customer_id)[0] if continuation else None
+        position = queries.list_position(continuation, customer_id, archived)
+        query = queries.list_query(customer_id, archived, docs.epoch_seconds())
 
         async def first_page() -> tuple[list[dict[str, Any]], str | None]:
             pager = (
                 (await self._proxy())
                 .query_items(
-                    docs.LIST_QUERY,
-                    parameters=docs.parameters(customer_id=customer_id),
+                    query.text,
+                    parameters=query.parameters,
                     partition_key=customer_id,
                     max_item_count=limit,
                     response_hook=charge_reporter(self._on_charge, "list"),
@@ -245,8 +255,7 @@ class CosmosStore:
         items, token = await self._call("list", scope, first_page)
         summaries = [ConversationSummary.model_validate(item) for item in items]
         return Page(
-            items=summaries,
-            continuation=encode_continuation(customer_id, [token]) if token else None,
+            items=summaries, continuation=queries.list_continuation(customer_id, archived, token)
         )
 
     async def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
@@ -257,6 +266,56 @@ class CosmosStore:
             )
         except ConversationNotFoundError:
             return
+
+    async def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
+        """One query over the customer's heads and segments (plus one per 100 conversations
+        whose segments matched, for their titles and to skip those whose head is gone)."""
+        terms = search_terms(query)
+        scope = ("*", customer_id)
+        now = docs.epoch_seconds()
+        candidates = await self._query(
+            scope, "search", queries.search_query(customer_id, terms, now)
+        )
+        rows = queries.confirmed(candidates, terms)
+        titles: dict[str, str | None] = {}
+        for ids in queries.segment_conversation_ids(rows):
+            titles_query = queries.titles_query(customer_id, ids, now)
+            for head in await self._query(scope, "search", titles_query):
+                titles[head["id"]] = head.get("title")
+        return queries.search_hits(rows, titles, terms, limit)
+
+    async def replace_message(
+        self,
+        *,
+        customer_id: str,
+        conversation_id: str,
+        message_id: str,
+        message: Message | None,
+    ) -> None:
+        scope = (conversation_id, customer_id)
+        new = docs.message_documents([message])[0] if message is not None else None
+        for race in range(_MAX_WRITE_RACES):
+            operations = await self._replacement(scope, message_id, new)
+            try:
+                await self._write_batch(scope, "replace", operations)
+                return
+            except (ConflictError, ConversationNotFoundError):
+                # Another writer changed the head or segment (412), or a clear removed the
+                # segment (404): look again; a head that is gone raises on the next read.
+                await asyncio.sleep(docs.race_backoff(race))
+        raise ConflictError(f"conversation {conversation_id!r} kept changing during an edit")
+
+    async def delete_customer(self, *, customer_id: str) -> int:
+        """Lists and deletes until nothing is left (one more query confirms it), so items that
+        a concurrent writer added meanwhile go too."""
+        scope = ("*", customer_id)
+        deleted = 0
+        for _ in range(_MAX_WRITE_RACES):
+            items = await self._query(scope, "delete", queries.customer_items_query(customer_id))
+            if not items:
+                return deleted
+            deleted += await self._delete_items(scope, items)
+        raise ConflictError(f"the items of customer {customer_id!r} kept changing during delete")
 
     async def close(self) -> None:
         if not self._closed:
@@ -310,27 +369,56 @@ class CosmosStore:
         return await self._call(operation, scope, send)
 
     async def _read_head(self, scope: tuple[str, str]) -> dict[str, Any]:
+        """The head as stored; an expired one is not found."""
         item: dict[str, Any] = await self._sdk(
             "read", scope, "read_item", scope[0], partition_key=scope[1]
         )
+        if docs.head_expired(item, docs.epoch_seconds()):
+            raise ConversationNotFoundError(scope[0], scope[1])
         return item
 
-    async def _query(
-        self, scope: tuple[str, str], operation: str, query: str
-    ) -> list[dict[str, Any]]:
-        async def run() -> list[dict[str, Any]]:
-            pager = (await self._proxy()).query_items(
-                query,
-                parameters=docs.parameters(customer_id=scope[1], conversation_id=scope[0]),
-                partition_key=scope[1],
-                response_hook=charge_reporter(self._on_charge, operation),
-            )
-            return [item async for item in pager]
+    async def _pages(
+        self, scope: tuple[str, str], operation: str, query: queries.Query
+    ) -> AsyncIterator[list[Any]]:
+        """The query's results page by page, each page fetched under the retry policy."""
+        where: dict[str, Any] = (
+            {"partition_key": query.partition_key}
+            if query.partition_key is not None
+            else {"enable_cross_partition_query": True}
+        )
 
-        return await self._call(operation, scope, run)
+        async def open_pages() -> AsyncIterator[AsyncIterator[Any]]:
+            return (
+                (await self._proxy())
+                .query_items(
+                    query.text,
+                    parameters=query.parameters,
+                    response_hook=charge_reporter(self._on_charge, operation),
+                    **where,
+                )
+                .by_page()
+            )
+
+        async def next_page(pages: AsyncIterator[AsyncIterator[Any]]) -> list[Any] | None:
+            # The SDK advances its position only after a page arrived: a retry asks again.
+            try:
+                page = await pages.__anext__()
+            except StopAsyncIteration:
+                return None
+            return [item async for item in page]
+
+        pages = await self._call(operation, scope, open_pages)
+        while (page := await self._call(operation, scope, next_page, pages)) is not None:
+            yield page
+
+    async def _query(
+        self, scope: tuple[str, str], operation: str, query: queries.Query
+    ) -> list[dict[str, Any]]:
+        return [item async for page in self._pages(scope, operation, query) for item in page]
 
     async def _segment_ids(self, scope: tuple[str, str]) -> list[str]:
-        return [item["id"] for item in await self._query(scope, "delete", docs.SEGMENT_IDS_QUERY)]
+        query = queries.segment_ids_query(scope[1], scope[0])
+        return [item["id"] for item in await self._query(scope, "delete", query)]
 
     async def _newest_segments(
         self, scope: tuple[str, str], head: dict[str, Any], last: int
@@ -368,7 +456,9 @@ class CosmosStore:
                     scope[0],
                     scope[1],
                     patch_operations=docs.append_operations(chunk, docs.now()),
-                    filter_predicate=docs.append_predicate(chunk, self._limits),
+                    filter_predicate=docs.append_predicate(
+                        chunk, self._limits, docs.epoch_seconds()
+                    ),
                     no_response=True,
                 )
                 return
@@ -401,18 +491,7 @@ class CosmosStore:
             item = await self._read_head(scope)
             if etag is not None and item["_etag"] != etag:
                 raise ConflictError(f"conversation {scope[0]!r} changed since it was read")
-            head = docs.upgraded_head(item)
-            metadata = {**(head.get("metadata") or {}), **update.metadata_set}
-            for key in update.metadata_removed:
-                metadata.pop(key, None)
-            body = docs.with_head_bytes(
-                {
-                    **head,
-                    **update.fields,
-                    "metadata": metadata,
-                    "updated_at": docs.now(),
-                }
-            )
+            body = docs.updated_head(docs.upgraded_head(item), update, docs.now())
             try:
                 await self._sdk(
                     "update",
@@ -435,11 +514,66 @@ class CosmosStore:
     ) -> None:
         """Delete segments (oldest batches first) and apply `head_operation` in the last batch."""
         deletes = [("delete", (item_id,)) for item_id in segment_ids]
-        size = MAX_BATCH_OPERATIONS - 1
+        size = docs.MAX_BATCH_OPERATIONS - 1
         while len(deletes) > size:
             await self._write_batch(scope, "delete", deletes[:size])
             deletes = deletes[size:]
         await self._write_batch(scope, "delete", [*deletes, head_operation])
+
+    async def _create_in_batches(
+        self, scope: tuple[str, str], batches: list[list[tuple[Any, ...]]]
+    ) -> str | None:
+        """Write `creation_batches` in order; returns the created head's etag.
+
+        Over several batches, the segments are upserted before the head's create can fail on
+        an existing conversation: refuse first, so that its segments are never overwritten.
+        """
+        if len(batches) > 1 and await self._exists(scope):
+            raise ConflictError(f"conversation {scope[0]!r} already exists")
+        results: list[dict[str, Any]] = []
+        for batch in batches:
+            results = await self._write_batch(scope, "create", batch)
+        etag: str | None = results[-1].get("eTag")
+        return etag
+
+    async def _exists(self, scope: tuple[str, str]) -> bool:
+        """Whether the head is stored, expired or not."""
+        try:
+            await self._sdk("create", scope, "read_item", scope[0], partition_key=scope[1])
+        except ConversationNotFoundError:
+            return False
+        return True
+
+    async def _replacement(
+        self, scope: tuple[str, str], message_id: str, new: dict[str, Any] | None
+    ) -> list[tuple[Any, ...]]:
+        """Batch operations editing the message where it is now: in the head, or in a segment
+        (then the head's counters change in the same batch). Raises MessageNotFoundError."""
+        item = await self._read_head(scope)
+        head, now = docs.upgraded_head(item), docs.now()
+        operations = docs.replace_in_head(head, item["_etag"], message_id, new, self._limits, now)
+        if operations is not None:
+            return operations
+        query = queries.segment_holding_query(scope[1], scope[0], message_id)
+        for segment in await self._query(scope, "replace", query):
+            operations = docs.replace_in_segment(head, item["_etag"], segment, message_id, new, now)
+            if operations is not None:
+                return operations
+        raise MessageNotFoundError(scope[0], scope[1], message_id)
+
+    async def _delete_items(self, scope: tuple[str, str], items: list[dict[str, Any]]) -> int:
+        """Delete `items` of one partition in batches; returns how many were heads. A batch
+        that finds an item gone (another writer deleted it) is skipped: the caller lists again."""
+        heads = 0
+        for batch in queries.deletion_batches(items, docs.MAX_BATCH_OPERATIONS):
+            try:
+                await self._write_batch(
+                    scope, "delete", [("delete", (item["id"],)) for item in batch]
+                )
+            except ConversationNotFoundError:
+                continue
+            heads += sum(queries.is_head(item) for item in batch)
+        return heads
 
     async def _write_batch(
         self, scope: tuple[str, str], operation: str, operations: Sequence[tuple[Any, ...]]

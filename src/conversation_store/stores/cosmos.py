@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
@@ -23,6 +23,7 @@ from ..exceptions import (
     ConflictError,
     ConversationNotFoundError,
     InvalidInputError,
+    MessageNotFoundError,
     StoreClosedError,
 )
 from ..models import (
@@ -31,18 +32,25 @@ from ..models import (
     ConversationSummary,
     Message,
     Page,
+    SearchHit,
 )
+from ..search import search_terms
 from ..tracking import mark_saved
+from . import cosmos_queries as queries
 from . import documents as docs
 from .charges import ChargeHook, charge_reporter
-from .continuation import decode_continuation, encode_continuation
-from .cosmos_config import DEFAULT_CONTAINER, DEFAULT_DATABASE, PARTITION_KEY, client_options
+from .cosmos_config import (
+    DEFAULT_CONTAINER,
+    DEFAULT_DATABASE,
+    NO_DEFAULT_TTL,
+    PARTITION_KEY,
+    client_options,
+)
 from .cosmos_errors import translate
 from .protocol import HeaderUpdate
 from .retrying import RetryPolicy
 
 T = TypeVar("T")
-MAX_BATCH_OPERATIONS = 100
 _MAX_WRITE_RACES = 30  # optimistic (ETag) retries when writers race on one head
 
 
@@ -90,6 +98,8 @@ class CosmosStore:
 
         A key string is for the emulator and development only. `create_if_missing` creates the
         database and container (leave it off in production, where infra creates them).
+        The container it creates has TTL on (`default_ttl=-1`: nothing expires unless it has
+        its own `ttl`), as infra/main.bicep creates it.
         `transport` replaces the HTTP transport (tests count or inject faults with it).
         """
         owned: list[Any] = []
@@ -106,7 +116,9 @@ class CosmosStore:
             owned.insert(0, client)
             if create_if_missing:
                 db = client.create_database_if_not_exists(database)
-                return db.create_container_if_not_exists(container, partition_key=PARTITION_KEY)
+                return db.create_container_if_not_exists(
+                    container, partition_key=PARTITION_KEY, default_ttl=NO_DEFAULT_TTL
+                )
             return client.get_database_client(database).get_container_client(container)
 
         store = cls(connect, owned=owned, **kwargs)
@@ -126,10 +138,7 @@ class CosmosStore:
         head, segments = docs.new_items(conversation, self._limits)
         scope = (conversation.id, conversation.customer_id)
         if segments:
-            results = self._write_batch(
-                scope, "create", [("create", (s,)) for s in segments] + [("create", (head,))]
-            )
-            etag = results[-1].get("eTag")
+            etag = self._create_in_batches(scope, docs.creation_batches(head, segments))
         else:
             created = self._sdk("create", scope, "create_item", head)
             etag = created.get("_etag")
@@ -144,7 +153,8 @@ class CosmosStore:
         head = self._read_head(scope)
         count = int(head.get("segment_count", 0))
         if last is None:
-            segments = self._query(scope, "load", docs.SEGMENTS_QUERY) if count else []
+            query = queries.segments_query(customer_id, conversation_id)
+            segments = self._query(scope, "load", query) if count else []
         else:
             segments = self._newest_segments(scope, head, last)
         conversation = docs.conversation_from_items(head, segments, last=last)
@@ -183,13 +193,14 @@ class CosmosStore:
                     conversation_id,
                     customer_id,
                     patch_operations=operations,
-                    filter_predicate=docs.UPGRADED_PREDICATE,
+                    filter_predicate=docs.header_predicate(docs.epoch_seconds()),
                     no_response=True,
                     **condition,
                 )
             except (ConflictError, InvalidInputError):
-                # A seed document (412 from the predicate), a metadata key already removed
-                # (400), or a stale etag (412, re-checked there): rewrite the head by ETag.
+                # A seed document or an expired head (412 from the predicate), a metadata key
+                # or ttl already removed (400), or a stale etag (412, re-checked there): rewrite
+                # the head by ETag, after a read that also finds an expired head gone.
                 self._update_by_replace(scope, update, etag)
                 return
             condition = {}
@@ -212,17 +223,23 @@ class CosmosStore:
         raise ConflictError(f"conversation {conversation_id!r} kept changing during clear")
 
     def list_conversations(
-        self, *, customer_id: str, limit: int, continuation: str | None = None
+        self,
+        *,
+        customer_id: str,
+        limit: int,
+        continuation: str | None = None,
+        archived: bool | None = False,
     ) -> Page[ConversationSummary]:
         scope = ("*", customer_id)
-        position = decode_continuation(continuation, customer_id)[0] if continuation else None
+        position = queries.list_position(continuation, customer_id, archived)
+        query = queries.list_query(customer_id, archived, docs.epoch_seconds())
 
         def first_page() -> tuple[list[dict[str, Any]], str | None]:
             pager = (
                 self._proxy()
                 .query_items(
-                    docs.LIST_QUERY,
-                    parameters=docs.parameters(customer_id=customer_id),
+                    query.text,
+                    parameters=query.parameters,
                     partition_key=customer_id,
                     max_item_count=limit,
                     response_hook=charge_reporter(self._on_charge, "list"),
@@ -235,8 +252,7 @@ class CosmosStore:
         items, token = self._call("list", scope, first_page)
         summaries = [ConversationSummary.model_validate(item) for item in items]
         return Page(
-            items=summaries,
-            continuation=encode_continuation(customer_id, [token]) if token else None,
+            items=summaries, continuation=queries.list_continuation(customer_id, archived, token)
         )
 
     def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
@@ -245,6 +261,78 @@ class CosmosStore:
             self._delete_then_write(scope, self._segment_ids(scope), ("delete", (conversation_id,)))
         except ConversationNotFoundError:
             return
+
+    def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
+        """One query over the customer's heads and segments (plus one per 100 conversations
+        whose segments matched, for their titles and to skip those whose head is gone)."""
+        terms = search_terms(query)
+        scope = ("*", customer_id)
+        now = docs.epoch_seconds()
+        candidates = self._query(scope, "search", queries.search_query(customer_id, terms, now))
+        rows = queries.confirmed(candidates, terms)
+        titles: dict[str, str | None] = {}
+        for ids in queries.segment_conversation_ids(rows):
+            for head in self._query(scope, "search", queries.titles_query(customer_id, ids, now)):
+                titles[head["id"]] = head.get("title")
+        return queries.search_hits(rows, titles, terms, limit)
+
+    def replace_message(
+        self,
+        *,
+        customer_id: str,
+        conversation_id: str,
+        message_id: str,
+        message: Message | None,
+    ) -> None:
+        scope = (conversation_id, customer_id)
+        new = docs.message_documents([message])[0] if message is not None else None
+        for race in range(_MAX_WRITE_RACES):
+            operations = self._replacement(scope, message_id, new)
+            try:
+                self._write_batch(scope, "replace", operations)
+                return
+            except (ConflictError, ConversationNotFoundError):
+                # Another writer changed the head or segment (412), or a clear removed the
+                # segment (404): look again; a head that is gone raises on the next read.
+                time.sleep(docs.race_backoff(race))
+        raise ConflictError(f"conversation {conversation_id!r} kept changing during an edit")
+
+    def delete_customer(self, *, customer_id: str) -> int:
+        """Lists and deletes until nothing is left (one more query confirms it), so items that
+        a concurrent writer added meanwhile go too."""
+        scope = ("*", customer_id)
+        deleted = 0
+        for _ in range(_MAX_WRITE_RACES):
+            items = self._query(scope, "delete", queries.customer_items_query(customer_id))
+            if not items:
+                return deleted
+            deleted += self._delete_items(scope, items)
+        raise ConflictError(f"the items of customer {customer_id!r} kept changing during delete")
+
+    def scan_conversations(
+        self, *, customer_id: str | None = None, updated_before: str | None = None
+    ) -> Iterator[ConversationSummary]:
+        scope = ("*", customer_id or "*")
+        for page in self._pages(scope, "scan", queries.scan_query(customer_id, updated_before)):
+            yield from (ConversationSummary.model_validate(item) for item in page)
+
+    def count_messages_by_day(self, *, customer_id: str | None = None) -> dict[str, int]:
+        """Three queries: the messages of live heads, the live heads, and the segments' messages
+        (counted when their head is live). No GROUP BY: not every Cosmos-compatible server has
+        it, and a day's count is cheap to add up here."""
+        scope = ("*", customer_id or "*")
+        now = docs.epoch_seconds()
+        days: dict[str, int] = {}
+        for page in self._pages(scope, "count", queries.head_days_query(customer_id, now)):
+            queries.count_head_days(days, page)
+        live = {
+            (head["customer_id"], head["id"])
+            for page in self._pages(scope, "count", queries.live_heads_query(customer_id, now))
+            for head in page
+        }
+        for page in self._pages(scope, "count", queries.segment_days_query(customer_id)):
+            queries.count_segment_days(days, page, live)
+        return days
 
     def close(self) -> None:
         if not self._closed:
@@ -296,26 +384,53 @@ class CosmosStore:
         return self._call(operation, scope, send)
 
     def _read_head(self, scope: tuple[str, str]) -> dict[str, Any]:
+        """The head as stored; an expired one is not found."""
         item: dict[str, Any] = self._sdk(
             "read", scope, "read_item", scope[0], partition_key=scope[1]
         )
+        if docs.head_expired(item, docs.epoch_seconds()):
+            raise ConversationNotFoundError(scope[0], scope[1])
         return item
 
-    def _query(self, scope: tuple[str, str], operation: str, query: str) -> list[dict[str, Any]]:
-        def run() -> list[dict[str, Any]]:
-            return list(
-                self._proxy().query_items(
-                    query,
-                    parameters=docs.parameters(customer_id=scope[1], conversation_id=scope[0]),
-                    partition_key=scope[1],
+    def _pages(
+        self, scope: tuple[str, str], operation: str, query: queries.Query
+    ) -> Iterator[list[Any]]:
+        """The query's results page by page, each page fetched under the retry policy."""
+        where: dict[str, Any] = (
+            {"partition_key": query.partition_key}
+            if query.partition_key is not None
+            else {"enable_cross_partition_query": True}
+        )
+
+        def open_pages() -> Iterator[Iterator[Any]]:
+            return (
+                self._proxy()
+                .query_items(
+                    query.text,
+                    parameters=query.parameters,
                     response_hook=charge_reporter(self._on_charge, operation),
+                    **where,
                 )
+                .by_page()
             )
 
-        return self._call(operation, scope, run)
+        def next_page(pages: Iterator[Iterator[Any]]) -> list[Any] | None:
+            # The SDK advances its position only after a page arrived: a retry asks again.
+            page = next(pages, None)
+            return None if page is None else list(page)
+
+        pages = self._call(operation, scope, open_pages)
+        while (page := self._call(operation, scope, next_page, pages)) is not None:
+            yield page
+
+    def _query(
+        self, scope: tuple[str, str], operation: str, query: queries.Query
+    ) -> list[dict[str, Any]]:
+        return [item for page in self._pages(scope, operation, query) for item in page]
 
     def _segment_ids(self, scope: tuple[str, str]) -> list[str]:
-        return [item["id"] for item in self._query(scope, "delete", docs.SEGMENT_IDS_QUERY)]
+        query = queries.segment_ids_query(scope[1], scope[0])
+        return [item["id"] for item in self._query(scope, "delete", query)]
 
     def _newest_segments(
         self, scope: tuple[str, str], head: dict[str, Any], last: int
@@ -353,7 +468,9 @@ class CosmosStore:
                     scope[0],
                     scope[1],
                     patch_operations=docs.append_operations(chunk, docs.now()),
-                    filter_predicate=docs.append_predicate(chunk, self._limits),
+                    filter_predicate=docs.append_predicate(
+                        chunk, self._limits, docs.epoch_seconds()
+                    ),
                     no_response=True,
                 )
                 return
@@ -384,18 +501,7 @@ class CosmosStore:
             item = self._read_head(scope)
             if etag is not None and item["_etag"] != etag:
                 raise ConflictError(f"conversation {scope[0]!r} changed since it was read")
-            head = docs.upgraded_head(item)
-            metadata = {**(head.get("metadata") or {}), **update.metadata_set}
-            for key in update.metadata_removed:
-                metadata.pop(key, None)
-            body = docs.with_head_bytes(
-                {
-                    **head,
-                    **update.fields,
-                    "metadata": metadata,
-                    "updated_at": docs.now(),
-                }
-            )
+            body = docs.updated_head(docs.upgraded_head(item), update, docs.now())
             try:
                 self._sdk(
                     "update",
@@ -418,11 +524,64 @@ class CosmosStore:
     ) -> None:
         """Delete segments (oldest batches first) and apply `head_operation` in the last batch."""
         deletes = [("delete", (item_id,)) for item_id in segment_ids]
-        size = MAX_BATCH_OPERATIONS - 1
+        size = docs.MAX_BATCH_OPERATIONS - 1
         while len(deletes) > size:
             self._write_batch(scope, "delete", deletes[:size])
             deletes = deletes[size:]
         self._write_batch(scope, "delete", [*deletes, head_operation])
+
+    def _create_in_batches(
+        self, scope: tuple[str, str], batches: list[list[tuple[Any, ...]]]
+    ) -> str | None:
+        """Write `creation_batches` in order; returns the created head's etag.
+
+        Over several batches, the segments are upserted before the head's create can fail on
+        an existing conversation: refuse first, so that its segments are never overwritten.
+        """
+        if len(batches) > 1 and self._exists(scope):
+            raise ConflictError(f"conversation {scope[0]!r} already exists")
+        results: list[dict[str, Any]] = []
+        for batch in batches:
+            results = self._write_batch(scope, "create", batch)
+        etag: str | None = results[-1].get("eTag")
+        return etag
+
+    def _exists(self, scope: tuple[str, str]) -> bool:
+        """Whether the head is stored, expired or not."""
+        try:
+            self._sdk("create", scope, "read_item", scope[0], partition_key=scope[1])
+        except ConversationNotFoundError:
+            return False
+        return True
+
+    def _replacement(
+        self, scope: tuple[str, str], message_id: str, new: dict[str, Any] | None
+    ) -> list[tuple[Any, ...]]:
+        """Batch operations editing the message where it is now: in the head, or in a segment
+        (then the head's counters change in the same batch). Raises MessageNotFoundError."""
+        item = self._read_head(scope)
+        head, now = docs.upgraded_head(item), docs.now()
+        operations = docs.replace_in_head(head, item["_etag"], message_id, new, self._limits, now)
+        if operations is not None:
+            return operations
+        query = queries.segment_holding_query(scope[1], scope[0], message_id)
+        for segment in self._query(scope, "replace", query):
+            operations = docs.replace_in_segment(head, item["_etag"], segment, message_id, new, now)
+            if operations is not None:
+                return operations
+        raise MessageNotFoundError(scope[0], scope[1], message_id)
+
+    def _delete_items(self, scope: tuple[str, str], items: list[dict[str, Any]]) -> int:
+        """Delete `items` of one partition in batches; returns how many were heads. A batch
+        that finds an item gone (another writer deleted it) is skipped: the caller lists again."""
+        heads = 0
+        for batch in queries.deletion_batches(items, docs.MAX_BATCH_OPERATIONS):
+            try:
+                self._write_batch(scope, "delete", [("delete", (item["id"],)) for item in batch])
+            except ConversationNotFoundError:
+                continue
+            heads += sum(queries.is_head(item) for item in batch)
+        return heads
 
     def _write_batch(
         self, scope: tuple[str, str], operation: str, operations: Sequence[tuple[Any, ...]]

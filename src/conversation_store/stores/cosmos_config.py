@@ -12,6 +12,9 @@ DEFAULT_DATABASE = "GenAI"
 DEFAULT_CONTAINER = "AI_Conversations"
 PARTITION_KEY_PATH = "/customer_id"
 PARTITION_KEY = PartitionKey(path=PARTITION_KEY_PATH)
+# The container's default TTL: -1 turns TTL on without expiring anything by default, so a head
+# expires only by its own `ttl` (without a default TTL, Cosmos DB ignores item ttl values).
+NO_DEFAULT_TTL = -1
 
 
 def connection_policy() -> ConnectionPolicy:

@@ -5,16 +5,24 @@ metadata and the newest messages, plus immutable **segment** items (`type: "segm
 `<conversation id>:<n>`) holding older messages, all in the customer's partition. `head_bytes`
 on the head is our own upper bound of its serialized size, kept by every write, so an append
 can check the bound inside its own conditional patch without reading the item first.
+
+Expiry (`ttl` on the head): Cosmos DB hides a head `ttl` seconds after its last write (`_ts`).
+Segments carry no `ttl`: they are written once, so their own `_ts` says nothing about the
+conversation's last write, and a segment `ttl` would expire old messages of a conversation
+still in use. A segment is live only through its head; after the head expired, its segments
+stay stored (invisible: every read goes through the head) until `delete_customer` removes them.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..exceptions import InvalidInputError
 from ..models import Conversation, Message, format_timestamp, utc_now
 from .protocol import HeaderUpdate
 
@@ -27,6 +35,10 @@ APPEND_SLACK_BYTES = 16
 # What Cosmos adds to every item (_rid, _self, _etag, _attachments, _ts), rounded up.
 SYSTEM_PROPERTY_BYTES = 256
 COSMOS_ITEM_LIMIT = 2 * 1024 * 1024
+MAX_BATCH_OPERATIONS = 100  # Cosmos DB's limit per transactional batch
+# Cosmos DB refuses a batch whose request exceeds 2 MB; our items' bytes plus each operation's
+# envelope stay well below it at 1.5 MB.
+MAX_BATCH_PAYLOAD_BYTES = 1_500_000
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,23 @@ class SizeLimits:
 def now() -> str:
     """The current time as stored in documents."""
     return format_timestamp(utc_now())
+
+
+def epoch_seconds() -> int:
+    """The current time as Cosmos DB's `_ts` counts it."""
+    return int(time.time())
+
+
+def live_condition(now: str) -> str:
+    """SQL that is true for an item not expired at `now` (epoch seconds, or a parameter)."""
+    return f"(NOT IS_NUMBER(c.ttl) OR c._ts + c.ttl > {now})"
+
+
+def head_expired(item: dict[str, Any], now: int) -> bool:
+    """The head's `ttl` ran out: Cosmos DB no longer shows it (a server that does not enforce
+    TTL, like the local test server, still does; we treat it as gone all the same)."""
+    ttl, written = item.get("ttl"), item.get("_ts")
+    return isinstance(ttl, int) and isinstance(written, int) and written + ttl <= now
 
 
 def json_size(value: Any) -> int:
@@ -183,6 +212,30 @@ def _segment(head: dict[str, Any], number: int, messages: list[dict[str, Any]]) 
     }
 
 
+def creation_batches(
+    head: dict[str, Any], segments: Sequence[dict[str, Any]]
+) -> list[list[tuple[Any, ...]]]:
+    """Transactional batches that store a new conversation, the head's create in the last.
+
+    Segments are upserted, so a create retried after a partial failure rewrites them the same;
+    the head is created last because it is the commit point: until it exists, nothing of the
+    conversation is visible, and if it exists already, its create fails (409). Batches stay
+    within Cosmos DB's operation and payload limits; most conversations need one.
+    """
+    operations = [("upsert", (s,)) for s in segments] + [("create", (head,))]
+    batches: list[list[tuple[Any, ...]]] = [[]]
+    payload = 0
+    for operation in operations:
+        size = json_size(operation[1][0])
+        full = len(batches[-1]) == MAX_BATCH_OPERATIONS or payload + size > MAX_BATCH_PAYLOAD_BYTES
+        if batches[-1] and full:
+            batches.append([])
+            payload = 0
+        batches[-1].append(operation)
+        payload += size
+    return batches
+
+
 def conversation_from_items(
     head: dict[str, Any], segments: Sequence[dict[str, Any]], *, last: int | None = None
 ) -> Conversation:
@@ -224,8 +277,10 @@ def upgraded_head(item: dict[str, Any]) -> dict[str, Any]:
     return head
 
 
-# Header patches apply only to heads in today's layout; others are rewritten whole once.
-UPGRADED_PREDICATE = "FROM c WHERE IS_DEFINED(c.head_bytes)"
+def header_predicate(now: int) -> str:
+    """Header patches apply only to live heads in today's layout (others are rewritten whole
+    once, after a read that also finds an expired head gone)."""
+    return f"FROM c WHERE IS_DEFINED(c.head_bytes) AND {live_condition(str(now))}"
 
 
 # -- patches -----------------------------------------------------------------------------------
@@ -276,9 +331,13 @@ def race_backoff(race: int) -> float:
     return random.uniform(0, min(0.25, 0.005 * 2**race))
 
 
-def append_predicate(messages: Sequence[dict[str, Any]], limits: SizeLimits) -> str:
-    """Apply the append only if none of the messages is in the head and the bound still holds."""
-    clauses = [f"c.head_bytes <= {limits.budget - appended_bytes(messages)}"]
+def append_predicate(messages: Sequence[dict[str, Any]], limits: SizeLimits, now: int) -> str:
+    """Apply the append only if none of the messages is in the head, the bound still holds and
+    the head has not expired."""
+    clauses = [
+        f"c.head_bytes <= {limits.budget - appended_bytes(messages)}",
+        live_condition(str(now)),
+    ]
     clauses += [
         f'NOT ARRAY_CONTAINS(c.messages, {{"id": {json.dumps(m["id"])}}}, true)'
         for m in messages
@@ -290,10 +349,7 @@ def append_predicate(messages: Sequence[dict[str, Any]], limits: SizeLimits) -> 
 def header_operations(update: HeaderUpdate, now: str) -> list[list[dict[str, Any]]]:
     """Patch requests (each within the operation limit) that apply `update`."""
     operations: list[dict[str, Any]] = [
-        *(
-            {"op": "set", "path": f"/{name}", "value": value}
-            for name, value in update.fields.items()
-        ),
+        *(_field_operation(name, value) for name, value in update.fields.items()),
         *(
             {"op": "set", "path": f"/metadata/{_pointer(key)}", "value": value}
             for key, value in update.metadata_set.items()
@@ -306,6 +362,24 @@ def header_operations(update: HeaderUpdate, now: str) -> list[list[dict[str, Any
     size = MAX_PATCH_OPERATIONS - 1
     chunks = [operations[i : i + size] for i in range(0, len(operations), size)] or [[]]
     return [[*chunk, {"op": "set", "path": "/updated_at", "value": now}] for chunk in chunks]
+
+
+def _field_operation(name: str, value: Any) -> dict[str, Any]:
+    # No `ttl` is "never expires" for Cosmos DB; a null ttl is an invalid item there.
+    if name == "ttl" and value is None:
+        return {"op": "remove", "path": "/ttl"}
+    return {"op": "set", "path": f"/{name}", "value": value}
+
+
+def updated_head(head: dict[str, Any], update: HeaderUpdate, now: str) -> dict[str, Any]:
+    """`head` (in today's layout) with `update` applied, for a whole-item replace."""
+    metadata = {**(head.get("metadata") or {}), **update.metadata_set}
+    for key in update.metadata_removed:
+        metadata.pop(key, None)
+    body = {**head, **update.fields, "metadata": metadata, "updated_at": now}
+    if body.get("ttl") is None:
+        body.pop("ttl", None)
+    return with_head_bytes(body)
 
 
 def _pointer(key: str) -> str:
@@ -326,36 +400,95 @@ def cleared_head(head: dict[str, Any], now: str) -> dict[str, Any]:
     )
 
 
-# -- queries -----------------------------------------------------------------------------------
-
-SUMMARY_FIELDS = (
-    "id",
-    "customer_id",
-    "session_id",
-    "title",
-    "persona",
-    "org_id",
-    "metadata",
-    "created_at",
-    "updated_at",
-    "message_count",
-    "total_tokens",
-)
-# Seed documents carry no `type`; they are conversations too.
-LIST_QUERY = (
-    "SELECT " + ", ".join(f"c.{f}" for f in SUMMARY_FIELDS) + " FROM c "
-    "WHERE c.customer_id = @customer_id AND (NOT IS_DEFINED(c.type) OR c.type = 'conversation') "
-    "ORDER BY c.updated_at DESC"
-)
-SEGMENTS_QUERY = (
-    "SELECT * FROM c WHERE c.customer_id = @customer_id AND c.type = 'segment' "
-    "AND c.conversation_id = @conversation_id"
-)
-SEGMENT_IDS_QUERY = (
-    "SELECT c.id FROM c WHERE c.customer_id = @customer_id AND c.type = 'segment' "
-    "AND c.conversation_id = @conversation_id"
-)
+# -- replacing or removing one message --------------------------------------------------------
 
 
-def parameters(**values: Any) -> list[dict[str, Any]]:
-    return [{"name": f"@{name}", "value": value} for name, value in values.items()]
+def replaced(
+    messages: Sequence[dict[str, Any]], message_id: str, new: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+    """`messages` with the one of id `message_id` replaced by `new` (removed when None), and
+    that old message; None when no message has that id."""
+    for position, old in enumerate(messages):
+        if old.get("id") == message_id:
+            rest = list(messages[position + 1 :])
+            return [*messages[:position], *([new] if new is not None else []), *rest], old
+    return None
+
+
+def _counted(
+    head: dict[str, Any], old: dict[str, Any], new: dict[str, Any] | None, now: str
+) -> dict[str, Any]:
+    """`head` with its counters following the replacement of `old` by `new`."""
+    tokens = int(head.get("total_tokens") or 0) - int(old.get("tokens") or 0)
+    return {
+        **head,
+        "message_count": max(0, int(head.get("message_count") or 0) - (new is None)),
+        # Clamped: counters of seed documents may be off; a negative total would not load.
+        "total_tokens": max(0, tokens + int((new or {}).get("tokens") or 0)),
+        "updated_at": now,
+    }
+
+
+def _still_pinned(head: dict[str, Any], messages: Sequence[dict[str, Any]]) -> bool:
+    """Whether the head's first message is the conversation's leading system prompt.
+
+    Without segments the head holds the whole conversation. With them, only the prompt that
+    was pinned before may stay pinned: any other head message is newer than the segments.
+    """
+    first = messages[0] if messages else None
+    if first is None or first.get("role") != "system":
+        return False
+    if not int(head.get("segment_count", 0)):
+        return True
+    before = head.get("messages") or []
+    return is_pinned_system(before, head) and before[0].get("id") == first.get("id")
+
+
+def replace_in_head(
+    head: dict[str, Any],
+    etag: str,
+    message_id: str,
+    new: dict[str, Any] | None,
+    limits: SizeLimits,
+    now: str,
+) -> list[tuple[Any, ...]] | None:
+    """Batch operations replacing the message in the head by ETag, sealing the oldest messages
+    if a longer message no longer fits; None when the head does not hold it."""
+    edit = replaced(head.get("messages", []), message_id, new)
+    if edit is None:
+        return None
+    messages, old = edit
+    base = {**_counted(head, old, new, now), "pinned_system": _still_pinned(head, messages)}
+    new_head, segments = seal_into_head({**base, "messages": []}, messages, limits)
+    return [
+        *(("create", (s,)) for s in segments),
+        ("replace", (new_head["id"], new_head), {"if_match_etag": etag}),
+    ]
+
+
+def replace_in_segment(
+    head: dict[str, Any],
+    head_etag: str,
+    segment: dict[str, Any],
+    message_id: str,
+    new: dict[str, Any] | None,
+    now: str,
+) -> list[tuple[Any, ...]] | None:
+    """Batch operations replacing the message in the segment and the head's counters, each by
+    ETag; None when the segment no longer holds it.
+
+    A segment is not re-split: a longer message may take it past `SizeLimits.item_bytes`
+    (Cosmos DB's own 2 MB item limit still applies: InvalidInputError).
+    """
+    edit = replaced(segment.get("messages", []), message_id, new)
+    if edit is None:
+        return None
+    messages, old = edit
+    body = {**strip_system_properties(segment), "messages": messages}
+    if json_size(body) > COSMOS_ITEM_LIMIT - SYSTEM_PROPERTY_BYTES:
+        raise InvalidInputError("the edited message makes its segment exceed the 2 MB item limit")
+    new_head = with_head_bytes(_counted(head, old, new, now))
+    return [
+        ("replace", (body["id"], body), {"if_match_etag": segment["_etag"]}),
+        ("replace", (new_head["id"], new_head), {"if_match_etag": head_etag}),
+    ]

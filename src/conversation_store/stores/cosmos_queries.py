@@ -1,0 +1,269 @@
+"""Pure query logic of the Cosmos stores: the SQL they send and what they make of the rows.
+
+Sync and aio share all of it. Heads are items of type "conversation" or of no type at all
+(seed documents); segments have type "segment" and name their head in `conversation_id`.
+
+Expiry: Cosmos DB hides a head `ttl` seconds after its last write (`_ts`). A Cosmos-compatible
+server that does not enforce TTL (the local test server) would still return it, so every query
+a user sees also filters on `LIVE`, and point reads check `documents.head_expired`. Segments
+carry no `ttl` (their `_ts` is the time they were sealed, not the conversation's last write),
+so a segment is only live through its head: queries that reach segments look their heads up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..exceptions import InvalidInputError
+from ..models import SearchHit
+from ..search import matches, snippet
+from .continuation import decode_continuation, encode_continuation
+
+MAX_IDS_PER_QUERY = 100  # conversation ids per ARRAY_CONTAINS(@ids, ...) parameter
+
+HEAD = "(NOT IS_DEFINED(c.type) OR c.type = 'conversation')"
+LIVE = "(NOT IS_NUMBER(c.ttl) OR c._ts + c.ttl > @now)"
+
+SUMMARY_FIELDS = (
+    "id",
+    "customer_id",
+    "session_id",
+    "title",
+    "persona",
+    "org_id",
+    "metadata",
+    "created_at",
+    "updated_at",
+    "message_count",
+    "total_tokens",
+    "summary",
+    "archived",
+    "ttl",
+)
+_SUMMARY = ", ".join(f"c.{f}" for f in SUMMARY_FIELDS)
+
+# `archived` absent (documents written before it existed) counts as false.
+ACTIVE_FILTER = " AND (NOT IS_DEFINED(c.archived) OR c.archived = false)"
+ARCHIVED_FILTER = " AND c.archived = true"
+CUSTOMER_FILTER = " AND c.customer_id = @customer_id"
+UPDATED_BEFORE_FILTER = " AND c.updated_at < @updated_before"
+_ARCHIVED_FILTERS: dict[bool | None, str] = {False: ACTIVE_FILTER, True: ARCHIVED_FILTER, None: ""}
+_LIST_FILTER_NAMES: dict[bool | None, str] = {False: "active", True: "archived", None: "all"}
+
+LIST_QUERY = (
+    f"SELECT {_SUMMARY} FROM c WHERE c.customer_id = @customer_id AND {HEAD} AND {LIVE}"
+    "{archived} ORDER BY c.updated_at DESC"
+)
+SEGMENTS_QUERY = (
+    "SELECT * FROM c WHERE c.customer_id = @customer_id AND c.type = 'segment' "
+    "AND c.conversation_id = @conversation_id"
+)
+SEGMENT_IDS_QUERY = (
+    "SELECT c.id FROM c WHERE c.customer_id = @customer_id AND c.type = 'segment' "
+    "AND c.conversation_id = @conversation_id"
+)
+SEGMENT_HOLDING_QUERY = (
+    SEGMENTS_QUERY + ' AND ARRAY_CONTAINS(c.messages, {"id": @message_id}, true)'
+)
+# Message bodies are not indexed: CONTAINS narrows the candidates inside the customer's
+# partition, `search.matches` then confirms each one (word starts, which SQL cannot express).
+SEARCH_QUERY = (
+    "SELECT c.id, c.type, c.conversation_id, c.title, m.id AS message_id, m.role, m.content, "
+    "m.timestamp FROM c JOIN m IN c.messages WHERE c.customer_id = @customer_id "
+    f"AND (c.type = 'segment' OR ({HEAD} AND {LIVE})) AND {{terms}}"
+)
+TITLES_QUERY = (
+    "SELECT c.id, c.title FROM c WHERE c.customer_id = @customer_id AND ARRAY_CONTAINS(@ids, c.id) "
+    f"AND {HEAD} AND {LIVE}"
+)
+CUSTOMER_ITEMS_QUERY = "SELECT c.id, c.type FROM c WHERE c.customer_id = @customer_id"
+SCAN_QUERY = f"SELECT {_SUMMARY} FROM c WHERE {HEAD}"
+LIVE_HEADS_QUERY = f"SELECT c.customer_id, c.id FROM c WHERE {HEAD} AND {LIVE}"
+HEAD_DAYS_QUERY = f"SELECT VALUE m.timestamp FROM c JOIN m IN c.messages WHERE {HEAD} AND {LIVE}"
+SEGMENT_DAYS_QUERY = (
+    "SELECT c.customer_id, c.conversation_id, m.timestamp FROM c JOIN m IN c.messages "
+    "WHERE c.type = 'segment'"
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    """One SQL query, its parameters, and the partition it runs in (None: every partition)."""
+
+    text: str
+    parameters: list[dict[str, Any]]
+    partition_key: str | None
+
+
+def parameters(**values: Any) -> list[dict[str, Any]]:
+    return [{"name": f"@{name}", "value": value} for name, value in values.items()]
+
+
+def _scoped(text: str, customer_id: str | None, **values: Any) -> Query:
+    """`text` in one customer's partition, or (None) across all, with the customer filter."""
+    if customer_id is None:
+        return Query(text, parameters(**values), None)
+    return Query(text + CUSTOMER_FILTER, parameters(customer_id=customer_id, **values), customer_id)
+
+
+# -- one customer's conversations --------------------------------------------------------------
+
+
+def list_query(customer_id: str, archived: bool | None, now: int) -> Query:
+    text = LIST_QUERY.replace("{archived}", _ARCHIVED_FILTERS[archived])
+    return Query(text, parameters(customer_id=customer_id, now=now), customer_id)
+
+
+def list_position(continuation: str | None, customer_id: str, archived: bool | None) -> str | None:
+    """The SDK continuation inside our token. Raises InvalidInputError for a token issued for
+    another customer or another `archived` filter (the SDK token belongs to one query)."""
+    if continuation is None:
+        return None
+    position = decode_continuation(continuation, customer_id)
+    listed = position[1] if len(position) > 1 else _LIST_FILTER_NAMES[False]
+    if listed != _LIST_FILTER_NAMES[archived]:
+        raise InvalidInputError("continuation token was issued for another archived filter")
+    return position[0]
+
+
+def list_continuation(customer_id: str, archived: bool | None, token: str | None) -> str | None:
+    if token is None:
+        return None
+    return encode_continuation(customer_id, [token, _LIST_FILTER_NAMES[archived]])
+
+
+def segments_query(customer_id: str, conversation_id: str) -> Query:
+    values = parameters(customer_id=customer_id, conversation_id=conversation_id)
+    return Query(SEGMENTS_QUERY, values, customer_id)
+
+
+def segment_ids_query(customer_id: str, conversation_id: str) -> Query:
+    values = parameters(customer_id=customer_id, conversation_id=conversation_id)
+    return Query(SEGMENT_IDS_QUERY, values, customer_id)
+
+
+def segment_holding_query(customer_id: str, conversation_id: str, message_id: str) -> Query:
+    values = parameters(
+        customer_id=customer_id, conversation_id=conversation_id, message_id=message_id
+    )
+    return Query(SEGMENT_HOLDING_QUERY, values, customer_id)
+
+
+def customer_items_query(customer_id: str) -> Query:
+    return Query(CUSTOMER_ITEMS_QUERY, parameters(customer_id=customer_id), customer_id)
+
+
+# -- search ------------------------------------------------------------------------------------
+
+
+def search_query(customer_id: str, terms: Sequence[str], now: int) -> Query:
+    """Messages whose lowercased content contains every term (a superset of the matches)."""
+    clauses = " AND ".join(f"CONTAINS(LOWER(m.content), @t{n})" for n in range(len(terms)))
+    values = parameters(customer_id=customer_id, now=now)
+    values += [{"name": f"@t{n}", "value": term} for n, term in enumerate(terms)]
+    return Query(SEARCH_QUERY.replace("{terms}", clauses), values, customer_id)
+
+
+def confirmed(rows: Iterable[dict[str, Any]], terms: list[str]) -> list[dict[str, Any]]:
+    """The candidate rows whose content really matches (every term at a word start)."""
+    return [row for row in rows if matches(row.get("content"), terms)]
+
+
+def segment_conversation_ids(rows: Iterable[dict[str, Any]]) -> list[list[str]]:
+    """The conversations whose segments matched, in groups of at most MAX_IDS_PER_QUERY."""
+    ids = sorted({str(row["conversation_id"]) for row in rows if row.get("type") == "segment"})
+    return [ids[n : n + MAX_IDS_PER_QUERY] for n in range(0, len(ids), MAX_IDS_PER_QUERY)]
+
+
+def titles_query(customer_id: str, conversation_ids: list[str], now: int) -> Query:
+    values = parameters(customer_id=customer_id, ids=conversation_ids, now=now)
+    return Query(TITLES_QUERY, values, customer_id)
+
+
+def search_hits(
+    rows: Iterable[dict[str, Any]],
+    live_titles: Mapping[str, str | None],
+    terms: list[str],
+    limit: int,
+) -> list[SearchHit]:
+    """Confirmed rows as hits, newest message first. A segment row counts only when its head
+    is live (`live_titles` holds every live head that segment rows point to)."""
+    hits: list[SearchHit] = []
+    for row in rows:
+        if row.get("type") == "segment":
+            conversation_id = str(row["conversation_id"])
+            if conversation_id not in live_titles:
+                continue  # its head expired or is gone (a delete still under way)
+            title = live_titles[conversation_id]
+        else:
+            conversation_id, title = str(row["id"]), row.get("title")
+        hits.append(
+            SearchHit(
+                conversation_id=conversation_id,
+                conversation_title=title,
+                message_id=row.get("message_id"),
+                role=row["role"],
+                snippet=snippet(str(row.get("content") or ""), terms),
+                timestamp=row["timestamp"],
+            )
+        )
+    hits.sort(key=lambda hit: hit.timestamp, reverse=True)
+    return hits[:limit]
+
+
+# -- operators: every customer, or one --------------------------------------------------------
+
+
+def scan_query(customer_id: str | None, updated_before: str | None) -> Query:
+    if updated_before is None:
+        return _scoped(SCAN_QUERY, customer_id)
+    return _scoped(SCAN_QUERY + UPDATED_BEFORE_FILTER, customer_id, updated_before=updated_before)
+
+
+def live_heads_query(customer_id: str | None, now: int) -> Query:
+    return _scoped(LIVE_HEADS_QUERY, customer_id, now=now)
+
+
+def head_days_query(customer_id: str | None, now: int) -> Query:
+    return _scoped(HEAD_DAYS_QUERY, customer_id, now=now)
+
+
+def segment_days_query(customer_id: str | None) -> Query:
+    return _scoped(SEGMENT_DAYS_QUERY, customer_id)
+
+
+def count_head_days(days: dict[str, int], timestamps: Iterable[object]) -> None:
+    """Add messages of live heads to `days`, by the first 10 characters of their timestamp."""
+    for timestamp in timestamps:
+        if isinstance(timestamp, str):
+            days[timestamp[:10]] = days.get(timestamp[:10], 0) + 1
+
+
+def count_segment_days(
+    days: dict[str, int], rows: Iterable[dict[str, Any]], live: set[tuple[str, str]]
+) -> None:
+    """Add messages of segments whose head is live (`live`: (customer_id, id) pairs)."""
+    count_head_days(
+        days,
+        (
+            row.get("timestamp")
+            for row in rows
+            if (str(row.get("customer_id")), str(row.get("conversation_id"))) in live
+        ),
+    )
+
+
+# -- deleting a customer ----------------------------------------------------------------------
+
+
+def is_head(item: Mapping[str, Any]) -> bool:
+    return item.get("type") in (None, "conversation")
+
+
+def deletion_batches(items: Sequence[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    """Every item of a customer in batches of `size`, heads first: if a delete is interrupted,
+    what remains is invisible (segments without a head), and a retry removes it."""
+    ordered = sorted(items, key=lambda item: not is_head(item))
+    return [ordered[n : n + size] for n in range(0, len(ordered), size)]
