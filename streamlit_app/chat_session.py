@@ -3,11 +3,13 @@
 Streamlit-free, so the page stays a thin script and this logic tests without a browser.
 A new conversation lives only in memory until its first message: the first `record` creates
 it in the store with that message, and every later message is one `append_message` call.
+Titles and summaries are not written here: the background `Enricher` writes them, and
+`adopt_header` picks them up from the sidebar's listing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from pydantic import JsonValue
 
@@ -18,19 +20,11 @@ from conversation_store import (
     ConversationSummary,
     Message,
     Page,
+    SearchHit,
 )
 from conversation_store.history import window
 
-MAX_TITLE_CHARS = 60
-
-
-def derive_title(first_message: str, *, max_chars: int = MAX_TITLE_CHARS) -> str:
-    """A title from the first message: its first line, shortened on a word boundary."""
-    line = " ".join(first_message.split())
-    if len(line) <= max_chars:
-        return line or "New conversation"
-    cut = line[: max_chars - 1].rsplit(" ", 1)[0] or line[: max_chars - 1]
-    return cut + "…"
+UNTITLED = "New conversation"
 
 
 class ChatSession:
@@ -42,20 +36,27 @@ class ChatSession:
         self.session_id = session_id
         self.conversation = self._new_document()
         self.stored = False
+        self.share_token: str | None = None  # the open conversation's link made this session
 
     @property
     def conversation_id(self) -> str:
         return self.conversation.id
 
+    @property
+    def title(self) -> str:
+        return self.conversation.title or UNTITLED
+
+    @property
+    def is_shared(self) -> bool:
+        return self.share_token is not None or self.conversation.share_id is not None
+
     def new_conversation(self) -> None:
         """Start an empty conversation; nothing is stored until its first message."""
-        self.conversation = self._new_document()
-        self.stored = False
+        self._show(self._new_document(), stored=False)
 
     def open(self, conversation_id: str) -> None:
         """Load a stored conversation. Raises ConversationNotFoundError."""
-        self.conversation = self.manager.load_conversation(conversation_id, self.customer_id)
-        self.stored = True
+        self._show(self.manager.load_conversation(conversation_id, self.customer_id), stored=True)
 
     def record(
         self, role: str, content: str, *, metadata: Mapping[str, JsonValue] | None = None
@@ -78,16 +79,23 @@ class ChatSession:
         """The newest messages within a token budget, oldest first, for the language model."""
         if not self.stored:
             return window(self.conversation.messages, max_tokens=max_tokens)
-        return self.manager.get_history(self.conversation_id, self.customer_id,
-                                        max_tokens=max_tokens)
+        return self.manager.get_history(
+            self.conversation_id, self.customer_id, max_tokens=max_tokens
+        )
 
-    def recent_conversations(self, *, pages: int, page_size: int = 20) -> Page[ConversationSummary]:
-        """The first `pages` pages of the customer's conversations, newest first, as one page."""
+    def recent_conversations(
+        self, *, pages: int, page_size: int = 20, archived: bool | None = False
+    ) -> Page[ConversationSummary]:
+        """The first `pages` pages of the customer's conversations, newest first, as one page.
+
+        `archived`: False lists the active ones, True the archived ones, None both.
+        """
         items: list[ConversationSummary] = []
         continuation: str | None = None
         for _ in range(max(pages, 1)):
-            page = self.manager.get_recent_conversations(self.customer_id, limit=page_size,
-                                                         continuation=continuation)
+            page = self.manager.get_recent_conversations(
+                self.customer_id, limit=page_size, continuation=continuation, archived=archived
+            )
             items.extend(page.items)
             continuation = page.continuation
             if continuation is None:
@@ -106,17 +114,78 @@ class ChatSession:
         if conversation_id == self.conversation_id:
             self.new_conversation()
 
+    def archive(self, conversation_id: str, archived: bool = True) -> None:
+        """Archive (or restore) a conversation; archiving the open one starts a new one, as
+        the open conversation is always one the sidebar lists."""
+        self.manager.archive_conversation(conversation_id, self.customer_id, archived)
+        if archived and conversation_id == self.conversation_id:
+            self.new_conversation()
+
+    def search(self, query: str, *, limit: int) -> list[SearchHit]:
+        """Messages of this customer matching `query`. Raises InvalidInputError."""
+        return self.manager.search_conversations(self.customer_id, query, limit)
+
+    def share(self) -> str:
+        """A new read-only link token for the open conversation; older links stop working."""
+        self.share_token = self.manager.share_conversation(self.conversation_id, self.customer_id)
+        return self.share_token
+
+    def unshare(self) -> None:
+        """Revoke the open conversation's read-only link."""
+        self.manager.unshare_conversation(self.conversation_id, self.customer_id)
+        self.share_token = None
+        self.conversation.share_id = None
+
+    def fork(self, message_id: str) -> None:
+        """Copy the open conversation up to `message_id` into a new one, and open that."""
+        fork = self.manager.fork_conversation(self.conversation_id, self.customer_id, message_id)
+        self._show(fork, stored=True)
+
+    def edit_message(self, message_id: str, content: str) -> None:
+        """Replace a message's text in the open conversation (replies stay as they are).
+
+        Raises InvalidInputError (e.g. blank), MessageNotFoundError.
+        """
+        self.manager.edit_message(self.conversation_id, self.customer_id, message_id, content)
+        self._reload()
+
+    def delete_message(self, message_id: str) -> None:
+        """Remove one message from the open conversation. Raises MessageNotFoundError."""
+        self.manager.delete_message(self.conversation_id, self.customer_id, message_id)
+        self._reload()
+
+    def adopt_header(self, listed: Sequence[ConversationSummary]) -> None:
+        """Take the open conversation's title and summary from a fresh listing, where the
+        background enricher's (or another tab's) writes show up without another read."""
+        for summary in listed:
+            if self.stored and summary.id == self.conversation_id:
+                self.conversation.title = summary.title
+                self.conversation.summary = summary.summary
+
+    def _reload(self) -> None:
+        # Keeps `share_token`: the conversation changed, its link did not.
+        self.conversation = self.manager.load_conversation(self.conversation_id, self.customer_id)
+
+    def _show(self, conversation: Conversation, *, stored: bool) -> None:
+        self.conversation = conversation
+        self.stored = stored
+        self.share_token = None
+
     def _store(self, message: Message) -> AppendResult:
         if not self.stored:
-            if self.conversation.title is None and message.content:
-                self.conversation.title = derive_title(message.content)
             self.manager.save_conversation(self.conversation)
             self.stored = True
-            return AppendResult(conversation_id=self.conversation_id,
-                                message_ids=[message.id] if message.id else [])
+            return AppendResult(
+                conversation_id=self.conversation_id, message_ids=[message.id] if message.id else []
+            )
         return self.manager.append_message(
-            self.conversation_id, self.customer_id, message.role, message.content,
-            tokens=message.tokens, metadata=message.metadata, message_id=message.id,
+            self.conversation_id,
+            self.customer_id,
+            message.role,
+            message.content,
+            tokens=message.tokens,
+            metadata=message.metadata,
+            message_id=message.id,
         )
 
     def _take_back(self, message: Message) -> None:

@@ -1,27 +1,160 @@
-"""Rendering of the chat page: the open conversation, voice and text input, one turn."""
+"""Rendering of the chat page: header, share menu, the open conversation with per-message
+actions (fork, edit, delete), voice and text input, one turn."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from conversation_store import AppendResult, ConversationStoreError
+from conversation_store import AppendResult, ConversationStoreError, Message
 
 from . import services
+from .callbacks import guarded
 from .chat_session import ChatSession
+from .share_links import share_url
 from .status import SAVING, pending_count_of, save_status
 from .transcribers import TranscriptionError
 
 STATUS_KEY = "save_status"
 _VOICE_KEY = "voice_input_generation"
+_EDITING_KEY = "editing_message"
 _SHOWN_ROLES = ("user", "assistant")
 
 
+def render_header(slot: DeltaGenerator, chat: ChatSession) -> None:
+    """The open conversation's title and, once the enricher wrote one, its summary.
+
+    Drawn into `slot` (an `st.empty`), so the page can redraw it after a turn.
+    """
+    with slot.container():
+        st.title(chat.title)
+        if chat.conversation.summary:
+            st.caption(chat.conversation.summary)
+
+
+def render_toolbar() -> tuple[DeltaGenerator, DeltaGenerator]:
+    """The save status line and, beside it, the place of the share menu.
+
+    The page fills the share menu after the turn, so a conversation stored by this turn
+    gets its menu at once.
+    """
+    status_column, share_column = st.columns([5, 1], vertical_alignment="center")
+    with status_column:
+        return status_slot(), share_column
+
+
+def render_share_menu(chat: ChatSession) -> None:
+    """Create, replace or revoke the open conversation's read-only link."""
+    if not chat.stored:
+        return
+    with st.popover("Share", icon=":material/share:", key="share_menu"):
+        if chat.share_token is not None:
+            st.caption("Anyone with this link can read this conversation, not change it.")
+            st.code(share_url(st.context.url, chat.share_token), language=None)
+        elif chat.is_shared:
+            st.caption("Shared. A new link replaces the current one, which then stops working.")
+        else:
+            st.caption("Create a read-only link to this conversation.")
+        st.button(
+            "New link" if chat.is_shared else "Create link",
+            key="share_create",
+            on_click=guarded(chat.share),
+        )
+        if chat.is_shared:
+            st.button("Stop sharing", key="share_stop", on_click=guarded(chat.unshare))
+
+
 def render_messages(chat: ChatSession) -> None:
-    for message in chat.conversation.messages:
-        if message.role in _SHOWN_ROLES and message.content:
-            with st.chat_message(message.role):
-                st.markdown(message.content)
+    """The open conversation; each stored message has a menu (fork, edit, delete), and the
+    message being edited shows an editor instead of its text."""
+    editing = st.session_state.get(_EDITING_KEY)
+    for message in _shown(chat.conversation.messages):
+        if message.id is None:  # a seed document's message: nothing can name it
+            st.chat_message(message.role).markdown(message.content or "")
+            continue
+        text, menu = _bubble(message.role)
+        with text:
+            if message.id == editing:
+                _message_editor(chat, message)
+            else:
+                st.markdown(message.content or "")
+        with menu:
+            _message_menu(chat, message)
+
+
+def render_transcript(messages: Sequence[Message]) -> None:
+    """The user and assistant messages, read-only."""
+    for message in _shown(messages):
+        st.chat_message(message.role).markdown(message.content or "")
+
+
+def _shown(messages: Sequence[Message]) -> list[Message]:
+    return [m for m in messages if m.role in _SHOWN_ROLES and m.content]
+
+
+def _bubble(role: str) -> tuple[DeltaGenerator, DeltaGenerator]:
+    """A chat message: the place of its text and, at its right, of its menu."""
+    text, menu = st.chat_message(role).columns([14, 1])
+    return text, menu
+
+
+def _message_menu(chat: ChatSession, message: Message) -> None:
+    message_id = str(message.id)
+    with st.popover("", icon=":material/more_horiz:", key=f"message_menu_{message_id}"):
+        st.button(
+            "Fork from here",
+            key=f"fork_{message_id}",
+            icon=":material/call_split:",
+            help="A new conversation with the messages up to this one",
+            on_click=guarded(_fork, chat, message_id),
+        )
+        st.button(
+            "Edit",
+            key=f"edit_{message_id}",
+            icon=":material/edit:",
+            help="Change the stored text; later replies are kept as they are",
+            on_click=_start_edit,
+            args=(message_id,),
+        )
+        st.button(
+            "Delete",
+            key=f"delete_message_{message_id}",
+            icon=":material/delete:",
+            on_click=guarded(chat.delete_message, message_id),
+        )
+
+
+def _message_editor(chat: ChatSession, message: Message) -> None:
+    message_id = str(message.id)
+    st.text_area("Message", value=message.content or "", key=f"edit_text_{message_id}")
+    with st.container(horizontal=True):
+        st.button(
+            "Save",
+            key=f"save_edit_{message_id}",
+            type="primary",
+            on_click=guarded(_save_edit, chat, message_id),
+        )
+        st.button("Cancel", key=f"cancel_edit_{message_id}", on_click=_stop_edit)
+
+
+def _fork(chat: ChatSession, message_id: str) -> None:
+    chat.fork(message_id)
+    st.session_state.pop(STATUS_KEY, None)
+
+
+def _start_edit(message_id: str) -> None:
+    st.session_state[_EDITING_KEY] = message_id
+
+
+def _save_edit(chat: ChatSession, message_id: str) -> None:
+    chat.edit_message(message_id, str(st.session_state.get(f"edit_text_{message_id}", "")))
+    _stop_edit()
+
+
+def _stop_edit() -> None:
+    st.session_state.pop(_EDITING_KEY, None)
 
 
 def status_slot() -> DeltaGenerator:
@@ -54,22 +187,39 @@ def voice_input() -> str | None:
 
 def run_turn(chat: ChatSession, text: str, slot: DeltaGenerator) -> None:
     """Show and store the user's message, then stream, show and store the reply."""
-    with st.chat_message("user"):
-        st.markdown(text)
+    user_text, user_menu = _bubble("user")
+    user_text.markdown(text)
     if not _record(chat, "user", text, slot):
         return
+    _add_menu_of_last(chat, user_menu)
     try:
         responder = services.responder()
-        with st.chat_message("assistant"):
-            streamed = st.write_stream(responder.stream_reply(chat.history(
-                max_tokens=services.history_token_budget())))
+        reply_text, reply_menu = _bubble("assistant")
+        with reply_text:
+            streamed = st.write_stream(
+                responder.stream_reply(chat.history(max_tokens=services.history_token_budget()))
+            )
     except Exception as exc:  # a model or network failure must not lose the stored question
         st.error(f"The assistant could not answer: {exc}")
         return
     reply = streamed if isinstance(streamed, str) else "".join(str(part) for part in streamed)
-    if reply:
-        metadata = {"model": responder.model} if responder.model else None
-        _record(chat, "assistant", reply, slot, metadata=metadata)
+    metadata = {"model": responder.model} if responder.model else None
+    if reply and _record(chat, "assistant", reply, slot, metadata=metadata):
+        _add_menu_of_last(chat, reply_menu)
+        _enrich_later(chat)
+
+
+def _add_menu_of_last(chat: ChatSession, menu: DeltaGenerator) -> None:
+    """The menu of the message just stored, without waiting for a rerun."""
+    with menu:
+        _message_menu(chat, chat.conversation.messages[-1])
+
+
+def _enrich_later(chat: ChatSession) -> None:
+    """Have the background enricher title (and later summarize) the conversation."""
+    enricher = services.enricher()
+    if enricher is not None:
+        enricher.submit(chat.conversation_id, chat.customer_id)
 
 
 def _record(
@@ -88,9 +238,11 @@ def _record(
         slot.empty()
         st.error(f"Your message was not saved: {exc}")
         return False
-    status = save_status(pending=result.pending,
-                         pending_count=pending_count_of(chat.manager.store),
-                         just_queued=len(result.message_ids))
+    status = save_status(
+        pending=result.pending,
+        pending_count=pending_count_of(chat.manager.store),
+        just_queued=len(result.message_ids),
+    )
     st.session_state[STATUS_KEY] = status
     slot.caption(status)
     return True

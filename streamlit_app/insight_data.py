@@ -23,12 +23,16 @@ class Insights:
     tokens_per_conversation: list[tuple[str, int]]
 
     def messages_per_day_chart(self) -> dict[str, list[str] | list[int]]:
-        return {"day": [day.isoformat() for day, _ in self.messages_per_day],
-                "messages": [count for _, count in self.messages_per_day]}
+        return {
+            "day": [day.isoformat() for day, _ in self.messages_per_day],
+            "messages": [count for _, count in self.messages_per_day],
+        }
 
     def tokens_per_conversation_chart(self) -> dict[str, list[str] | list[int]]:
-        return {"conversation": [title for title, _ in self.tokens_per_conversation],
-                "tokens": [tokens for _, tokens in self.tokens_per_conversation]}
+        return {
+            "conversation": [title for title, _ in self.tokens_per_conversation],
+            "tokens": [tokens for _, tokens in self.tokens_per_conversation],
+        }
 
 
 def compute_insights(

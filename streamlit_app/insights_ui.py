@@ -16,7 +16,9 @@ MAX_LOADED = 50  # loaded with their messages for the per-day chart
 
 def render_insights(chat: ChatSession) -> None:
     try:
-        summaries = chat.recent_conversations(pages=MAX_CONVERSATIONS // 50, page_size=50).items
+        summaries = chat.recent_conversations(
+            pages=MAX_CONVERSATIONS // 50, page_size=50, archived=None
+        ).items
         conversations = []
         for summary in summaries[:MAX_LOADED]:
             try:
@@ -37,7 +39,8 @@ def render_insights(chat: ChatSession) -> None:
     st.subheader("Messages per day")
     st.bar_chart(insights.messages_per_day_chart(), x="day", y="messages")
     st.subheader("Tokens per conversation")
-    st.bar_chart(insights.tokens_per_conversation_chart(), x="conversation", y="tokens",
-                 horizontal=True)
+    st.bar_chart(
+        insights.tokens_per_conversation_chart(), x="conversation", y="tokens", horizontal=True
+    )
     if len(summaries) > MAX_LOADED:
         st.caption(f"Messages per day counts your {MAX_LOADED} most recent conversations.")

@@ -1,7 +1,8 @@
 """Who answers: a pluggable `Responder`, offline until a language model is configured.
 
-`AzureOpenAIResponder` streams from Azure OpenAI. Its seam is `ChatCompletionsAPI`, the one
-method of `AzureOpenAI().chat.completions` it calls, so tests pass a fake object there.
+`AzureOpenAIResponder` streams from Azure OpenAI, and also writes conversation titles and
+summaries for the background enricher (`ConversationWriter`). Its seam is `ChatCompletionsAPI`,
+the one method of `AzureOpenAI().chat.completions` it calls, so tests pass a fake object there.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ DEFAULT_API_VERSION = "2024-10-21"
 DEFAULT_HISTORY_TOKENS = 8000
 COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+TITLE_INSTRUCTIONS = (
+    "Write a title of at most six words for the conversation the user gives you. "
+    "Answer with the title only, without quotes or a final period."
+)
+SUMMARY_INSTRUCTIONS = (
+    "Summarize the conversation the user gives you in one or two plain sentences of at most "
+    "50 words, saying what was asked and what was concluded. Answer with the summary only."
+)
+TRANSCRIPT_CHARS_PER_MESSAGE = 500  # bounds the prompt whatever the messages hold
 
 
 @runtime_checkable
@@ -34,6 +44,15 @@ class Responder(Protocol):
     def stream_reply(self, history: Sequence[Message]) -> Iterator[str]:
         """The reply to `history` (oldest first, ending with the user's message)."""
         ...
+
+
+@runtime_checkable
+class ConversationWriter(Protocol):
+    """Writes a conversation's title and summary (the enricher's language model)."""
+
+    def write_title(self, history: Sequence[Message]) -> str: ...
+
+    def write_summary(self, history: Sequence[Message]) -> str: ...
 
 
 class OfflineResponder:
@@ -80,8 +99,9 @@ class AzureOpenAIConfig:
             deployment=deployment,
             api_version=environ.get("AZURE_OPENAI_API_VERSION") or DEFAULT_API_VERSION,
             api_key=environ.get("AZURE_OPENAI_API_KEY") or None,
-            history_tokens=int(environ.get("AZURE_OPENAI_HISTORY_TOKENS") or
-                               DEFAULT_HISTORY_TOKENS),
+            history_tokens=int(
+                environ.get("AZURE_OPENAI_HISTORY_TOKENS") or DEFAULT_HISTORY_TOKENS
+            ),
         )
 
 
@@ -105,6 +125,16 @@ def to_chat_messages(
         elif message.role == "assistant":
             messages.append({"role": "assistant", "content": message.content})
     return messages
+
+
+def transcript(history: Sequence[Message]) -> str:
+    """The user and assistant turns as plain text, each cut to a bounded length."""
+    lines = []
+    for message in history:
+        if message.role in ("user", "assistant") and message.content:
+            text = message.content[:TRANSCRIPT_CHARS_PER_MESSAGE]
+            lines.append(f"{message.role.capitalize()}: {text}")
+    return "\n\n".join(lines)
 
 
 def chunk_text(chunk: ChatCompletionChunk) -> str:
@@ -138,15 +168,20 @@ class AzureOpenAIResponder:
         from openai import AzureOpenAI
 
         if config.api_key:
-            client = AzureOpenAI(azure_endpoint=config.endpoint, api_key=config.api_key,
-                                 api_version=config.api_version)
+            client = AzureOpenAI(
+                azure_endpoint=config.endpoint,
+                api_key=config.api_key,
+                api_version=config.api_version,
+            )
         else:
             from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 
-            provider = get_bearer_token_provider(DefaultAzureCredential(),
-                                                 COGNITIVE_SERVICES_SCOPE)
-            client = AzureOpenAI(azure_endpoint=config.endpoint, azure_ad_token_provider=provider,
-                                 api_version=config.api_version)
+            provider = get_bearer_token_provider(DefaultAzureCredential(), COGNITIVE_SERVICES_SCOPE)
+            client = AzureOpenAI(
+                azure_endpoint=config.endpoint,
+                azure_ad_token_provider=provider,
+                api_version=config.api_version,
+            )
         return cls(client.chat.completions, deployment=config.deployment)
 
     def stream_reply(self, history: Sequence[Message]) -> Iterator[str]:
@@ -159,3 +194,22 @@ class AzureOpenAIResponder:
             text = chunk_text(chunk)
             if text:
                 yield text
+
+    def write_title(self, history: Sequence[Message]) -> str:
+        return self._complete(TITLE_INSTRUCTIONS, history)
+
+    def write_summary(self, history: Sequence[Message]) -> str:
+        return self._complete(SUMMARY_INSTRUCTIONS, history)
+
+    def _complete(self, instructions: str, history: Sequence[Message]) -> str:
+        """One whole answer to `instructions` about the conversation, through the streaming
+        call the replies use (so the one seam serves both)."""
+        stream = self._completions.create(
+            model=self._deployment,
+            messages=[
+                {"role": "system", "content": instructions},
+                {"role": "user", "content": transcript(history)},
+            ],
+            stream=True,
+        )
+        return "".join(chunk_text(chunk) for chunk in stream)

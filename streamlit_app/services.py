@@ -1,10 +1,13 @@
 """The app's edge: configuration from the environment, and the objects every page uses.
 
 Injection seam for tests: put a `ConversationManager` in `st.session_state[MANAGER_KEY]`
-(and optionally a `Responder` / `Transcriber` under `RESPONDER_KEY` / `TRANSCRIBER_KEY`)
-before the first run, e.g. `at.session_state[MANAGER_KEY] = ConversationManager(store)` with
-`AppTest`. Otherwise one manager per process is built from `Settings.from_env(os.environ)`
-(after loading `.env`), cached with `st.cache_resource` and shared by every session.
+(and optionally a `Responder` / `Transcriber` / `Enricher` under `RESPONDER_KEY` /
+`TRANSCRIBER_KEY` / `ENRICHER_KEY`) before the first run, e.g.
+`at.session_state[MANAGER_KEY] = ConversationManager(store)` with `AppTest`. Otherwise one
+manager per process is built from `Settings.from_env(os.environ)` (after loading `.env`),
+cached with `st.cache_resource` and shared by every session, and so is one `Enricher` over it.
+With an injected manager and no injected enricher, nothing is enriched: the process's enricher
+writes to the process's store, never to the injected one.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import streamlit as st
 from dotenv import find_dotenv, load_dotenv
 
 from conversation_store import ConversationManager, Settings
+from conversation_store.enrichment import Enricher
 
 from .chat_session import ChatSession
 from .identity import anonymous_customer_id, new_session_id, signed_in_customer_id
@@ -23,6 +27,7 @@ from .responders import (
     DEFAULT_HISTORY_TOKENS,
     AzureOpenAIConfig,
     AzureOpenAIResponder,
+    ConversationWriter,
     OfflineResponder,
     Responder,
 )
@@ -31,6 +36,7 @@ from .transcribers import Transcriber, transcriber_from_env
 MANAGER_KEY = "conversation_manager"
 RESPONDER_KEY = "responder"
 TRANSCRIBER_KEY = "transcriber"
+ENRICHER_KEY = "enricher"
 _CHAT_KEY = "chat_session"
 _SESSION_ID_KEY = "session_id"
 _ANONYMOUS_KEY = "anonymous_customer_id"
@@ -62,6 +68,20 @@ def _process_responder() -> Responder:
 
 
 @st.cache_resource(show_spinner=False)
+def _process_enricher() -> Enricher:
+    return enricher_for(_process_manager(), _process_responder())
+
+
+def enricher_for(manager: ConversationManager, responder: Responder) -> Enricher:
+    """An enricher writing with the responder's language model when it has one."""
+    if isinstance(responder, ConversationWriter):
+        return Enricher(
+            manager, title_writer=responder.write_title, summary_writer=responder.write_summary
+        )
+    return Enricher(manager)
+
+
+@st.cache_resource(show_spinner=False)
 def _process_transcriber() -> Transcriber:
     return transcriber_from_env(_environment())
 
@@ -88,6 +108,16 @@ def responder() -> Responder:
         raise ConfigurationError(f"The language model is misconfigured: {exc}") from exc
 
 
+def enricher() -> Enricher | None:
+    """The injected enricher, else the process's; None when only a manager was injected."""
+    injected = st.session_state.get(ENRICHER_KEY)
+    if isinstance(injected, Enricher):
+        return injected
+    if MANAGER_KEY in st.session_state:
+        return None
+    return _process_enricher()
+
+
 def transcriber() -> Transcriber:
     """The injected transcriber, else Azure AI Speech when configured, else PocketSphinx."""
     injected = st.session_state.get(TRANSCRIBER_KEY)
@@ -110,8 +140,9 @@ def customer_id() -> str:
     signed_in = signed_in_customer_id(st.user.to_dict())
     if signed_in is not None:
         return signed_in
-    anonymous = anonymous_customer_id(st.query_params,
-                                      remembered=st.session_state.get(_ANONYMOUS_KEY))
+    anonymous = anonymous_customer_id(
+        st.query_params, remembered=st.session_state.get(_ANONYMOUS_KEY)
+    )
     st.session_state[_ANONYMOUS_KEY] = anonymous
     return anonymous
 

@@ -7,6 +7,8 @@ from datetime import date, tzinfo
 
 from conversation_store import ConversationSummary
 
+from .chat_session import UNTITLED
+
 TODAY = "Today"
 YESTERDAY = "Yesterday"
 PREVIOUS_7_DAYS = "Previous 7 days"
@@ -38,6 +40,7 @@ def group_conversations(
 
 
 def display_title(summary: ConversationSummary, *, max_chars: int = 40) -> str:
-    """The title shown in the sidebar: the stored title, shortened, or "New conversation"."""
-    title = (summary.title or "").strip() or "New conversation"
+    """The title shown in the sidebar: the stored title, shortened, or `UNTITLED` until the
+    enricher (or the user) gives it one."""
+    title = (summary.title or "").strip() or UNTITLED
     return title if len(title) <= max_chars else title[: max_chars - 1].rstrip() + "…"

@@ -80,8 +80,12 @@ class AzureSpeechConfig:
         endpoint = environ.get("AZURE_SPEECH_ENDPOINT", "").strip() or None
         if not key or not (region or endpoint):
             return None
-        return cls(key=key, region=region, endpoint=endpoint,
-                   language=environ.get("AZURE_SPEECH_LANGUAGE") or DEFAULT_LANGUAGE)
+        return cls(
+            key=key,
+            region=region,
+            endpoint=endpoint,
+            language=environ.get("AZURE_SPEECH_LANGUAGE") or DEFAULT_LANGUAGE,
+        )
 
     @property
     def url(self) -> str:

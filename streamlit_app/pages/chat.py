@@ -2,14 +2,23 @@
 
 import streamlit as st
 from streamlit_app import services
-from streamlit_app.chat_ui import render_messages, run_turn, status_slot, voice_input
+from streamlit_app.callbacks import show_callback_error
+from streamlit_app.chat_ui import (
+    render_header,
+    render_messages,
+    render_share_menu,
+    render_toolbar,
+    run_turn,
+    voice_input,
+)
 from streamlit_app.sidebar_ui import render_sidebar
 
 chat = services.chat_session_or_stop()
 
-title = st.empty()
-title.title(chat.conversation.title or "New conversation")
-slot = status_slot()
+header = st.empty()
+render_header(header, chat)
+slot, share_area = render_toolbar()
+show_callback_error()
 messages = st.container()  # the new turn is drawn here too, above the voice input
 with messages:
     render_messages(chat)
@@ -19,5 +28,8 @@ text = typed or spoken
 if text:
     with messages:
         run_turn(chat, text, slot)
-    title.title(chat.conversation.title or "New conversation")
-render_sidebar(chat)  # last, so a conversation created by this turn is listed
+listed = render_sidebar(chat)  # last, so a conversation created by this turn is listed
+chat.adopt_header(listed)  # a title or summary the enricher wrote since the last run
+render_header(header, chat)
+with share_area:
+    render_share_menu(chat)

@@ -1,15 +1,18 @@
-"""AppTest fixtures: the real app script, with a store injected through session state."""
+"""AppTest fixtures: the real app script, with a manager and an enricher injected through
+session state, over a real SQLite file (or a store the test passes)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from streamlit_app.services import MANAGER_KEY
+from streamlit_app.services import ENRICHER_KEY, MANAGER_KEY
 
-from conversation_store import ConversationManager, SQLiteStore
+from conversation_store import ConversationManager, ConversationStore, SQLiteStore
+from conversation_store.enrichment import Enricher
 
 APP = Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py"
 TIMEOUT = 20
@@ -24,20 +27,32 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def open_app(db_path: Path) -> Iterator[AppFactory]:
-    """Opens the app like a new browser tab over the SQLite file; `cid` picks the customer."""
-    stores: list[SQLiteStore] = []
+    """Opens the app like a new browser tab: over the SQLite file unless `store` is given,
+    with an enricher over the same manager; `cid` picks the customer, `query` adds URL
+    parameters and `enrich=False` leaves the enricher out."""
+    with ExitStack() as resources:
 
-    def open_(cid: str | None = None, **session_state: object) -> AppTest:
-        store = SQLiteStore(db_path)
-        stores.append(store)
-        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-        at.session_state[MANAGER_KEY] = ConversationManager(store)
-        for key, value in session_state.items():
-            at.session_state[key] = value
-        if cid is not None:
-            at.query_params["cid"] = cid
-        return at.run()
+        def open_(
+            cid: str | None = None,
+            *,
+            store: ConversationStore | None = None,
+            query: dict[str, str] | None = None,
+            enrich: bool = True,
+            **session_state: object,
+        ) -> AppTest:
+            if store is None:
+                store = resources.enter_context(SQLiteStore(db_path))
+            manager = ConversationManager(store)
+            at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+            at.session_state[MANAGER_KEY] = manager
+            if enrich:  # closed before its store: ExitStack unwinds last in, first out
+                at.session_state[ENRICHER_KEY] = resources.enter_context(Enricher(manager))
+            for key, value in session_state.items():
+                at.session_state[key] = value
+            if cid is not None:
+                at.query_params["cid"] = cid
+            for key, value in (query or {}).items():
+                at.query_params[key] = value
+            return at.run()
 
-    yield open_
-    for store in stores:
-        store.close()
+        yield open_

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from app_helpers import CID, chat_texts, open_buttons, send, settle
 from streamlit.testing.v1 import AppTest
 
 from conversation_store import SQLiteStore
 
 AppFactory = Callable[..., AppTest]
-
-CID = "anon_0123456789abcdef0123456789abcdef"
-
-
-def send(at: AppTest, text: str) -> AppTest:
-    return at.chat_input(key="chat_input").set_value(text).run()
-
-
-def chat_texts(at: AppTest) -> list[tuple[str, str]]:
-    return [(m.name, m.markdown[0].value) for m in at.main.chat_message]
 
 
 def test_first_visit_stores_nothing_and_puts_an_anonymous_id_in_the_url(
@@ -36,7 +27,7 @@ def test_first_visit_stores_nothing_and_puts_an_anonymous_id_in_the_url(
 def test_each_turn_is_stored_and_the_offline_responder_says_so(
     open_app: AppFactory, db_path
 ) -> None:
-    at = send(open_app(cid=CID), "Hello there")
+    at = settle(send(open_app(cid=CID), "Hello there"))
     assert not at.exception
     texts = chat_texts(at)
     assert texts[0] == ("user", "Hello there")
@@ -46,8 +37,10 @@ def test_each_turn_is_stored_and_the_offline_responder_says_so(
         [summary] = store.list_conversations(customer_id=CID, limit=10).items
         stored = store.get_conversation(customer_id=CID, conversation_id=summary.id)
     assert [(m.role, m.content) for m in stored.messages] == [
-        ("user", "Hello there"), ("assistant", texts[1][1])]
-    assert stored.title == "Hello there"
+        ("user", "Hello there"),
+        ("assistant", texts[1][1]),
+    ]
+    assert stored.title == "Hello there"  # written by the background enricher
     assert stored.session_id and stored.session_id.startswith("s_")
     assert any(c.value == "Saved" for c in at.main.caption)
 
@@ -56,10 +49,9 @@ def test_new_conversation_then_reopen_from_the_sidebar(open_app: AppFactory) -> 
     at = send(open_app(cid=CID), "first conversation")
     at = at.sidebar.button(key="new_conversation").click().run()
     assert chat_texts(at) == []
-    at = send(at, "second conversation")
-    open_buttons = [b for b in at.sidebar.button if b.key and b.key.startswith("open_")]
-    assert [b.label for b in open_buttons] == ["second conversation", "first conversation"]
-    at = open_buttons[1].click().run()
+    at = settle(send(at, "second conversation"))
+    assert open_buttons(at) == ["second conversation", "first conversation"]
+    at = [b for b in at.sidebar.button if b.key and b.key.startswith("open_")][1].click().run()
     assert chat_texts(at)[0] == ("user", "first conversation")
     assert at.title[0].value == "first conversation"
 
@@ -78,4 +70,4 @@ def test_a_conversation_survives_a_restart(open_app: AppFactory) -> None:
 def test_another_customer_does_not_see_the_history(open_app: AppFactory) -> None:
     send(open_app(cid=CID), "private")
     other = open_app(cid="anon_ffffffffffffffffffffffffffffffff")
-    assert not [b for b in other.sidebar.button if b.key and b.key.startswith("open_")]
+    assert open_buttons(other) == []

@@ -31,8 +31,9 @@ def spoken_wav(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     if espeak is None:
         pytest.skip("espeak-ng is not installed (scripts/install-system-deps.sh installs it)")
     path = tmp_path_factory.mktemp("voice") / "digits.wav"
-    subprocess.run([espeak, "-v", "en-us", "-s", "150", "-w", str(path), PHRASE], check=True,
-                   timeout=30)
+    subprocess.run(
+        [espeak, "-v", "en-us", "-s", "150", "-w", str(path), PHRASE], check=True, timeout=30
+    )
     return path.read_bytes()
 
 
@@ -71,8 +72,7 @@ def test_a_recording_becomes_a_stored_message(
     at.session_state[TRANSCRIBER_KEY] = transcriber
     at.query_params["cid"] = CID
     at = at.run()
-    at = at.audio_input(key="voice_input_0").set_value(("voice.wav", spoken_wav,
-                                                         "audio/wav")).run()
+    at = at.audio_input(key="voice_input_0").set_value(("voice.wav", spoken_wav, "audio/wav")).run()
     assert not at.exception
     said = at.main.chat_message[0].markdown[0].value
     assert len(recognised_digits(said)) >= 2, f"transcript {said!r}"

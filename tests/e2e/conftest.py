@@ -49,14 +49,28 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "AZURE_OPENAI_ENDPOINT": "",
         "AZURE_SPEECH_KEY": "",
     }
-    command = [sys.executable, "-m", "streamlit", "run", str(APP),
-               "--server.address", "127.0.0.1", "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
     log = workdir / "streamlit.log"
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, process, log)

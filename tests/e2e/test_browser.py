@@ -1,4 +1,4 @@
-"""The app in a real headless Chromium: chat, reload, reopen from the sidebar."""
+"""The app in a real headless Chromium: chat, reload, reopen from the sidebar, share."""
 
 from __future__ import annotations
 
@@ -11,9 +11,16 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 TIMEOUT_MS = 20_000
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # git-ignored
 
@@ -68,3 +75,33 @@ def test_chat_reload_and_reopen(browser: Any, app_url: str) -> None:
     page.wait_for_timeout(500)  # let the charts finish drawing for the screenshot
     page.screenshot(path=str(ARTIFACTS / "insights.png"), full_page=True)
     page.close()
+
+
+def test_share_link_opens_a_read_only_view(browser: Any, app_url: str) -> None:
+    owner = browser.new_page(viewport={"width": 1280, "height": 900})
+    owner.set_default_timeout(TIMEOUT_MS)
+    owner.goto(app_url)
+    send(owner, "A recipe worth sharing")
+    owner.get_by_role("button", name="Share").click()
+    owner.get_by_role("button", name="Create link").click()
+    link = owner.get_by_test_id("stCode").inner_text().strip()
+    assert link.startswith(f"{app_url}/?share=") and "cid=" not in link
+
+    viewer = browser.new_page(viewport={"width": 1280, "height": 900})  # its own context
+    viewer.set_default_timeout(TIMEOUT_MS)
+    viewer.goto(link)
+    viewer.get_by_text("A read-only copy shared with you").wait_for()
+    texts = viewer.get_by_test_id("stChatMessage").all_inner_texts()
+    assert len(texts) == 2 and "A recipe worth sharing" in texts[0]
+    assert viewer.get_by_test_id("stChatInputTextArea").count() == 0
+    assert viewer.get_by_test_id("stSidebar").count() == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    viewer.screenshot(path=str(ARTIFACTS / "shared-view.png"), full_page=True)
+
+    owner.get_by_role("button", name="Stop sharing").click()
+    owner.get_by_role("button", name="Create link").wait_for()
+    viewer.goto(link)
+    viewer.get_by_text("no longer available").wait_for()
+    assert viewer.get_by_test_id("stChatMessage").count() == 0
+    owner.close()
+    viewer.close()

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from streamlit_app.chat_session import ChatSession, derive_title
+from streamlit_app.chat_session import UNTITLED, ChatSession
 
 from conversation_store import (
     AppendResult,
     ConversationManager,
     ConversationNotFoundError,
+    InvalidInputError,
     MemoryStore,
     Message,
+    MessageNotFoundError,
     StoreUnavailableError,
 )
 
@@ -40,7 +42,8 @@ def test_a_new_conversation_is_not_stored_until_its_first_message(
     chat.record("user", "Plan a trip to Tokyo in spring")
     assert listed(store) == [chat.conversation_id]
     stored = store.get_conversation(customer_id="u1", conversation_id=chat.conversation_id)
-    assert stored.title == "Plan a trip to Tokyo in spring"
+    assert stored.title is None  # the background enricher titles it, not the chat
+    assert chat.title == UNTITLED
     assert stored.session_id == "s_1"
 
 
@@ -116,8 +119,81 @@ def test_a_failed_write_is_taken_back_out_of_the_open_conversation() -> None:
     assert chat.conversation.message_count == 1
 
 
-def test_derive_title() -> None:
-    assert derive_title("  hello\n world ") == "hello world"
-    assert derive_title("") == "New conversation"
-    long = derive_title("word " * 30, max_chars=20)
-    assert long.endswith("…") and len(long) <= 20 and "wor…" not in long
+def test_archiving_the_open_conversation_starts_a_new_one(
+    chat: ChatSession, store: MemoryStore
+) -> None:
+    chat.record("user", "old")
+    old = chat.conversation_id
+    chat.new_conversation()
+    chat.record("user", "current")
+    current = chat.conversation_id
+    chat.archive(old)
+    assert chat.conversation_id == current
+    chat.archive(current)
+    assert not chat.stored and listed(store) == []
+    assert [s.id for s in chat.recent_conversations(pages=1, archived=True).items] == [
+        current,
+        old,
+    ]
+    chat.archive(old, False)
+    assert listed(store) == [old]
+    assert len(chat.recent_conversations(pages=1, archived=None).items) == 2
+
+
+def test_share_then_unshare(chat: ChatSession) -> None:
+    chat.record("user", "shared")
+    assert not chat.is_shared
+    token = chat.share()
+    assert chat.is_shared and chat.share_token == token
+    assert chat.manager.open_shared_conversation(token).id == chat.conversation_id
+    chat.open(chat.conversation_id)  # reloaded: the link is not known, the share is
+    assert chat.share_token is None and chat.is_shared
+    chat.unshare()
+    assert not chat.is_shared
+    with pytest.raises(ConversationNotFoundError):
+        chat.manager.open_shared_conversation(token)
+
+
+def test_fork_opens_a_copy_up_to_the_message(chat: ChatSession, store: MemoryStore) -> None:
+    for text in ("one", "two", "three"):
+        chat.record("user", text)
+    original = chat.conversation_id
+    chat.fork(str(chat.conversation.messages[1].id))
+    assert chat.stored and chat.conversation_id != original
+    assert [m.content for m in chat.conversation.messages] == ["one", "two"]
+    assert set(listed(store)) == {original, chat.conversation_id}
+
+
+def test_edit_and_delete_a_message_keep_the_share_link(chat: ChatSession) -> None:
+    chat.record("user", "teh")
+    chat.record("assistant", "reply")
+    token = chat.share()
+    first, second = (str(m.id) for m in chat.conversation.messages)
+    chat.edit_message(first, "the")
+    assert [m.content for m in chat.conversation.messages] == ["the", "reply"]
+    chat.delete_message(second)
+    assert [m.content for m in chat.conversation.messages] == ["the"]
+    assert chat.conversation.message_count == 1 and chat.share_token == token
+    with pytest.raises(InvalidInputError):
+        chat.edit_message(first, " ")
+    with pytest.raises(MessageNotFoundError):
+        chat.delete_message(second)
+
+
+def test_adopt_header_takes_the_open_conversations_title_and_summary(
+    chat: ChatSession,
+) -> None:
+    chat.record("user", "hi")
+    chat.manager.rename_conversation(chat.conversation_id, "u1", "Greeting")
+    chat.manager.set_summary(chat.conversation_id, "u1", "Someone said hi.")
+    other = chat.recent_conversations(pages=1).items
+    chat.adopt_header([])
+    assert chat.title == UNTITLED
+    chat.adopt_header(other)
+    assert chat.title == "Greeting" and chat.conversation.summary == "Someone said hi."
+
+
+def test_search(chat: ChatSession) -> None:
+    chat.record("user", "Where do pandas live?")
+    [hit] = chat.search("panda", limit=5)
+    assert hit.conversation_id == chat.conversation_id

@@ -6,16 +6,22 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from streamlit_app.responders import (
     OFFLINE_PREFIX,
+    SUMMARY_INSTRUCTIONS,
+    TITLE_INSTRUCTIONS,
     AzureOpenAIConfig,
     AzureOpenAIResponder,
+    ConversationWriter,
     OfflineResponder,
     Responder,
     to_chat_messages,
+    transcript,
 )
+from streamlit_app.services import enricher_for
 
-from conversation_store import Message
+from conversation_store import ConversationManager, MemoryStore, Message
 
 NOW = datetime(2025, 1, 24, tzinfo=UTC)
 
@@ -107,3 +113,48 @@ def test_from_config_builds_a_client_without_network() -> None:
             endpoint="https://x.openai.azure.com", deployment="d", api_key=key
         )
         assert AzureOpenAIResponder.from_config(config).model == "d"
+
+
+def test_azure_responder_writes_titles_and_summaries_for_the_enricher() -> None:
+    completions = FakeCompletions([chunk("Trip "), chunk(None), chunk("to Tokyo")])
+    responder = AzureOpenAIResponder(completions, deployment="gpt-4o-mini")
+    assert isinstance(responder, ConversationWriter)
+    assert not isinstance(OfflineResponder(), ConversationWriter)
+    history = [msg("user", "Plan a trip " + "x" * 600), msg("tool", "r"), msg("assistant", "Ok")]
+    assert responder.write_title(history) == "Trip to Tokyo"
+    assert responder.write_summary(history) == "Trip to Tokyo"
+    title_call, summary_call = completions.calls
+    assert title_call["messages"][0] == {"role": "system", "content": TITLE_INSTRUCTIONS}
+    assert summary_call["messages"][0] == {"role": "system", "content": SUMMARY_INSTRUCTIONS}
+    prompt = title_call["messages"][1]["content"]
+    assert prompt == transcript(history)
+    assert prompt.startswith("User: Plan a trip x") and prompt.endswith("\n\nAssistant: Ok")
+    assert len(prompt) < 600  # each message is cut, and the tool message left out
+
+
+def stored_exchange(manager: ConversationManager) -> str:
+    conversation = manager.create_conversation_document("u1", "s")
+    manager.add_message_to_conversation(conversation, "user", "hi there")
+    manager.add_message_to_conversation(conversation, "assistant", "hello")
+    return manager.save_conversation(conversation).id
+
+
+@pytest.mark.parametrize(
+    ("responder", "title"),
+    [
+        (
+            AzureOpenAIResponder(FakeCompletions([chunk("Model title")]), deployment="d"),
+            "Model title",
+        ),
+        (OfflineResponder(), "hi there"),  # the local rule: no model to ask
+    ],
+)
+def test_enricher_for_asks_the_model_only_when_there_is_one(
+    responder: Responder, title: str
+) -> None:
+    manager = ConversationManager(MemoryStore())
+    conversation_id = stored_exchange(manager)
+    with enricher_for(manager, responder) as enricher:
+        enricher.submit(conversation_id, "u1")
+        assert enricher.wait_idle(10)
+    assert manager.load_conversation(conversation_id, "u1").title == title
