@@ -42,6 +42,7 @@ from ..stores.cosmos_config import (
     DEFAULT_DATABASE,
     NO_DEFAULT_TTL,
     PARTITION_KEY,
+    checked_credential,
     client_options,
 )
 from ..stores.cosmos_errors import translate
@@ -103,6 +104,7 @@ class CosmosStore:
         Function app.
         """
         owned: list[Any] = []
+        credential = checked_credential(credential)
         if credential is None:
             credential = DefaultAzureCredential()
             owned.append(credential)

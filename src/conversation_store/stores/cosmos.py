@@ -44,6 +44,7 @@ from .cosmos_config import (
     DEFAULT_DATABASE,
     NO_DEFAULT_TTL,
     PARTITION_KEY,
+    checked_credential,
     client_options,
 )
 from .cosmos_errors import translate
@@ -103,6 +104,7 @@ class CosmosStore:
         `transport` replaces the HTTP transport (tests count or inject faults with it).
         """
         owned: list[Any] = []
+        credential = checked_credential(credential)
         if credential is None:
             credential = DefaultAzureCredential()
             owned.append(credential)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import binascii
+from typing import Any, TypeVar
 
 from azure.cosmos._retry_options import RetryOptions  # public via ConnectionPolicy only
 from azure.cosmos.documents import ConnectionPolicy
 from azure.cosmos.partition_key import PartitionKey
+
+from ..exceptions import InvalidInputError
 
 DEFAULT_DATABASE = "GenAI"
 DEFAULT_CONTAINER = "AI_Conversations"
@@ -15,6 +19,23 @@ PARTITION_KEY = PartitionKey(path=PARTITION_KEY_PATH)
 # The container's default TTL: -1 turns TTL on without expiring anything by default, so a head
 # expires only by its own `ttl` (without a default TTL, Cosmos DB ignores item ttl values).
 NO_DEFAULT_TTL = -1
+
+
+C = TypeVar("C")
+
+
+def checked_credential(credential: C) -> C:
+    """`credential` unchanged; a key string must be base64 (as every Cosmos DB key is).
+
+    The SDK decodes the key only when it signs the first request, deep inside a connection
+    attempt, where a typo would surface as a raw binascii traceback. Raises InvalidInputError.
+    """
+    if isinstance(credential, str):
+        try:
+            base64.b64decode(credential, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidInputError("the Cosmos DB key is not a base64 account key") from exc
+    return credential
 
 
 def connection_policy() -> ConnectionPolicy:
