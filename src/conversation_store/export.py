@@ -15,12 +15,12 @@ from typing import Literal
 from pydantic import ValidationError
 
 from .exceptions import ConflictError, InvalidInputError
-from .models import Conversation, Message, format_timestamp, utc_now
+from .ids import validate_id
+from .models import Conversation, ImportAction, Message, format_timestamp, utc_now
 
 BUNDLE_FORMAT = "conversation-store/export"
 BUNDLE_VERSION = 1
 MAX_IMPORT_BYTES = 256 * 1024 * 1024
-ImportAction = Literal["create", "merge", "unchanged"]
 ExportFormat = Literal["json", "markdown"]
 
 _ROLE_HEADINGS = {
@@ -76,12 +76,13 @@ def render_export(conversations: Iterable[Conversation], format: object) -> str:
     raise InvalidInputError(f"export format must be 'json' or 'markdown', not {format!r}")
 
 
-def parse_import(data: object) -> list[Conversation]:
+def parse_import(data: object, *, customer_id: str | None = None) -> list[Conversation]:
     """The conversations in a bundle, a single document or a list of documents.
 
     Every document is validated first (ids, roles, timestamps, no repeated message id), so a
-    bad file is refused whole. Counters are recomputed from the messages the file holds.
-    Raises InvalidInputError.
+    bad file is refused whole; with `customer_id`, so is a file holding any other customer's
+    document. Counters are recomputed from the messages the file holds. Raises
+    InvalidInputError.
     """
     if isinstance(data, str | bytes):
         if len(data) > MAX_IMPORT_BYTES:
@@ -99,7 +100,18 @@ def parse_import(data: object) -> list[Conversation]:
     keys = [(c.customer_id, c.id) for c in conversations]
     if len(set(keys)) != len(keys):
         raise InvalidInputError("import holds the same conversation twice")
+    if customer_id is not None:
+        _check_customer(conversations, validate_id(customer_id, "customer id"))
     return conversations
+
+
+def _check_customer(conversations: list[Conversation], expected: str) -> None:
+    for conversation in conversations:
+        if conversation.customer_id != expected:
+            raise InvalidInputError(
+                f"conversation {conversation.id!r} belongs to customer "
+                f"{conversation.customer_id!r}, not {expected!r}; import refused"
+            )
 
 
 def plan_import(

@@ -256,6 +256,9 @@ class Stats(BaseModel):
     messages_per_day: dict[str, int]
 
 
+ImportAction = Literal["create", "merge", "unchanged"]
+
+
 class ImportReport(BaseModel):
     """What an import did: conversations created, merged into (missing messages added) and
     already present unchanged."""
@@ -263,6 +266,11 @@ class ImportReport(BaseModel):
     created: list[str] = Field(default_factory=list)
     merged: list[str] = Field(default_factory=list)
     unchanged: list[str] = Field(default_factory=list)
+
+    def record(self, action: ImportAction, conversation_id: str) -> None:
+        {"create": self.created, "merge": self.merged, "unchanged": self.unchanged}[action].append(
+            conversation_id
+        )
 
 
 class AppendResult(BaseModel):

@@ -26,6 +26,7 @@ from ..models import (
     AppendResult,
     Conversation,
     ConversationSummary,
+    ImportAction,
     ImportReport,
     Message,
     Page,
@@ -460,21 +461,10 @@ class ConversationManager:
         validated before the first write. Raises InvalidInputError, ConflictError.
         """
         self._check_open()
-        conversations = parse_import(data)
-        if customer_id is not None:
-            expected = validate_id(customer_id, "customer id")
-            for conversation in conversations:
-                if conversation.customer_id != expected:
-                    raise InvalidInputError(
-                        f"conversation {conversation.id!r} belongs to customer "
-                        f"{conversation.customer_id!r}, not {expected!r}; import refused"
-                    )
+        conversations = parse_import(data, customer_id=customer_id)
         report = ImportReport()
         for conversation in conversations:
-            action = await self._import_one(conversation)
-            getattr(report, {"create": "created", "merge": "merged"}.get(action, action)).append(
-                conversation.id
-            )
+            report.record(await self._import_one(conversation), conversation.id)
         return report
 
     async def delete_customer_data(self, customer_id: str) -> int:
@@ -487,7 +477,7 @@ class ConversationManager:
 
     # -- internals --------------------------------------------------------------------------
 
-    async def _import_one(self, conversation: Conversation) -> str:
+    async def _import_one(self, conversation: Conversation) -> ImportAction:
         scope = inputs.scope(conversation.id, conversation.customer_id)
         try:
             stored: Conversation | None = await self._store.get_conversation(**scope, last=None)
