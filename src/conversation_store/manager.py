@@ -32,6 +32,7 @@ from .models import (
     Page,
     SearchHit,
     Stats,
+    format_timestamp,
 )
 from .retention import cutoff, is_expired, validate_ttl
 from .search import search_terms
@@ -364,8 +365,7 @@ class ConversationManager:
         fork = editing.forked(
             source, validate_id(message_id, "message id"), title=validate_title(title)
         )
-        stored = self._store.create_conversation(fork)
-        return stored
+        return self._store.create_conversation(fork)
 
     def archive_conversation(
         self, conversation_id: str, customer_id: str, archived: bool = True
@@ -476,7 +476,7 @@ class ConversationManager:
         doomed = [
             s
             for s in self._store.scan_conversations(customer_id=customer)
-            if s.model_dump(mode="json")["updated_at"] < before or is_expired(s.updated_at, s.ttl)
+            if format_timestamp(s.updated_at) < before or is_expired(s.updated_at, s.ttl)
         ]
         for summary in doomed:
             self._store.delete_conversation(

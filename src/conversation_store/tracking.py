@@ -59,3 +59,19 @@ def add_in_memory(conversation: Conversation, message: Message) -> None:
     conversation.message_count += 1
     conversation.total_tokens += message.tokens or 0
     conversation.updated_at = message.timestamp
+
+
+def replace_in_memory(conversation: Conversation, message_id: str, message: Message | None) -> bool:
+    """Replace the message `message_id` by `message` (remove it when None) and keep the
+    counters true; False if no message of `conversation` has that id."""
+    for position, old in enumerate(conversation.messages):
+        if old.id == message_id:
+            if message is None:
+                del conversation.messages[position]
+                conversation.message_count -= 1
+            else:
+                conversation.messages[position] = message
+            new_tokens = (message.tokens or 0) if message else 0
+            conversation.total_tokens += new_tokens - (old.tokens or 0)
+            return True
+    return False

@@ -364,8 +364,7 @@ class ConversationManager:
         fork = editing.forked(
             source, validate_id(message_id, "message id"), title=validate_title(title)
         )
-        stored = await self._store.create_conversation(fork)
-        return stored
+        return await self._store.create_conversation(fork)
 
     async def archive_conversation(
         self, conversation_id: str, customer_id: str, archived: bool = True

@@ -24,7 +24,7 @@ from ..models import (
 )
 from ..retention import is_expired
 from ..search import matches, search_terms, snippet
-from ..tracking import mark_saved
+from ..tracking import mark_saved, replace_in_memory
 from .continuation import decode_continuation, encode_continuation
 from .documents import pin_system_message
 from .protocol import HeaderUpdate
@@ -183,16 +183,9 @@ class MemoryStore:
         with self._lock:
             entry = self._entry(customer_id, conversation_id)
             stored = entry.conversation
-            position = next((n for n, m in enumerate(stored.messages) if m.id == message_id), None)
-            if position is None:
+            copy = message.model_copy(deep=True) if message else None
+            if not replace_in_memory(stored, message_id, copy):
                 raise MessageNotFoundError(conversation_id, customer_id, message_id)
-            old = stored.messages[position]
-            if message is None:
-                del stored.messages[position]
-                stored.message_count -= 1
-            else:
-                stored.messages[position] = message.model_copy(deep=True)
-            stored.total_tokens += ((message.tokens or 0) if message else 0) - (old.tokens or 0)
             stored.updated_at = utc_now()
             entry.version += 1
 

@@ -22,7 +22,7 @@ from ..exceptions import (
     StoreUnavailableError,
 )
 from ..models import AppendResult, Conversation, ConversationSummary, Message, Page, SearchHit
-from ..tracking import mark_saved
+from ..tracking import mark_saved, replace_in_memory
 from .documents import pin_system_message
 from .outbox_queue import Operation, OutboxQueue, QueuedWrite
 from .protocol import ConversationStore, HeaderUpdate
@@ -340,23 +340,6 @@ def _replacement(payload: dict[str, Any]) -> tuple[str, Message | None]:
     return payload["message_id"], None if message is None else Message.model_validate(message)
 
 
-def _replace_in_memory(
-    conversation: Conversation, message_id: str, message: Message | None
-) -> None:
-    """Apply a queued replace_message to a loaded conversation (a no-op if the message is not
-    in the loaded window)."""
-    for position, old in enumerate(conversation.messages):
-        if old.id == message_id:
-            if message is None:
-                del conversation.messages[position]
-                conversation.message_count -= 1
-            else:
-                conversation.messages[position] = message
-            new_tokens = (message.tokens or 0) if message else 0
-            conversation.total_tokens += new_tokens - (old.tokens or 0)
-            return
-
-
 def merge_pending(
     stored: Conversation | None, queued: Sequence[QueuedWrite], *, last: int | None
 ) -> Conversation | None:
@@ -389,7 +372,7 @@ def merge_pending(
         elif write.operation == "clear":
             conversation.messages, conversation.message_count, conversation.total_tokens = [], 0, 0
         elif write.operation == "replace_message":
-            _replace_in_memory(conversation, *_replacement(write.payload))
+            replace_in_memory(conversation, *_replacement(write.payload))  # False: not loaded
     if conversation is not None and last is not None:
         everything = conversation.messages
         conversation.messages = pin_system_message(everything, everything[-last:] if last else [])
