@@ -82,8 +82,11 @@ def test_a_failing_model_keeps_the_question_and_shows_an_error() -> None:
 
 @pytest.fixture
 def fresh_process_cache() -> Iterator[None]:
+    """No process manager or enricher from an earlier test; none left for a later one."""
     services._process_manager.clear()
+    services._process_enricher.clear()
     yield
+    services._process_enricher.clear()
     services._process_manager.clear()
 
 
@@ -106,6 +109,7 @@ def test_the_store_from_the_environment(
     at = send(AppTest.from_file(APP, default_timeout=20).run(), "from env")
     assert not at.exception
     assert (tmp_path / "env.db").exists()
+    services._process_enricher().close()  # it may still be titling the conversation
     services._process_manager().close()
 
 

@@ -75,3 +75,60 @@ def test_two_processes_share_the_file(tmp_path: Path) -> None:
     with ConversationManager(SQLiteStore(path), owns_store=True) as manager:
         loaded = manager.load_conversation(conversation_id, "alice")
     assert loaded.message_count == len(loaded.messages) == 81
+
+
+_CLOSE_UNDER_READERS = """
+import sys, threading, time
+from conversation_store import ConversationManager, SQLiteStore
+from conversation_store.exceptions import StoreClosedError
+from conversation_store.stores.outbox_queue import OutboxQueue
+
+def race(reads, close):
+    endings, started = [], threading.Barrier(5)
+    def loop():
+        started.wait()
+        try:
+            while True:
+                reads()
+        except StoreClosedError:
+            endings.append("closed")
+        except Exception as exc:
+            endings.append(repr(exc))
+    threads = [threading.Thread(target=loop) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    time.sleep(0.05)
+    close()
+    for thread in threads:
+        thread.join()
+    print(endings)
+
+for round in range(5):
+    manager = ConversationManager.from_url(f"sqlite:///{sys.argv[1]}/{round}.db")
+    doc = manager.create_conversation_document("alice", "s1")
+    for n in range(200):
+        manager.add_message_to_conversation(doc, "user", f"message {n}")
+    manager.save_conversation(doc)
+    race(lambda: (manager.load_conversation(doc.id, "alice"),
+                  manager.search_conversations("alice", "message")), manager.close)
+    queue = OutboxQueue(f"{sys.argv[1]}/{round}.outbox")
+    for n in range(200):
+        queue.put("alice", doc.id, "append", {"n": n})
+    race(queue.pending, queue.close)
+"""
+
+
+def test_closing_under_running_readers_ends_them_with_store_closed(tmp_path: Path) -> None:
+    """close() from one thread while others read: each reader gets StoreClosedError.
+
+    In a subprocess, because closing a connection under a running statement used to crash the
+    interpreter (a segfault CI saw when the app's enricher was still reading)."""
+    run = subprocess.run(
+        [sys.executable, "-c", _CLOSE_UNDER_READERS, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [str(["closed"] * 4)] * 10

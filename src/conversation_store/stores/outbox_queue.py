@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..exceptions import StoreClosedError, StoreUnavailableError
 from ..models import format_timestamp, utc_now
+from .sqlite_connections import ThreadConnections
 
 Operation = Literal["create", "append", "update", "clear", "delete", "replace_message"]
 
@@ -36,16 +35,16 @@ class OutboxQueue:
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._closed = False
+        self._connections = ThreadConnections(
+            self._path, name=f"local outbox {self._path}", setup=_prepare
+        )
         for table in ("outbox", "parked"):
-            self._db().execute(
+            self._run(
                 f"CREATE TABLE IF NOT EXISTS {table} (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
                 "customer_id TEXT NOT NULL, conversation_id TEXT NOT NULL, "
                 "operation TEXT NOT NULL, payload TEXT NOT NULL, queued_at TEXT NOT NULL, "
-                "error TEXT)"
+                "error TEXT)",
+                (),
             )
 
     @property
@@ -83,14 +82,14 @@ class OutboxQueue:
         rows = self._run(
             sql + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq",
             tuple(params),
-        ).fetchall()
+        )
         return [
             QueuedWrite(seq, customer, conversation, operation, json.loads(payload))
             for seq, customer, conversation, operation, payload in rows
         ]
 
     def count(self) -> int:
-        (count,) = self._run("SELECT COUNT(*) FROM outbox", ()).fetchone()
+        ((count,),) = self._run("SELECT COUNT(*) FROM outbox", ())
         return int(count)
 
     def remove(self, seq: int) -> None:
@@ -98,52 +97,44 @@ class OutboxQueue:
 
     def drop_customer(self, customer_id: str) -> int:
         """Forget every queued write of `customer_id` (their data is being deleted)."""
-        return self._run("DELETE FROM outbox WHERE customer_id = ?", (customer_id,)).rowcount
+        with self._connections.session() as db:
+            dropped: int = db.execute(
+                "DELETE FROM outbox WHERE customer_id = ?", (customer_id,)
+            ).rowcount
+        return dropped
 
     def park(self, seq: int, error: str) -> None:
         """Move a write the primary store refused for good out of the way, keeping it on disk."""
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute(
-                "INSERT INTO parked (customer_id, conversation_id, operation, payload, queued_at, "
-                "error) SELECT customer_id, conversation_id, operation, payload, queued_at, ? "
-                "FROM outbox WHERE seq = ?",
-                (error, seq),
-            )
-            db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        with self._connections.session() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(
+                    "INSERT INTO parked (customer_id, conversation_id, operation, payload, "
+                    "queued_at, error) SELECT customer_id, conversation_id, operation, payload, "
+                    "queued_at, ? FROM outbox WHERE seq = ?",
+                    (error, seq),
+                )
+                db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     def parked_count(self) -> int:
-        (count,) = self._run("SELECT COUNT(*) FROM parked", ()).fetchone()
+        ((count,),) = self._run("SELECT COUNT(*) FROM parked", ())
         return int(count)
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            for db in self._connections:
-                db.close()
-            self._connections.clear()
+        """Wait for the operations running in other threads, then close. Idempotent."""
+        self._connections.close()
 
-    def _run(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
-        try:
-            return self._db().execute(sql, params)
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailableError(f"local outbox {self._path}: {exc}") from exc
+    def _run(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """All rows of one statement, read before its connection is released."""
+        with self._connections.session() as db:
+            return db.execute(sql, params).fetchall()
 
-    def _db(self) -> sqlite3.Connection:
-        if self._closed:
-            raise StoreClosedError(f"outbox {self._path} is closed")
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA busy_timeout = 10000")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = FULL")  # durable before we say "pending"
-            with self._lock:
-                self._connections.append(db)
-            self._local.db = db
-        return db
+
+def _prepare(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA busy_timeout = 10000")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")  # durable before we say "pending"

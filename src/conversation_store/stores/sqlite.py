@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,14 +20,13 @@ from ..exceptions import (
     ConversationNotFoundError,
     InvalidInputError,
     MessageNotFoundError,
-    StoreClosedError,
-    StoreUnavailableError,
 )
 from ..models import AppendResult, Conversation, ConversationSummary, Message, Page, SearchHit
 from ..tracking import mark_saved
 from . import sqlite_queries
 from .continuation import decode_continuation, encode_continuation
 from .protocol import HeaderUpdate
+from .sqlite_connections import ThreadConnections
 from .sqlite_migrations import apply_migrations
 from .sqlite_queries import live
 from .sqlite_rows import (
@@ -54,12 +52,11 @@ class SQLiteStore:
         self._path = Path(path)
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout_ms = busy_timeout_ms
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._closed = False
-        with self._translate_errors():
-            apply_migrations(self._connection())
+        self._connections = ThreadConnections(
+            self._path, name=f"SQLite store {self._path}", setup=self._prepare
+        )
+        with self._connections.session() as db:
+            apply_migrations(db)
 
     @property
     def path(self) -> Path:
@@ -96,8 +93,7 @@ class SQLiteStore:
     def get_conversation(
         self, *, customer_id: str, conversation_id: str, last: int | None = None
     ) -> Conversation:
-        with self._translate_errors():
-            db = self._connection()
+        with self._connections.session() as db:
             db.execute("BEGIN")  # one snapshot for the header and its messages
             try:
                 return self._read(db, customer_id, conversation_id, last=last)
@@ -163,16 +159,12 @@ class SQLiteStore:
         if continuation is not None:
             where.append("(updated_at, id) < (?, ?)")
             params += keyset(decode_continuation(continuation, customer_id))
-        with self._translate_errors():
-            rows = (
-                self._connection()
-                .execute(
-                    f"SELECT {HEADER_COLUMNS} FROM conversations WHERE {' AND '.join(where)} "
-                    "ORDER BY updated_at DESC, id DESC LIMIT ?",
-                    (*params, limit + 1),
-                )
-                .fetchall()
-            )
+        with self._connections.session() as db:
+            rows = db.execute(
+                f"SELECT {HEADER_COLUMNS} FROM conversations WHERE {' AND '.join(where)} "
+                "ORDER BY updated_at DESC, id DESC LIMIT ?",
+                (*params, limit + 1),
+            ).fetchall()
         page = rows[:limit]
         token = (
             encode_continuation(customer_id, [page[-1]["updated_at"], page[-1]["id"]])
@@ -189,9 +181,9 @@ class SQLiteStore:
             )
 
     def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
-        with self._translate_errors():
+        with self._connections.session() as db:
             return sqlite_queries.search_messages(
-                self._connection(), customer_id=customer_id, query=query, limit=limit, now=now()
+                db, customer_id=customer_id, query=query, limit=limit, now=now()
             )
 
     def replace_message(
@@ -246,40 +238,24 @@ class SQLiteStore:
         return self._scan_pages(" AND ".join(where), params)
 
     def count_messages_by_day(self, *, customer_id: str | None = None) -> dict[str, int]:
-        with self._translate_errors():
-            return sqlite_queries.count_messages_by_day(
-                self._connection(), customer_id=customer_id, now=now()
-            )
+        with self._connections.session() as db:
+            return sqlite_queries.count_messages_by_day(db, customer_id=customer_id, now=now())
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            for db in self._connections:
-                db.close()
-            self._connections.clear()
+        """Wait for the operations running in other threads, then close. Idempotent."""
+        self._connections.close()
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._closed:
-            raise StoreClosedError(f"SQLiteStore({self._path}) is closed")
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            # check_same_thread=False only so close() may close it; each thread uses its own.
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            db.row_factory = sqlite3.Row
-            db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("PRAGMA foreign_keys = ON")
-            sqlite_queries.register_functions(db)
-            with self._lock:
-                self._connections.append(db)
-            self._local.db = db
-        return db
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        db.row_factory = sqlite3.Row
+        db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        sqlite_queries.register_functions(db)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._translate_errors():
-            db = self._connection()
+        with self._connections.session() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -288,27 +264,16 @@ class SQLiteStore:
                 raise
             db.execute("COMMIT")
 
-    @contextmanager
-    def _translate_errors(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailableError(f"SQLite store {self._path}: {exc}") from exc
-
     def _scan_pages(self, where: str, params: list[str]) -> Iterator[ConversationSummary]:
         """Pages in primary-key order; `where` starts with the keyset condition on `after`."""
         after = ("", "")
         while True:
-            with self._translate_errors():
-                rows = (
-                    self._connection()
-                    .execute(
-                        f"SELECT {HEADER_COLUMNS} FROM conversations WHERE {where} "
-                        "ORDER BY customer_id, id LIMIT ?",
-                        (*after, *params, _SCAN_PAGE_SIZE),
-                    )
-                    .fetchall()
-                )
+            with self._connections.session() as db:
+                rows = db.execute(
+                    f"SELECT {HEADER_COLUMNS} FROM conversations WHERE {where} "
+                    "ORDER BY customer_id, id LIMIT ?",
+                    (*after, *params, _SCAN_PAGE_SIZE),
+                ).fetchall()
             yield from (summary(row) for row in rows)
             if len(rows) < _SCAN_PAGE_SIZE:
                 return
