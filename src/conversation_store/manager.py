@@ -469,7 +469,11 @@ class ConversationManager:
 
     def cleanup_old_conversations(self, days: float, *, customer_id: str | None = None) -> int:
         """Delete conversations not updated for `days` days, and those past their TTL, of one
-        customer or of all; returns how many were deleted. Raises InvalidInputError."""
+        customer or of all, and what the store kept of conversations already gone (Cosmos DB
+        segments of expired heads); returns how many conversations that was.
+
+        Raises InvalidInputError.
+        """
         self._check_open()
         before = cutoff(days)
         customer = None if customer_id is None else validate_id(customer_id, "customer id")
@@ -482,7 +486,7 @@ class ConversationManager:
             self._store.delete_conversation(
                 customer_id=summary.customer_id, conversation_id=summary.id
             )
-        return len(doomed)
+        return len(doomed) + self._store.delete_orphans(customer_id=customer)
 
     def get_stats(self, customer_id: str | None = None, *, top: int = 5) -> Stats:
         """Conversations, messages, tokens, averages, the longest conversation, the most

@@ -22,6 +22,7 @@ Call = Callable[..., Awaitable[Any]]
 SYNC_ONLY = {
     "scan_conversations",
     "count_messages_by_day",
+    "delete_orphans",
     "cleanup_old_conversations",
     "get_stats",
 }

@@ -196,6 +196,42 @@ def test_segments_whose_head_is_gone_are_invisible_and_delete_customer_removes_t
     assert _items(raw, "alice") == []
 
 
+def test_cleanup_deletes_the_segments_of_a_head_the_service_expired(
+    cosmos_container: tuple[CosmosTarget, str], raw: ContainerProxy
+) -> None:
+    target, name = cosmos_container
+    with open_cosmos_store(target, name, orphan_grace_seconds=0) as store:
+        manager = ConversationManager(store)
+        gone = _long_chat(manager, "alice", "expired words", "expired head")
+        kept = _long_chat(manager, "alice", "live words", "live head")
+        other = _long_chat(manager, "bob", "bob's words", "bob's head")
+        for conversation_id, customer in ((gone, "alice"), (other, "bob")):
+            raw.delete_item(conversation_id, partition_key=customer)  # what native TTL does
+        time.sleep(1.1)  # `_ts` counts whole seconds
+
+        assert manager.cleanup_old_conversations(90, customer_id="alice") == 1
+        alice = _items(raw, "alice")
+        assert {item.get("conversation_id", item["id"]) for item in alice} == {kept}
+        assert manager.load_conversation(kept, "alice").message_count == 62
+        assert _of_type(_items(raw, "bob"), "segment"), "another customer's items are not touched"
+
+        assert manager.cleanup_old_conversations(90) == 1  # every customer: bob's orphan
+        assert _items(raw, "bob") == []
+        assert manager.cleanup_old_conversations(90) == 0
+
+
+def test_cleanup_spares_headless_segments_younger_than_the_grace(
+    cosmos: CosmosStore, raw: ContainerProxy
+) -> None:
+    """A large create writes its segments before its head: a sweep must not race it."""
+    manager = ConversationManager(cosmos)
+    conversation_id = _long_chat(manager, "alice", "words", "head")
+    raw.delete_item(conversation_id, partition_key="alice")
+
+    assert manager.cleanup_old_conversations(90) == 0
+    assert _of_type(_items(raw, "alice"), "segment")
+
+
 # -- editing messages --------------------------------------------------------------------------
 
 

@@ -1,8 +1,8 @@
 """Async twins of the embedded stores: the sync store's calls run on worker threads.
 
 SQLite I/O is short and local, so a thread per call (`asyncio.to_thread`) keeps the event loop
-free without a second implementation of the store. The operator calls `scan_conversations` and
-`count_messages_by_day` stay on the sync stores only.
+free without a second implementation of the store. The operator calls `scan_conversations`,
+`count_messages_by_day` and `delete_orphans` stay on the sync stores only.
 """
 
 from __future__ import annotations

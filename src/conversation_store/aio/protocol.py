@@ -1,7 +1,7 @@
 """The async store boundary: the sync protocol's methods, awaited.
 
-The sync-only operator calls (`scan_conversations`, `count_messages_by_day`, used by stats,
-cleanup and migration from the CLI) have no async twin.
+The sync-only operator calls (`scan_conversations`, `count_messages_by_day`,
+`delete_orphans`, used by stats, cleanup and migration from the CLI) have no async twin.
 """
 
 from __future__ import annotations

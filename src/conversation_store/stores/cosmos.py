@@ -69,6 +69,7 @@ class CosmosStore:
         retry: RetryPolicy | None = None,
         on_charge: ChargeHook | None = None,
         owned: Sequence[Any] = (),
+        orphan_grace_seconds: float = docs.ORPHAN_GRACE_SECONDS,
     ) -> None:
         # A factory connects on first use, inside the retry and error-translation boundary:
         # CosmosClient reads the account on construction, which fails while Cosmos is down.
@@ -80,6 +81,7 @@ class CosmosStore:
         self._retry = retry or RetryPolicy()
         self._on_charge = on_charge
         self._owned = list(owned)  # what this store created and must close
+        self._orphan_grace_seconds = orphan_grace_seconds
         self._closed = False
 
     @classmethod
@@ -335,6 +337,24 @@ class CosmosStore:
         for page in self._pages(scope, "count", queries.segment_days_query(customer_id)):
             queries.count_segment_days(days, page, live)
         return days
+
+    def delete_orphans(self, *, customer_id: str | None = None) -> int:
+        """Two queries (segments written more than `orphan_grace_seconds` ago, then the heads)
+        and a batch per 100 orphaned segments. The grace spares a large create in progress,
+        which writes its segments before its head."""
+        scope = ("*", customer_id or "*")
+        written_before = docs.epoch_seconds() - int(self._orphan_grace_seconds)
+        segments = self._query(
+            scope, "cleanup", queries.old_segments_query(customer_id, written_before)
+        )
+        if not segments:
+            return 0
+        heads = self._query(scope, "cleanup", queries.head_ids_query(customer_id))
+        conversations = 0
+        for customer, items in queries.orphans(segments, heads).items():
+            self._delete_items(("*", customer), items)
+            conversations += len({item["conversation_id"] for item in items})
+        return conversations
 
     def close(self) -> None:
         if not self._closed:

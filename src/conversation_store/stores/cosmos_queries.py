@@ -82,6 +82,11 @@ CUSTOMER_ITEMS_QUERY = "SELECT c.id, c.type FROM c WHERE c.customer_id = @custom
 SCAN_QUERY = f"SELECT {_SUMMARY} FROM c WHERE {HEAD}"
 LIVE_HEADS_QUERY = f"SELECT c.customer_id, c.id FROM c WHERE {HEAD} AND {LIVE}"
 HEAD_DAYS_QUERY = f"SELECT VALUE m.timestamp FROM c JOIN m IN c.messages WHERE {HEAD} AND {LIVE}"
+HEAD_IDS_QUERY = f"SELECT c.customer_id, c.id FROM c WHERE {HEAD}"
+OLD_SEGMENTS_QUERY = (
+    "SELECT c.customer_id, c.id, c.type, c.conversation_id FROM c "
+    "WHERE c.type = 'segment' AND c._ts < @written_before"
+)
 SEGMENT_DAYS_QUERY = (
     "SELECT c.customer_id, c.conversation_id, m.timestamp FROM c JOIN m IN c.messages "
     "WHERE c.type = 'segment'"
@@ -253,6 +258,27 @@ def count_segment_days(
             if (str(row.get("customer_id")), str(row.get("conversation_id"))) in live
         ),
     )
+
+
+def head_ids_query(customer_id: str | None) -> Query:
+    return _scoped(HEAD_IDS_QUERY, customer_id)
+
+
+def old_segments_query(customer_id: str | None, written_before: int) -> Query:
+    return _scoped(OLD_SEGMENTS_QUERY, customer_id, written_before=written_before)
+
+
+def orphans(
+    segments: Iterable[dict[str, Any]], heads: Iterable[dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """The segments whose head is not among `heads`, by customer."""
+    present = {(str(head["customer_id"]), str(head["id"])) for head in heads}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for segment in segments:
+        customer_id = str(segment["customer_id"])
+        if (customer_id, str(segment["conversation_id"])) not in present:
+            found.setdefault(customer_id, []).append(segment)
+    return found
 
 
 # -- deleting a customer ----------------------------------------------------------------------

@@ -10,7 +10,8 @@ Expiry (`ttl` on the head): Cosmos DB hides a head `ttl` seconds after its last 
 Segments carry no `ttl`: they are written once, so their own `_ts` says nothing about the
 conversation's last write, and a segment `ttl` would expire old messages of a conversation
 still in use. A segment is live only through its head; after the head expired, its segments
-stay stored (invisible: every read goes through the head) until `delete_customer` removes them.
+stay stored (invisible: every read goes through the head) until `delete_orphans` (run by
+cleanup) or `delete_customer` removes them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ APPEND_SLACK_BYTES = 16
 # What Cosmos adds to every item (_rid, _self, _etag, _attachments, _ts), rounded up.
 SYSTEM_PROPERTY_BYTES = 256
 COSMOS_ITEM_LIMIT = 2 * 1024 * 1024
+# A headless segment younger than this may belong to a create still in progress (its segments
+# are written before its head), so cleanup leaves it alone.
+ORPHAN_GRACE_SECONDS = 600.0
 MAX_BATCH_OPERATIONS = 100  # Cosmos DB's limit per transactional batch
 # Cosmos DB refuses a batch whose request exceeds 2 MB; our items' bytes plus each operation's
 # envelope stay well below it at 1.5 MB.

@@ -224,6 +224,12 @@ class MemoryStore:
                         days[day] = days.get(day, 0) + 1
         return days
 
+    def delete_orphans(self, *, customer_id: str | None = None) -> int:
+        """A conversation is one entry here: nothing outlives it."""
+        with self._lock:
+            self._check_open()
+        return 0
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

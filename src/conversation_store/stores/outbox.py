@@ -238,6 +238,9 @@ class OutboxStore:
     def count_messages_by_day(self, *, customer_id: str | None = None) -> dict[str, int]:
         return self._primary.count_messages_by_day(customer_id=customer_id)
 
+    def delete_orphans(self, *, customer_id: str | None = None) -> int:
+        return self._primary.delete_orphans(customer_id=customer_id)
+
     def close(self) -> None:
         self._stopping.set()
         self._wake.set()

@@ -148,6 +148,13 @@ class ConversationStore(Protocol):
         or of all; expired conversations are left out. Sync stores only."""
         ...
 
+    def delete_orphans(self, *, customer_id: str | None = None) -> int:
+        """Delete what is left of conversations whose head is gone (on Cosmos DB, the segments
+        of a conversation whose head the service expired), of one customer or of all; returns
+        how many conversations they belonged to. A store whose conversations are one unit
+        (SQLite, memory) has none and returns 0. Sync stores only."""
+        ...
+
     def close(self) -> None:
         """Release what the store opened; later calls raise StoreClosedError."""
         ...

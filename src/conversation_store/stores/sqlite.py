@@ -241,6 +241,11 @@ class SQLiteStore:
         with self._connections.session() as db:
             return sqlite_queries.count_messages_by_day(db, customer_id=customer_id, now=now())
 
+    def delete_orphans(self, *, customer_id: str | None = None) -> int:
+        """Messages go with their conversation (a cascading foreign key): nothing outlives it."""
+        with self._connections.session():
+            return 0
+
     def close(self) -> None:
         """Wait for the operations running in other threads, then close. Idempotent."""
         self._connections.close()
