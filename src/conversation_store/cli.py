@@ -167,7 +167,7 @@ def run_cleanup(args: argparse.Namespace) -> int:
     with open_manager(_store_of(args)) as manager:
         deleted = manager.cleanup_old_conversations(args.days, customer_id=args.customer)
     whose = "" if args.customer is None else f" of customer {args.customer!r}"
-    print(f"deleted {deleted} conversation(s){whose} not updated for {args.days:g} days")
+    print(f"deleted {deleted} conversation(s){whose}: idle for {args.days:g} days or expired")
     return EXIT_OK
 
 

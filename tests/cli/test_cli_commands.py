@@ -195,10 +195,10 @@ def test_cleanup_deletes_conversations_idle_for_n_days(cli: Cli, seeded: Seeded)
 
     only_bob = cli("--store", url(path), "cleanup", "--days", "30", "--customer", "bob")
     assert (
-        only_bob.stdout == "deleted 1 conversation(s) of customer 'bob' not updated for 30 days\n"
+        only_bob.stdout == "deleted 1 conversation(s) of customer 'bob': idle for 30 days or expired\n"
     )
     everyone = cli("--store", url(path), "cleanup", "--days", "30")
-    assert everyone.stdout == "deleted 1 conversation(s) not updated for 30 days\n"
+    assert everyone.stdout == "deleted 1 conversation(s): idle for 30 days or expired\n"
 
     remaining = {key[1] for key in stored_documents(path)}
     assert len(remaining) == 3 and not remaining & {old_alice, old_bob}
