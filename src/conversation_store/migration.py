@@ -1,10 +1,11 @@
 """Copy every conversation of one store into another (e.g. SQLite to Cosmos DB).
 
-Each conversation goes through the import path (`ConversationManager.import_conversations`,
-planned by `export.plan_import`): created whole with its header when the target lacks it,
-given only the messages it lacks when it is there, left alone when it holds them all, and
-refused (ConflictError) when a stored message differs. So a second run changes nothing, and a
-run that was interrupted finishes when run again without duplicating a message.
+A conversation the target lacks is created whole, with its header and every message. One it
+holds is brought up to date by `syncing.plan_sync`: what the source added (messages) or
+changed later than the target (header fields, edited messages) is written; nothing is deleted.
+So a second run changes nothing, a run that was interrupted finishes when run again without
+duplicating a message, and a run after the app switched stores catches up with the source
+without undoing what was written to the target since.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Literal
 
 from .exceptions import (
     AccessDeniedError,
+    ConflictError,
     ConversationNotFoundError,
     ConversationStoreError,
     StoreClosedError,
@@ -22,9 +24,10 @@ from .exceptions import (
 )
 from .ids import validate_id
 from .manager import ConversationManager
-from .stores.protocol import ConversationStore
+from .stores.protocol import ConversationStore, HeaderUpdate
+from .syncing import plan_sync
 
-CopyOutcome = Literal["created", "merged", "unchanged", "skipped"]
+CopyOutcome = Literal["created", "updated", "unchanged", "skipped"]
 Outcome = CopyOutcome | Literal["failed"]
 
 # Errors that would fail every later conversation too: going on would only slow the operator
@@ -47,7 +50,7 @@ class MigrationReport:
     or expired) after they were listed."""
 
     created: int = 0
-    merged: int = 0
+    updated: int = 0
     unchanged: int = 0
     skipped: int = 0
     failures: list[MigrationFailure] = field(default_factory=list)
@@ -67,7 +70,7 @@ class MigrationReport:
 
     def summary(self) -> str:
         return (
-            f"created {self.created}, merged {self.merged}, unchanged {self.unchanged}, "
+            f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
             f"skipped {self.skipped}, failed {self.failed}"
         )
 
@@ -84,7 +87,7 @@ def migrate(
     `target`, one at a time, and report what happened to each.
 
     `on_start` receives how many conversations will be visited, `on_progress` the outcome of
-    each. A conversation that fails (a conflicting message, an invalid document) is recorded
+    each. A conversation that fails (e.g. too large for the target) is recorded
     and the others go on; an error that dooms the rest (access denied, store unavailable)
     stops the run and is recorded in `stopped_by`. Raises InvalidInputError (bad customer id).
     """
@@ -119,15 +122,29 @@ def conversation_keys(source: ConversationStore, customer_id: str | None) -> lis
 def copy_conversation(
     source: ConversationStore, target: ConversationManager, customer_id: str, conversation_id: str
 ) -> CopyOutcome:
-    """Copy one conversation, loaded whole, through the import path. Raises
-    ConversationStoreError (ConflictError when a stored message differs)."""
+    """Create one conversation in the target, or bring the target's copy up to date.
+
+    Raises ConversationStoreError.
+    """
+    scope = {"customer_id": customer_id, "conversation_id": conversation_id}
     try:
-        conversation = source.get_conversation(
-            customer_id=customer_id, conversation_id=conversation_id, last=None
-        )
+        conversation = source.get_conversation(**scope, last=None)
     except ConversationNotFoundError:
         return "skipped"
-    report = target.import_conversations(conversation.to_document())
-    if report.created:
-        return "created"
-    return "merged" if report.merged else "unchanged"
+    store = target.store
+    try:
+        stored = store.get_conversation(**scope, last=None)
+    except ConversationNotFoundError:
+        try:
+            store.create_conversation(conversation)
+            return "created"
+        except ConflictError:  # created meanwhile (another run, or the app): update it
+            stored = store.get_conversation(**scope, last=None)
+    plan = plan_sync(conversation, stored)
+    if plan.header:
+        store.update_conversation(**scope, update=HeaderUpdate(fields=plan.header))
+    for message in plan.replaced:
+        store.replace_message(**scope, message_id=str(message.id), message=message)
+    if plan.appended:
+        store.append_messages(**scope, messages=plan.appended)
+    return "updated" if plan else "unchanged"

@@ -30,8 +30,10 @@ from support.cosmos_fixtures import TEST_DATABASE, CosmosTarget, open_cosmos_sto
 Seeded = tuple[Path, list[Conversation]]
 
 
-def summary(created: int = 0, merged: int = 0, unchanged: int = 0, failed: int = 0) -> str:
-    return f"created {created}, merged {merged}, unchanged {unchanged}, skipped 0, failed {failed}"
+def summary(created: int = 0, updated: int = 0, unchanged: int = 0, failed: int = 0) -> str:
+    return (
+        f"created {created}, updated {updated}, unchanged {unchanged}, skipped 0, failed {failed}"
+    )
 
 
 def migrate(cli: Cli, source: Path, target: str, *args: str, **env: str) -> tuple[int, str, str]:
@@ -65,13 +67,13 @@ def test_a_re_run_copies_only_what_is_new(cli: Cli, seeded: Seeded, tmp_path: Pa
 
     code, out, _ = migrate(cli, source, url(target))
 
-    assert (code, summary(created=1, merged=1, unchanged=2) in out) == (0, True)
+    assert (code, summary(created=1, updated=1, unchanged=2) in out) == (0, True)
     copied, original = stored_documents(target), stored_documents(source)
     bob = ("bob", conversations[2].id)
     assert {k: v for k, v in copied.items() if k != bob} == {
         k: v for k, v in original.items() if k != bob
     }
-    # A merge appends, so the copy's updated_at is the migration's; all else is the source's.
+    # An update appends, so the copy's updated_at is the migration's; all else is the source's.
     assert {**copied[bob], "updated_at": None} == {**original[bob], "updated_at": None}
     assert [m["content"] for m in copied[bob]["messages"]][-1] == "anything else?"
 
@@ -83,7 +85,8 @@ def test_one_failing_conversation_does_not_stop_the_others(
     bob = conversations[2]
     target = tmp_path / "target.db"
     clash = bob.model_copy(deep=True)
-    clash.messages = [Message(id=bob.messages[0].id, role="user", content="something else")]
+    # The same id on a message of another role: two messages, not one edited twice.
+    clash.messages = [Message(id=bob.messages[0].id, role="assistant", content="something else")]
     with SQLiteStore(target) as store:
         store.create_conversation(clash)
 
@@ -100,6 +103,42 @@ def test_one_failing_conversation_does_not_stop_the_others(
         1,
         f"migrate {url(source)} -> {url(target)}: {summary(unchanged=2, failed=1)}\n",
     )
+
+
+def test_a_re_run_carries_what_the_source_changed_and_keeps_what_the_target_did(
+    cli: Cli, seeded: Seeded, tmp_path: Path
+) -> None:
+    """The catch-up run after the app switched stores: the copy written last wins."""
+    source, (rich, picnic, bob) = seeded
+    target = tmp_path / "target.db"
+    assert summary(created=3) in migrate(cli, source, url(target))[1]
+    hello, hi = (m.id for m in bob.messages)
+    assert hello is not None and hi is not None
+    with ConversationManager(SQLiteStore(source), owns_store=True) as manager:
+        manager.rename_conversation(rich.id, "alice", "Renamed in the source")
+        manager.set_summary(rich.id, "alice", "A trip, summarized")
+        manager.archive_conversation(picnic.id, "alice")
+        manager.edit_message(bob.id, "bob", hello, "Hello there, edited")
+        manager.delete_message(bob.id, "bob", hi)
+        manager.append_message(bob.id, "bob", "user", "still there?")
+    with ConversationManager(SQLiteStore(target), owns_store=True) as app:  # after the switch
+        app.append_message(picnic.id, "alice", "user", "written in the target")
+
+    code, out, _ = migrate(cli, source, url(target))
+
+    assert (code, summary(updated=2, unchanged=1) in out) == (0, True)
+    copied = stored_documents(target)
+    assert copied[("alice", rich.id)]["title"] == "Renamed in the source"
+    assert copied[("alice", rich.id)]["summary"] == "A trip, summarized"
+    # Written in the target after the source archived it: the target's header stays.
+    assert copied[("alice", picnic.id)].get("archived", False) is False
+    assert copied[("alice", picnic.id)]["messages"][-1]["content"] == "written in the target"
+    assert [m["content"] for m in copied[("bob", bob.id)]["messages"]] == [
+        "Hello there, edited",
+        "Hi bob",  # deleted in the source: a copy never deletes
+        "still there?",
+    ]
+    assert summary(unchanged=3) in migrate(cli, source, url(target))[1]
 
 
 @pytest.mark.parametrize(

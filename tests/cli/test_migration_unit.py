@@ -26,7 +26,7 @@ def documents(store: MemoryStore) -> dict[str, dict[str, Any]]:
 
 
 def counts(report: MigrationReport) -> tuple[int, int, int, int, int]:
-    return report.created, report.merged, report.unchanged, report.skipped, report.failed
+    return report.created, report.updated, report.unchanged, report.skipped, report.failed
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_a_conflicting_conversation_fails_alone(source: MemoryStore) -> None:
         customer_id="bob", conversation_id=next(source.scan_conversations(customer_id="bob")).id
     )
     clash = bob.model_copy(deep=True)
-    clash.messages = [Message(id=bob.messages[0].id, role="user", content="something else")]
+    clash.messages = [Message(id=bob.messages[0].id, role="assistant", content="something else")]
     target.create_conversation(clash)
 
     report = migrate(source, ConversationManager(target))
@@ -108,7 +108,25 @@ def test_a_conflicting_conversation_fails_alone(source: MemoryStore) -> None:
     assert counts(report) == (2, 0, 0, 0, 1)
     assert not report.succeeded
     assert [(f.customer_id, f.conversation_id) for f in report.failures] == [("bob", bob.id)]
-    assert "differs" in report.failures[0].error
+    assert "has role 'user' in the source but 'assistant' in the target" in report.failures[0].error
+    stored = target.get_conversation(customer_id="bob", conversation_id=bob.id)
+    assert [m.content for m in stored.messages] == ["something else"]
+
+
+def test_an_edit_made_later_in_the_target_is_kept(source: MemoryStore) -> None:
+    target = ConversationManager(MemoryStore())
+    migrate(source, target)
+    bob_id = next(source.scan_conversations(customer_id="bob")).id
+    message_id = str(
+        source.get_conversation(customer_id="bob", conversation_id=bob_id).messages[0].id
+    )
+    ConversationManager(source).edit_message(bob_id, "bob", message_id, "edited in the source")
+    target.edit_message(bob_id, "bob", message_id, "edited in the target, later")
+
+    assert counts(migrate(source, target)) == (0, 0, 3, 0, 0)
+    assert target.load_conversation(bob_id, "bob").messages[0].content == (
+        "edited in the target, later"
+    )
 
 
 def test_progress_hears_the_total_then_each_outcome(source: MemoryStore) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,8 +14,10 @@ from conversation_store import (
     ConversationManager,
     ConversationNotFoundError,
     InvalidInputError,
+    SQLiteStore,
 )
 from conversation_store.export import parse_import
+from conversation_store.migration import migrate
 
 
 def _chat(manager: ConversationManager, customer: str, *contents: str, title: str = "Chat") -> str:
@@ -297,3 +300,31 @@ def test_import_refuses_malformed_documents(manager: ConversationManager, data: 
     with pytest.raises(InvalidInputError):
         manager.import_conversations(data)
     assert _listed(manager, "alice", archived=None) == set()
+
+
+def test_migrating_again_carries_the_sources_later_changes(
+    manager: ConversationManager, tmp_path: Path
+) -> None:
+    """A migration into this backend, then changes in the source, then the catch-up run."""
+    with ConversationManager(SQLiteStore(tmp_path / "source.db"), owns_store=True) as source:
+        conversation_id = _chat(source, "alice", "hello", "hi", title="Before")
+        source.set_conversation_ttl(conversation_id, "alice", 3600)
+        assert migrate(source.store, manager).created == 1
+        hello = source.load_conversation(conversation_id, "alice").messages[0].id
+        assert hello is not None
+        source.rename_conversation(conversation_id, "alice", "After")
+        source.set_conversation_ttl(conversation_id, "alice", None)
+        loaded = source.load_conversation(conversation_id, "alice")
+        loaded.metadata["lang"] = "fr"
+        source.save_conversation(loaded)
+        source.edit_message(conversation_id, "alice", hello, "hello, edited")
+        source.append_message(conversation_id, "alice", "user", "and more")
+
+        report = migrate(source.store, manager)
+        expected = source.load_conversation(conversation_id, "alice")
+
+    assert (report.updated, report.failed) == (1, 0)
+    copied = manager.load_conversation(conversation_id, "alice")
+    assert (copied.title, copied.ttl, copied.metadata) == ("After", None, {"lang": "fr"})
+    assert [m.model_dump() for m in copied.messages] == [m.model_dump() for m in expected.messages]
+    assert (copied.message_count, copied.total_tokens) == (3, expected.total_tokens)

@@ -1,0 +1,93 @@
+"""How a migration brings a conversation the target already holds up to date with its source.
+
+The last writer wins wherever the stores can tell who wrote last: the header (title, archived,
+summary, TTL, metadata, ...) comes from the copy updated last (`updated_at`); a message both
+copies hold comes from the copy that wrote it last (`metadata.edited_at`, else its timestamp);
+messages only the source holds are appended. A message whose role differs between the copies
+is not one message edited twice but two that share an id: the conversation is refused
+(ConflictError) rather than either being overwritten. Nothing is deleted: a message only the target
+holds may have been written there after the switch-over, which cannot be told apart from one
+deleted in the source since the last run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import JsonValue
+
+from .exceptions import ConflictError
+from .models import HEADER_FIELDS, Conversation, Message, format_timestamp
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    """The writes that bring the target's copy up to date: header fields to set, messages to
+    replace (same id), messages to append (in order)."""
+
+    header: dict[str, JsonValue] = field(default_factory=dict)
+    replaced: list[Message] = field(default_factory=list)
+    appended: list[Message] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.header or self.replaced or self.appended)
+
+
+def plan_sync(source: Conversation, target: Conversation) -> SyncPlan:
+    """What to write to `target` (loaded whole) so it holds what `source` added or changed.
+
+    Raises ConflictError.
+    """
+    _check_roles(source, target)
+    return SyncPlan(
+        header=_newer_header(source, target),
+        replaced=_newer_messages(source, target),
+        appended=_missing_messages(source, target),
+    )
+
+
+def _check_roles(source: Conversation, target: Conversation) -> None:
+    roles = {m.id: m.role for m in target.messages if m.id is not None}
+    for message in source.messages:
+        if message.id in roles and roles[message.id] != message.role:
+            raise ConflictError(
+                f"conversation {source.id!r}: message {message.id!r} has role "
+                f"{message.role!r} in the source but {roles[message.id]!r} in the target"
+            )
+
+
+def _newer_header(source: Conversation, target: Conversation) -> dict[str, JsonValue]:
+    if source.updated_at <= target.updated_at:
+        return {}
+    theirs, ours = source.to_document(), target.to_document()
+    return {name: theirs.get(name) for name in HEADER_FIELDS if theirs.get(name) != ours.get(name)}
+
+
+def _newer_messages(source: Conversation, target: Conversation) -> list[Message]:
+    held = {m.id: m for m in target.messages if m.id is not None}
+    return [
+        message
+        for message in source.messages
+        if message.id in held
+        and _body(message) != _body(held[message.id])
+        and _written_at(message) > _written_at(held[message.id])
+    ]
+
+
+def _missing_messages(source: Conversation, target: Conversation) -> list[Message]:
+    """Messages with an id the target lacks; id-less (seed) messages by position."""
+    held = {m.id for m in target.messages if m.id is not None}
+    return [
+        message
+        for position, message in enumerate(source.messages)
+        if (message.id not in held if message.id is not None else position >= len(target.messages))
+    ]
+
+
+def _body(message: Message) -> dict[str, object]:
+    return message.model_dump(mode="json")
+
+
+def _written_at(message: Message) -> str:
+    edited = message.metadata.get("edited_at")
+    return edited if isinstance(edited, str) else format_timestamp(message.timestamp)
