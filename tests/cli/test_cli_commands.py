@@ -195,7 +195,8 @@ def test_cleanup_deletes_conversations_idle_for_n_days(cli: Cli, seeded: Seeded)
 
     only_bob = cli("--store", url(path), "cleanup", "--days", "30", "--customer", "bob")
     assert (
-        only_bob.stdout == "deleted 1 conversation(s) of customer 'bob': idle for 30 days or expired\n"
+        only_bob.stdout
+        == "deleted 1 conversation(s) of customer 'bob': idle for 30 days or expired\n"
     )
     everyone = cli("--store", url(path), "cleanup", "--days", "30")
     assert everyone.stdout == "deleted 1 conversation(s): idle for 30 days or expired\n"

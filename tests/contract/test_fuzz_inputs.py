@@ -21,23 +21,42 @@ from conversation_store import (
 )
 from conversation_store.validation import DEFAULT_MAX_CONTENT_BYTES
 
-INJECTIONS = ["' OR 1=1 --", '" OR ""="', "c.customer_id", "*/ SELECT * FROM c /*",
-              "@customer_id", "'; DROP TABLE conversations; --", "${jndi:x}", "\u202e", "%00"]
+INJECTIONS = [
+    "' OR 1=1 --",
+    '" OR ""="',
+    "c.customer_id",
+    "*/ SELECT * FROM c /*",
+    "@customer_id",
+    "'; DROP TABLE conversations; --",
+    "${jndi:x}",
+    "\u202e",
+    "%00",
+]
 FORBIDDEN = ["/", "\\", "?", "#", "\x00", "\n"]
 
 illegal_ids = st.one_of(
     st.sampled_from(["", " ", " padded", "x" * 256]),
-    st.tuples(st.text(max_size=10), st.sampled_from(FORBIDDEN), st.text(max_size=10)).map(
-        "".join),
-    st.integers(), st.none(), st.lists(st.text(max_size=3), max_size=2), st.binary(max_size=5),
+    st.tuples(st.text(max_size=10), st.sampled_from(FORBIDDEN), st.text(max_size=10)).map("".join),
+    st.integers(),
+    st.none(),
+    st.lists(st.text(max_size=3), max_size=2),
+    st.binary(max_size=5),
 )
 injection_ids = st.sampled_from([i for i in INJECTIONS if not any(c in i for c in FORBIDDEN)])
-bad_roles = st.one_of(st.text(max_size=12).filter(lambda r: r not in
-                                                  {"system", "user", "assistant", "tool",
-                                                   "function"}), st.integers(), st.none())
+bad_roles = st.one_of(
+    st.text(max_size=12).filter(
+        lambda r: r not in {"system", "user", "assistant", "tool", "function"}
+    ),
+    st.integers(),
+    st.none(),
+)
 bad_contents = st.one_of(
-    st.just(""), st.text(alphabet=" \t\n", min_size=1, max_size=5), st.integers(), st.none(),
-    st.just("x" * (DEFAULT_MAX_CONTENT_BYTES + 1)), st.just("\ud800 lone surrogate"),
+    st.just(""),
+    st.text(alphabet=" \t\n", min_size=1, max_size=5),
+    st.integers(),
+    st.none(),
+    st.just("x" * (DEFAULT_MAX_CONTENT_BYTES + 1)),
+    st.just("\ud800 lone surrogate"),
 )
 
 
@@ -48,8 +67,12 @@ def _cyclic() -> dict[str, Any]:
 
 
 bad_metadata = st.one_of(
-    st.just(_cyclic()), st.just({"n": float("inf")}), st.just({1: "int key"}),
-    st.just({"set": {1, 2}}), st.just({"o": object()}), st.just("not a mapping"),
+    st.just(_cyclic()),
+    st.just({"n": float("inf")}),
+    st.just({1: "int key"}),
+    st.just({"set": {1, 2}}),
+    st.just({"o": object()}),
+    st.just("not a mapping"),
     st.integers(1, 3).map(lambda depth: _nested(40 + depth)),
     st.just({"big": "x" * 70_000}),
 )
@@ -63,33 +86,73 @@ def _nested(depth: int) -> dict[str, Any]:
 
 
 calls = st.one_of(
-    st.tuples(st.just("append_message"), st.fixed_dictionaries(
-        {"role": bad_roles, "content": st.just("fine")})),
-    st.tuples(st.just("append_message"), st.fixed_dictionaries(
-        {"role": st.just("user"), "content": bad_contents})),
-    st.tuples(st.just("append_message"), st.fixed_dictionaries(
-        {"role": st.just("user"), "content": st.just("fine"), "metadata": bad_metadata})),
-    st.tuples(st.just("append_message"), st.fixed_dictionaries(
-        {"role": st.just("user"), "content": st.just("fine"), "message_id": illegal_ids
-         .filter(lambda v: v not in ("", None))})),
-    st.tuples(st.just("append_message"), st.fixed_dictionaries(
-        {"role": st.just("user"), "content": st.just("fine"), "tokens": st.one_of(
-            st.integers(max_value=-1), st.text(max_size=3), st.floats())})),
+    st.tuples(
+        st.just("append_message"),
+        st.fixed_dictionaries({"role": bad_roles, "content": st.just("fine")}),
+    ),
+    st.tuples(
+        st.just("append_message"),
+        st.fixed_dictionaries({"role": st.just("user"), "content": bad_contents}),
+    ),
+    st.tuples(
+        st.just("append_message"),
+        st.fixed_dictionaries(
+            {"role": st.just("user"), "content": st.just("fine"), "metadata": bad_metadata}
+        ),
+    ),
+    st.tuples(
+        st.just("append_message"),
+        st.fixed_dictionaries(
+            {
+                "role": st.just("user"),
+                "content": st.just("fine"),
+                "message_id": illegal_ids.filter(lambda v: v not in ("", None)),
+            }
+        ),
+    ),
+    st.tuples(
+        st.just("append_message"),
+        st.fixed_dictionaries(
+            {
+                "role": st.just("user"),
+                "content": st.just("fine"),
+                "tokens": st.one_of(st.integers(max_value=-1), st.text(max_size=3), st.floats()),
+            }
+        ),
+    ),
     st.tuples(st.just("conversation_id"), illegal_ids),
     st.tuples(st.just("customer_id"), illegal_ids),
     st.tuples(st.just("injection"), injection_ids),
     st.tuples(st.just("rename"), st.one_of(st.just(""), st.just("t" * 201), st.integers())),
-    st.tuples(st.just("list"), st.one_of(st.integers(max_value=0), st.integers(min_value=101),
-                                         st.text(max_size=20))),
-    st.tuples(st.just("search"), st.one_of(
-        st.text(alphabet=" \t!?*\"()-:^", max_size=20),
-        st.just(" ".join(f"w{n}" for n in range(11))), st.just("x" * 201),
-        st.integers(), st.none())),
+    st.tuples(
+        st.just("list"),
+        st.one_of(st.integers(max_value=0), st.integers(min_value=101), st.text(max_size=20)),
+    ),
+    st.tuples(
+        st.just("search"),
+        st.one_of(
+            st.text(alphabet=' \t!?*"()-:^', max_size=20),
+            st.just(" ".join(f"w{n}" for n in range(11))),
+            st.just("x" * 201),
+            st.integers(),
+            st.none(),
+        ),
+    ),
     st.tuples(st.just("edit"), bad_contents),
-    st.tuples(st.just("ttl"), st.one_of(st.integers(max_value=0), st.floats(), st.text(max_size=3),
-                                        st.integers(min_value=2**31))),
-    st.tuples(st.just("import"), st.one_of(st.text(max_size=30), st.just('{"id": "c_x"}'),
-                                           st.just('[{"id": "c/x", "customer_id": "alice"}]'))),
+    st.tuples(
+        st.just("ttl"),
+        st.one_of(
+            st.integers(max_value=0), st.floats(), st.text(max_size=3), st.integers(min_value=2**31)
+        ),
+    ),
+    st.tuples(
+        st.just("import"),
+        st.one_of(
+            st.text(max_size=30),
+            st.just('{"id": "c_x"}'),
+            st.just('[{"id": "c/x", "customer_id": "alice"}]'),
+        ),
+    ),
     st.tuples(st.just("share_token"), st.one_of(st.text(max_size=40), st.integers())),
 )
 
@@ -108,9 +171,11 @@ def _attempt(manager: ConversationManager, conversation_id: str, call: tuple[str
     elif kind == "customer_id":
         manager.get_recent_conversations(value)
     elif kind == "injection":
-        for attempt in (lambda: manager.load_conversation(value, "alice"),
-                        lambda: manager.load_conversation(conversation_id, value),
-                        lambda: manager.append_message(value, "alice", "user", "fine")):
+        for attempt in (
+            lambda: manager.load_conversation(value, "alice"),
+            lambda: manager.load_conversation(conversation_id, value),
+            lambda: manager.append_message(value, "alice", "user", "fine"),
+        ):
             with pytest.raises(ConversationNotFoundError):
                 attempt()
         assert manager.get_recent_conversations(value).items == []
@@ -140,8 +205,9 @@ def _fuzz(manager: ConversationManager, examples: int) -> int:
     before = _snapshot(manager)
     tried = 0
 
-    @settings(max_examples=examples, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(calls)
     def check(call: tuple[str, Any]) -> None:
         nonlocal tried
@@ -155,8 +221,7 @@ def _fuzz(manager: ConversationManager, examples: int) -> int:
     return tried
 
 
-@settings(max_examples=150, deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(query=st.text(max_size=60))
 def test_any_search_text_is_a_typed_error_or_alices_hits(
     manager: ConversationManager, query: str
@@ -179,9 +244,7 @@ def test_generated_bad_input(manager: ConversationManager) -> None:
 
 
 @pytest.mark.soak
-def test_generated_bad_input_nightly(
-    manager: ConversationManager, record_property: Any
-) -> None:
+def test_generated_bad_input_nightly(manager: ConversationManager, record_property: Any) -> None:
     tried = _fuzz(manager, examples=10_000)
     record_property("inputs_tried", tried)
     print(f"bad inputs tried: {tried}")

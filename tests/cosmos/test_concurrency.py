@@ -44,8 +44,20 @@ def test_eight_writers_store_every_message_exactly_once(
     manager.save_conversation(doc)
 
     processes = [
-        subprocess.Popen([sys.executable, "-c", WRITER_PROCESS, target.endpoint, target.key,
-                          container, doc.id, f"p{n}", str(APPENDS), TEST_DATABASE])
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WRITER_PROCESS,
+                target.endpoint,
+                target.key,
+                container,
+                doc.id,
+                f"p{n}",
+                str(APPENDS),
+                TEST_DATABASE,
+            ]
+        )
         for n in range(2)
     ]
 
@@ -64,8 +76,10 @@ def test_eight_writers_store_every_message_exactly_once(
     contents = [m.content or "" for m in loaded.messages]
     assert loaded.message_count == len(contents) == 8 * APPENDS
     assert Counter(contents) == Counter(
-        f"{tag}:{n}" for tag in [*(f"t{i}" for i in range(6)), "p0", "p1"] for n in range(APPENDS))
+        f"{tag}:{n}" for tag in [*(f"t{i}" for i in range(6)), "p0", "p1"] for n in range(APPENDS)
+    )
     for tag in [f"t{i}" for i in range(6)] + ["p0", "p1"]:  # each writer's order is kept
         assert [c for c in contents if c.startswith(f"{tag}:")] == [
-            f"{tag}:{n}" for n in range(APPENDS)]
+            f"{tag}:{n}" for n in range(APPENDS)
+        ]
     store.close()

@@ -116,7 +116,10 @@ async def test_create_answers_location(
     client: FunctionClient, manager: ConversationManager
 ) -> None:
     response = await client.call(
-        "create_conversation", "POST", "conversations", headers={"x-customer-id": CUSTOMER},
+        "create_conversation",
+        "POST",
+        "conversations",
+        headers={"x-customer-id": CUSTOMER},
         body={},
     )
     assert response.status_code == 201
@@ -149,8 +152,13 @@ async def test_append_with_message_id_is_idempotent(
     conversation_id = (await create(client))["id"]
     for _ in range(2):
         response = await append(
-            client, conversation_id, role="assistant", content="Hello!", message_id="m_retry1",
-            tokens=3, metadata={"model": "gpt-4o"},
+            client,
+            conversation_id,
+            role="assistant",
+            content="Hello!",
+            message_id="m_retry1",
+            tokens=3,
+            metadata={"model": "gpt-4o"},
         )
         assert response.status_code == 201
 
@@ -168,8 +176,11 @@ async def test_list_pages_with_continuation(
     for _ in range(5):
         params = {"limit": "2", **({"continuation": continuation} if continuation else {})}
         response = await client.call(
-            "list_conversations", "GET", f"customers/{CUSTOMER}/conversations",
-            route_params={"customer_id": CUSTOMER}, params=params,
+            "list_conversations",
+            "GET",
+            f"customers/{CUSTOMER}/conversations",
+            route_params={"customer_id": CUSTOMER},
+            params=params,
         )
         assert response.status_code == 200
         page = body_of(response)
@@ -189,8 +200,11 @@ async def test_delete_then_get_is_404_and_delete_again_is_204(
 
     async def delete() -> Any:
         return await client.call(
-            "delete_conversation", "DELETE", f"conversations/{conversation_id}",
-            route_params={"conversation_id": conversation_id}, params={"customer_id": CUSTOMER},
+            "delete_conversation",
+            "DELETE",
+            f"conversations/{conversation_id}",
+            route_params={"conversation_id": conversation_id},
+            params={"customer_id": CUSTOMER},
         )
 
     assert (await delete()).status_code == 204
@@ -206,8 +220,11 @@ async def test_another_customers_conversation_is_not_found(
     conversation_id = (await create(client))["id"]
 
     response = await client.call(
-        "get_conversation", "GET", f"conversations/{conversation_id}",
-        route_params={"conversation_id": conversation_id}, headers={"x-customer-id": "intruder"},
+        "get_conversation",
+        "GET",
+        f"conversations/{conversation_id}",
+        route_params={"conversation_id": conversation_id},
+        headers={"x-customer-id": "intruder"},
     )
     appended = await append(client, conversation_id, customer="intruder", role="user", content="x")
 
@@ -227,36 +244,95 @@ async def test_append_to_missing_conversation_is_404(
         ("create_conversation", "POST", "conversations", {"body": b"{not json"}),
         ("create_conversation", "POST", "conversations", {"body": ["a", "list"]}),
         ("create_conversation", "POST", "conversations", {"body": {"title": "no customer"}}),
-        ("create_conversation", "POST", "conversations",
-         {"body": {"customer_id": "a"}, "headers": {"x-customer-id": "b"}}),
-        ("create_conversation", "POST", "conversations",
-         {"body": {"customer_id": "bad/id"}}),
-        ("create_conversation", "POST", "conversations",
-         {"body": {"customer_id": "a", "colour": "blue"}}),
-        ("create_conversation", "POST", "conversations",
-         {"body": {"customer_id": "a", "messages": [{"role": "wizard", "content": "x"}]}}),
-        ("create_conversation", "POST", "conversations",
-         {"body": {"customer_id": "a",
-                   "messages": [{"role": "user", "content": "x", "message_id": "m_1"}]}}),
-        ("create_conversation", "POST", "conversations",
-         {"body": {"customer_id": "a", "messages": "not a list"}}),
-        ("append_message", "POST", "conversations/c_1/messages",
-         {"route_params": {"conversation_id": "c_1"}, "headers": {"x-customer-id": CUSTOMER},
-          "body": {"role": "user", "content": "   "}}),
-        ("append_message", "POST", "conversations/c_1/messages",
-         {"route_params": {"conversation_id": "c_1"}, "headers": {"x-customer-id": CUSTOMER},
-          "body": {"content": "no role"}}),
-        ("get_conversation", "GET", "conversations/c_1",
-         {"route_params": {"conversation_id": "c_1"}, "params": {"customer_id": CUSTOMER,
-                                                                "window": "0"}}),
-        ("get_conversation", "GET", "conversations/c_1",
-         {"route_params": {"conversation_id": "c_1"}}),
-        ("list_conversations", "GET", "customers/x/conversations",
-         {"route_params": {"customer_id": CUSTOMER}, "params": {"limit": "lots"}}),
-        ("list_conversations", "GET", "customers/x/conversations",
-         {"route_params": {"customer_id": CUSTOMER}, "params": {"continuation": "garbage!"}}),
-        ("delete_conversation", "DELETE", "conversations/c_1",
-         {"route_params": {"conversation_id": "c_1"}}),
+        (
+            "create_conversation",
+            "POST",
+            "conversations",
+            {"body": {"customer_id": "a"}, "headers": {"x-customer-id": "b"}},
+        ),
+        ("create_conversation", "POST", "conversations", {"body": {"customer_id": "bad/id"}}),
+        (
+            "create_conversation",
+            "POST",
+            "conversations",
+            {"body": {"customer_id": "a", "colour": "blue"}},
+        ),
+        (
+            "create_conversation",
+            "POST",
+            "conversations",
+            {"body": {"customer_id": "a", "messages": [{"role": "wizard", "content": "x"}]}},
+        ),
+        (
+            "create_conversation",
+            "POST",
+            "conversations",
+            {
+                "body": {
+                    "customer_id": "a",
+                    "messages": [{"role": "user", "content": "x", "message_id": "m_1"}],
+                }
+            },
+        ),
+        (
+            "create_conversation",
+            "POST",
+            "conversations",
+            {"body": {"customer_id": "a", "messages": "not a list"}},
+        ),
+        (
+            "append_message",
+            "POST",
+            "conversations/c_1/messages",
+            {
+                "route_params": {"conversation_id": "c_1"},
+                "headers": {"x-customer-id": CUSTOMER},
+                "body": {"role": "user", "content": "   "},
+            },
+        ),
+        (
+            "append_message",
+            "POST",
+            "conversations/c_1/messages",
+            {
+                "route_params": {"conversation_id": "c_1"},
+                "headers": {"x-customer-id": CUSTOMER},
+                "body": {"content": "no role"},
+            },
+        ),
+        (
+            "get_conversation",
+            "GET",
+            "conversations/c_1",
+            {
+                "route_params": {"conversation_id": "c_1"},
+                "params": {"customer_id": CUSTOMER, "window": "0"},
+            },
+        ),
+        (
+            "get_conversation",
+            "GET",
+            "conversations/c_1",
+            {"route_params": {"conversation_id": "c_1"}},
+        ),
+        (
+            "list_conversations",
+            "GET",
+            "customers/x/conversations",
+            {"route_params": {"customer_id": CUSTOMER}, "params": {"limit": "lots"}},
+        ),
+        (
+            "list_conversations",
+            "GET",
+            "customers/x/conversations",
+            {"route_params": {"customer_id": CUSTOMER}, "params": {"continuation": "garbage!"}},
+        ),
+        (
+            "delete_conversation",
+            "DELETE",
+            "conversations/c_1",
+            {"route_params": {"conversation_id": "c_1"}},
+        ),
     ],
 )
 async def test_bad_input_is_400(

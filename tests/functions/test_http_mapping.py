@@ -62,8 +62,11 @@ def scripted() -> Iterator[Any]:
 
 async def append(client: FunctionClient) -> Any:
     return await client.call(
-        "append_message", "POST", "conversations/c_1/messages",
-        route_params={"conversation_id": "c_1"}, headers={"x-customer-id": "u1"},
+        "append_message",
+        "POST",
+        "conversations/c_1/messages",
+        route_params={"conversation_id": "c_1"},
+        headers={"x-customer-id": "u1"},
         body={"role": "user", "content": "hello"},
     )
 

@@ -171,8 +171,14 @@ def test_ttl_is_on_per_item(bicep: str) -> None:
 def test_account_accepts_entra_id_only(bicep: str) -> None:
     assert re.search(r"\bdisableLocalAuth:\s*true\b", bicep)
     assert re.search(r"\ballowSharedKeyAccess:\s*false\b", bicep)
-    for secret in ("listKeys(", "listConnectionStrings(", "primaryMasterKey", "AccountKey=",
-                   "COSMOSDB_KEY", "AZURE_OPENAI_API_KEY"):
+    for secret in (
+        "listKeys(",
+        "listConnectionStrings(",
+        "primaryMasterKey",
+        "AccountKey=",
+        "COSMOSDB_KEY",
+        "AZURE_OPENAI_API_KEY",
+    ):
         assert secret not in bicep, f"{secret} must not appear in infra/main.bicep"
 
 
@@ -180,7 +186,8 @@ def test_identity_has_the_data_contributor_role_in_the_data_plane(bicep: str) ->
     assert f"'{DATA_CONTRIBUTOR}'" in bicep
     match = re.search(
         r"resource appDataContributor 'Microsoft\.DocumentDB/databaseAccounts/"
-        r"sqlRoleAssignments@[^']+'", bicep
+        r"sqlRoleAssignments@[^']+'",
+        bicep,
     )
     assert match is not None
     assignment = enclosed(bicep, match.end())
@@ -191,15 +198,24 @@ def test_identity_has_the_data_contributor_role_in_the_data_plane(bicep: str) ->
 def test_apps_get_the_settings_the_library_reads(bicep: str) -> None:
     settings = enclosed(bicep, bicep.index("var cosmosAppSettings"))
     names = re.findall(r"name:\s*'([^']+)'", settings)
-    assert {"COSMOSDB_ENDPOINT", "COSMOSDB_DATABASE", "COSMOSDB_AIConversations_CONTAINER",
-            "AZURE_CLIENT_ID"} <= set(names)
+    assert {
+        "COSMOSDB_ENDPOINT",
+        "COSMOSDB_DATABASE",
+        "COSMOSDB_AIConversations_CONTAINER",
+        "AZURE_CLIENT_ID",
+    } <= set(names)
     # The names are the ones Settings.from_env reads.
     read = Settings.from_env(
-        {"COSMOSDB_ENDPOINT": "https://x.documents.azure.com:443/", "COSMOSDB_DATABASE": "D",
-         "COSMOSDB_AIConversations_CONTAINER": "C"}
+        {
+            "COSMOSDB_ENDPOINT": "https://x.documents.azure.com:443/",
+            "COSMOSDB_DATABASE": "D",
+            "COSMOSDB_AIConversations_CONTAINER": "C",
+        }
     )
     assert (read.cosmos_endpoint, read.cosmos_database, read.cosmos_container) == (
-        "https://x.documents.azure.com:443/", "D", "C"
+        "https://x.documents.azure.com:443/",
+        "D",
+        "C",
     )
     assert read.cosmos_key is None  # so DefaultAzureCredential (the managed identity) is used
     for app in ("webApp", "functionApp"):

@@ -34,8 +34,13 @@ def declared_variables() -> set[str]:
 
 
 def test_the_scan_finds_the_settings_the_library_reads() -> None:
-    assert {"COSMOSDB_ENDPOINT", "COSMOSDB_DATABASE", "COSMOSDB_AIConversations_CONTAINER",
-            "COSMOSDB_KEY", "CONVERSATION_STORE_URL"} <= set(read_variables())
+    assert {
+        "COSMOSDB_ENDPOINT",
+        "COSMOSDB_DATABASE",
+        "COSMOSDB_AIConversations_CONTAINER",
+        "COSMOSDB_KEY",
+        "CONVERSATION_STORE_URL",
+    } <= set(read_variables())
 
 
 def test_every_variable_read_is_in_env_example() -> None:

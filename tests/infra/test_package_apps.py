@@ -40,8 +40,13 @@ def test_packages_hold_the_apps_the_wheel_and_pinned_requirements(
     with zipfile.ZipFile(functions) as archive:
         names = set(archive.namelist())
         requirements = archive.read("requirements.txt").decode()
-    assert {"function_app.py", "http_mapping.py", "host.json", "requirements.txt",
-            "wheels/conversation_store-1.2.3-py3-none-any.whl"} <= names
+    assert {
+        "function_app.py",
+        "http_mapping.py",
+        "host.json",
+        "requirements.txt",
+        "wheels/conversation_store-1.2.3-py3-none-any.whl",
+    } <= names
     assert not any("__pycache__" in n for n in names)
     lines = requirements.splitlines()
     assert "--find-links wheels" in lines and "conversation-store==1.2.3" in lines

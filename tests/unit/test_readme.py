@@ -11,8 +11,9 @@ import pytest
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def test_quick_start_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_quick_start_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (snippet,) = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
     script = tmp_path / "quick_start.py"
     script.write_text(snippet)
