@@ -38,6 +38,11 @@ bench: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[bench]'
 	BENCH_SCALE=$(BENCH_SCALE) $(BIN)/python -m bench.run
 
+# Figures of the issue 6 features (search, migrate): bench/results/features-<date>.json.
+.PHONY: bench-features
+bench-features: $(INSTALLED) $(NODE_INSTALLED)
+	$(BIN)/python -m bench.features
+
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
