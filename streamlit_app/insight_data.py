@@ -1,4 +1,9 @@
-"""Pure statistics of one customer's conversations, for the Insights page's charts."""
+"""Pure chart data of one customer's recent conversations, for the Insights page.
+
+The page's totals come from `ConversationManager.get_stats`, over every conversation; the
+charts need message timestamps in the browser's time zone and titles, so they are drawn from
+the newest conversations only.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,8 @@ from .sidebar_groups import display_title
 
 @dataclass(frozen=True)
 class Insights:
-    """Counts, messages per local day (oldest first) and tokens per conversation (largest first)."""
+    """Messages per local day (oldest first) and tokens per conversation (largest first)."""
 
-    conversation_count: int
-    message_count: int
-    total_tokens: int
     messages_per_day: list[tuple[date, int]]
     tokens_per_conversation: list[tuple[str, int]]
 
@@ -42,17 +44,12 @@ def compute_insights(
     tz: tzinfo,
     top: int = 20,
 ) -> Insights:
-    """Statistics from listed summaries (counts, tokens) and loaded conversations (days).
-
-    `conversations` may be fewer than `summaries` (only the newest are loaded): the totals
-    come from the summaries, the per-day counts from the messages actually loaded.
+    """Tokens per conversation from listed summaries, messages per day from loaded
+    conversations (`conversations` may be fewer than `summaries`: only the newest are loaded).
     """
     days = Counter(m.timestamp.astimezone(tz).date() for c in conversations for m in c.messages)
     ranked = sorted(summaries, key=lambda s: (-s.total_tokens, s.id))[:top]
     return Insights(
-        conversation_count=len(summaries),
-        message_count=sum(s.message_count for s in summaries),
-        total_tokens=sum(s.total_tokens for s in summaries),
         messages_per_day=sorted(days.items()),
         tokens_per_conversation=[(_unique_title(s, ranked), s.total_tokens) for s in ranked],
     )

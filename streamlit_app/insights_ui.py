@@ -1,21 +1,23 @@
-"""Rendering of the insights page from `compute_insights`."""
+"""Rendering of the insights page: the customer's totals (`get_stats`) and charts of their
+recent conversations (`compute_insights`)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from conversation_store import ConversationNotFoundError, ConversationStoreError
+from conversation_store import ConversationNotFoundError, ConversationStoreError, Stats
 
 from .chat_session import ChatSession
 from .insight_data import compute_insights
 from .sidebar_ui import browser_timezone
 
-MAX_CONVERSATIONS = 200  # listed for the counts
+MAX_CONVERSATIONS = 200  # listed for the tokens chart
 MAX_LOADED = 50  # loaded with their messages for the per-day chart
 
 
 def render_insights(chat: ChatSession) -> None:
     try:
+        stats = chat.manager.get_stats(chat.customer_id)
         summaries = chat.recent_conversations(
             pages=MAX_CONVERSATIONS // 50, page_size=50, archived=None
         ).items
@@ -28,14 +30,11 @@ def render_insights(chat: ChatSession) -> None:
     except ConversationStoreError as exc:
         st.error(f"Could not read your conversations: {exc}")
         return
-    if not summaries:
+    if not stats.conversations:
         st.info("No saved conversations yet: start chatting and come back.")
         return
+    render_totals(stats)
     insights = compute_insights(summaries, conversations, tz=browser_timezone())
-    conversations_metric, messages_metric, tokens_metric = st.columns(3)
-    conversations_metric.metric("Conversations", insights.conversation_count)
-    messages_metric.metric("Messages", insights.message_count)
-    tokens_metric.metric("Tokens", insights.total_tokens)
     st.subheader("Messages per day")
     st.bar_chart(insights.messages_per_day_chart(), x="day", y="messages")
     st.subheader("Tokens per conversation")
@@ -43,4 +42,18 @@ def render_insights(chat: ChatSession) -> None:
         insights.tokens_per_conversation_chart(), x="conversation", y="tokens", horizontal=True
     )
     if len(summaries) > MAX_LOADED:
-        st.caption(f"Messages per day counts your {MAX_LOADED} most recent conversations.")
+        st.caption(
+            f"The charts show your {MAX_LOADED} most recent conversations (messages per day) "
+            f"and the largest of your {len(summaries)} most recent (tokens)."
+        )
+
+
+def render_totals(stats: Stats) -> None:
+    """Every conversation of the customer, archived ones included."""
+    conversations, messages, tokens = st.columns(3)
+    conversations.metric("Conversations", f"{stats.conversations:,}")
+    messages.metric("Messages", f"{stats.messages:,}")
+    tokens.metric("Tokens", f"{stats.tokens:,}")
+    average, longest, _ = st.columns(3)
+    average.metric("Messages per conversation", f"{stats.average_messages:,.1f}")
+    longest.metric("Longest conversation", f"{stats.longest_conversation_messages:,} messages")

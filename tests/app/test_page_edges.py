@@ -127,4 +127,27 @@ def test_insights_page() -> None:
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Conversations"] == "1" and metrics["Messages"] == "4"
     assert int(metrics["Tokens"]) > 0
+    assert metrics["Messages per conversation"] == "4.0"
+    assert metrics["Longest conversation"] == "4 messages"
     assert len(at.get("vega_lite_chart")) == 2
+
+
+def test_insights_totals_count_every_conversation_not_only_the_charted_ones() -> None:
+    manager = ConversationManager(MemoryStore())
+    for n in range(205):
+        doc = manager.create_conversation_document(CID, "s1", title=f"Chat {n}")
+        manager.add_message_to_conversation(doc, "user", f"question {n}", tokens=3)
+        manager.save_conversation(doc)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[MANAGER_KEY] = manager
+    at.query_params["cid"] = CID
+    at = at.run().switch_page("pages/insights.py").run()
+
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Conversations"], metrics["Messages"], metrics["Tokens"]) == (
+        "205",
+        "205",
+        "615",
+    )
+    assert any("50 most recent" in c.value for c in at.caption)
