@@ -20,7 +20,6 @@ import os
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from conversation_store import ConversationManager, CosmosStore, SQLiteStore
 from conversation_store.migration import MigrationReport, migrate
 
 from .run import REPO, RESULTS, LocalCosmosServer, log, machine, rounded
+from .sqlite_suite import timed
 from .stats import summarize
 from .workload import TextSource, prebuilt_conversation
 
@@ -38,12 +38,6 @@ QUERIES = ("the", "itinerary", "Tokyo temple", "recomm", "zanzibar")
 MIGRATED_CONVERSATIONS = 500
 MIGRATED_MESSAGES = 10
 CHANGED_IN_SOURCE = 50
-
-
-def timed_ms(call: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    call()
-    return (time.perf_counter() - started) * 1000
 
 
 def search_figures(directory: Path, conversations: int) -> dict[str, Any]:
@@ -60,7 +54,7 @@ def search_figures(directory: Path, conversations: int) -> dict[str, Any]:
         for query in QUERIES:
             hits = len(manager.search_conversations("alice", query))
             samples = [
-                timed_ms(lambda q=query: manager.search_conversations("alice", q))
+                timed(lambda q=query: manager.search_conversations("alice", q))
                 for _ in range(QUERY_REPETITIONS)
             ]
             queries[query] = {"hits": hits, "ms": summarize(samples)}

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from .exceptions import ConflictError, InvalidInputError
 from .ids import validate_id
 from .models import Conversation, ImportAction, Message, format_timestamp, utc_now
+from .syncing import missing_messages
 
 BUNDLE_FORMAT = "conversation-store/export"
 BUNDLE_VERSION = 1
@@ -126,20 +127,17 @@ def plan_import(
     if stored is None:
         return "create", list(incoming.messages)
     by_id = {m.id: m for m in stored.messages if m.id is not None}
-    missing = []
-    for position, message in enumerate(incoming.messages):
-        if message.id is None:
-            if position >= len(stored.messages):
-                missing.append(message)
-            continue
-        existing = by_id.get(message.id)
-        if existing is None:
-            missing.append(message)
-        elif (existing.role, existing.content) != (message.role, message.content):
+    for message in incoming.messages:
+        existing = by_id.get(message.id) if message.id is not None else None
+        if existing is not None and (existing.role, existing.content) != (
+            message.role,
+            message.content,
+        ):
             raise ConflictError(
                 f"conversation {incoming.id!r}: message {message.id!r} differs from the stored "
                 "one; importing would overwrite it"
             )
+    missing = missing_messages(incoming, stored)
     return ("merge" if missing else "unchanged"), missing
 
 

@@ -38,22 +38,24 @@ def plan_sync(source: Conversation, target: Conversation) -> SyncPlan:
 
     Raises ConflictError.
     """
-    _check_roles(source, target)
-    return SyncPlan(
-        header=_newer_header(source, target),
-        replaced=_newer_messages(source, target),
-        appended=_missing_messages(source, target),
-    )
-
-
-def _check_roles(source: Conversation, target: Conversation) -> None:
-    roles = {m.id: m.role for m in target.messages if m.id is not None}
+    held = {m.id: m for m in target.messages if m.id is not None}
     for message in source.messages:
-        if message.id in roles and roles[message.id] != message.role:
+        if message.id in held and held[message.id].role != message.role:
             raise ConflictError(
                 f"conversation {source.id!r}: message {message.id!r} has role "
-                f"{message.role!r} in the source but {roles[message.id]!r} in the target"
+                f"{message.role!r} in the source but {held[message.id].role!r} in the target"
             )
+    return SyncPlan(
+        header=_newer_header(source, target),
+        replaced=[
+            message
+            for message in source.messages
+            if message.id in held
+            and _body(message) != _body(held[message.id])
+            and _written_at(message) > _written_at(held[message.id])
+        ],
+        appended=missing_messages(source, target),
+    )
 
 
 def _newer_header(source: Conversation, target: Conversation) -> dict[str, JsonValue]:
@@ -63,19 +65,9 @@ def _newer_header(source: Conversation, target: Conversation) -> dict[str, JsonV
     return {name: theirs.get(name) for name in HEADER_FIELDS if theirs.get(name) != ours.get(name)}
 
 
-def _newer_messages(source: Conversation, target: Conversation) -> list[Message]:
-    held = {m.id: m for m in target.messages if m.id is not None}
-    return [
-        message
-        for message in source.messages
-        if message.id in held
-        and _body(message) != _body(held[message.id])
-        and _written_at(message) > _written_at(held[message.id])
-    ]
-
-
-def _missing_messages(source: Conversation, target: Conversation) -> list[Message]:
-    """Messages with an id the target lacks; id-less (seed) messages by position."""
+def missing_messages(source: Conversation, target: Conversation) -> list[Message]:
+    """The messages of `source` that `target` lacks, in order: by id, and by position for
+    id-less (seed) messages. Imports and migrations both append exactly these."""
     held = {m.id for m in target.messages if m.id is not None}
     return [
         message
