@@ -22,9 +22,9 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 from conversation_store import ConversationManager, Message
 from conversation_store.ids import new_message_id
 from conversation_store.models import format_timestamp, utc_now
-from conversation_store.stores.cosmos import CosmosStore
-from conversation_store.stores.cosmos_config import PARTITION_KEY, client_options
-from conversation_store.stores.documents import COSMOS_ITEM_LIMIT, SizeLimits, json_size
+from conversation_store.stores.cosmos.config import PARTITION_KEY, client_options
+from conversation_store.stores.cosmos.items import COSMOS_ITEM_LIMIT, SizeLimits, json_size
+from conversation_store.stores.cosmos.store import CosmosStore
 
 from .naive import NaiveConversationStore
 from .scale import Scale

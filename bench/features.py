@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from conversation_store import ConversationManager, CosmosStore, SQLiteStore
-from conversation_store.migration import MigrationReport, migrate
+from conversation_store.transfer import MigrationReport, migrate
 
 from .run import REPO, RESULTS, LocalCosmosServer, log, machine, rounded
 from .sqlite_suite import timed

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conversation_store import ConversationManager, ConversationStore, MemoryStore, SQLiteStore
-from conversation_store.stores.outbox import OutboxStore
-from conversation_store.stores.outbox_queue import OutboxQueue
+from conversation_store.stores.outbox.queue import OutboxQueue
+from conversation_store.stores.outbox.store import OutboxStore
 from support.cosmos_fixtures import CosmosTarget, fresh_container, open_cosmos_store
 from support.local_cosmos import EMULATOR_KEY, LocalCosmosServer
 

@@ -4,7 +4,7 @@ Conversations live in Azure Cosmos DB for NoSQL or, with no Cosmos settings, in 
 SQLite file. Start with `ConversationManager.from_settings(Settings.from_env(os.environ))`.
 """
 
-from .exceptions import (
+from conversation_store.exceptions import (
     AccessDeniedError,
     ConflictError,
     ConversationNotFoundError,
@@ -14,8 +14,8 @@ from .exceptions import (
     StoreClosedError,
     StoreUnavailableError,
 )
-from .manager import ConversationManager
-from .models import (
+from conversation_store.manager import ConversationManager
+from conversation_store.models import (
     AppendResult,
     Conversation,
     ConversationSummary,
@@ -28,14 +28,14 @@ from .models import (
     Stats,
     ToolCall,
 )
-from .settings import Settings, open_store
-from .stores.charges import RequestCharge
-from .stores.cosmos import CosmosStore
-from .stores.documents import SizeLimits
-from .stores.memory import MemoryStore
-from .stores.protocol import ConversationStore, HeaderUpdate
-from .stores.retrying import RetryPolicy
-from .stores.sqlite import SQLiteStore
+from conversation_store.settings import Settings, open_store
+from conversation_store.stores.cosmos.charges import RequestCharge
+from conversation_store.stores.cosmos.items import SizeLimits
+from conversation_store.stores.cosmos.retrying import RetryPolicy
+from conversation_store.stores.cosmos.store import CosmosStore
+from conversation_store.stores.memory import MemoryStore
+from conversation_store.stores.protocol import ConversationStore, HeaderUpdate
+from conversation_store.stores.sqlite.store import SQLiteStore
 
 __all__ = [
     "AccessDeniedError",

@@ -25,13 +25,17 @@ from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
 from tqdm import tqdm
 
-from .exceptions import ConversationNotFoundError, ConversationStoreError, InvalidInputError
-from .export import MAX_IMPORT_BYTES, render_export
-from .manager import ConversationManager
-from .migration import MigrationReport, Outcome, migrate
-from .models import SearchHit, Stats
-from .settings import Settings, open_store, sqlite_path
-from .stores.protocol import ConversationStore
+from conversation_store.exceptions import (
+    ConversationNotFoundError,
+    ConversationStoreError,
+    InvalidInputError,
+)
+from conversation_store.export import MAX_IMPORT_BYTES, render_export
+from conversation_store.manager import ConversationManager
+from conversation_store.models import SearchHit, Stats
+from conversation_store.settings import Settings, open_store, sqlite_path
+from conversation_store.stores.protocol import ConversationStore
+from conversation_store.transfer import MigrationReport, Outcome, migrate
 
 EXIT_OK = 0
 EXIT_FAILED = 1

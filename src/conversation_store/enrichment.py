@@ -35,10 +35,14 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from .exceptions import ConflictError, ConversationNotFoundError, ConversationStoreError
-from .manager import ConversationManager
-from .models import Conversation, Message
-from .stores.protocol import HeaderUpdate
+from conversation_store.exceptions import (
+    ConflictError,
+    ConversationNotFoundError,
+    ConversationStoreError,
+)
+from conversation_store.manager import ConversationManager
+from conversation_store.models import Conversation, Message
+from conversation_store.stores.protocol import HeaderUpdate
 
 logger = logging.getLogger(__name__)
 

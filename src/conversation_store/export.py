@@ -14,10 +14,10 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from .exceptions import ConflictError, InvalidInputError
-from .ids import validate_id
-from .models import Conversation, ImportAction, Message, format_timestamp, utc_now
-from .syncing import missing_messages
+from conversation_store.exceptions import ConflictError, InvalidInputError
+from conversation_store.ids import validate_id
+from conversation_store.models import Conversation, ImportAction, Message, format_timestamp, utc_now
+from conversation_store.syncing import missing_messages
 
 BUNDLE_FORMAT = "conversation-store/export"
 BUNDLE_VERSION = 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .models import Message
-from .tokens import count_message_tokens
+from conversation_store.models import Message
+from conversation_store.tokens import count_message_tokens
 
 MESSAGE_OVERHEAD_TOKENS = 4  # role and separators, as OpenAI's chat format counts them
 CHAT_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id")

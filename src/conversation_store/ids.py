@@ -11,7 +11,7 @@ import os
 import re
 import time
 
-from .exceptions import InvalidInputError
+from conversation_store.exceptions import InvalidInputError
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_ID_LENGTH = 255  # Cosmos DB's limit for the id property

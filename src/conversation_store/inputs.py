@@ -8,11 +8,11 @@ from typing import Any
 
 from pydantic import JsonValue, ValidationError
 
-from .exceptions import InvalidInputError
-from .ids import new_conversation_id, new_message_id, validate_id
-from .models import Conversation, Message, ToolCall, utc_now
-from .tokens import count_message_tokens
-from .validation import (
+from conversation_store.exceptions import InvalidInputError
+from conversation_store.ids import new_conversation_id, new_message_id, validate_id
+from conversation_store.models import Conversation, Message, ToolCall, utc_now
+from conversation_store.tokens import count_message_tokens
+from conversation_store.validation import (
     validate_content,
     validate_limit,
     validate_metadata,

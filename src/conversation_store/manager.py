@@ -11,18 +11,18 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from . import editing, inputs, sharing
-from .exceptions import (
+from conversation_store import editing, inputs, sharing
+from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
     InvalidInputError,
     StoreClosedError,
 )
-from .export import ExportFormat, parse_import, plan_import, render_export
-from .history import window
-from .ids import validate_id
-from .inputs import ToolCallInput
-from .models import (
+from conversation_store.export import ExportFormat, parse_import, plan_import, render_export
+from conversation_store.history import window
+from conversation_store.ids import validate_id
+from conversation_store.inputs import ToolCallInput
+from conversation_store.models import (
     AppendResult,
     Conversation,
     ConversationSummary,
@@ -34,13 +34,13 @@ from .models import (
     Stats,
     format_timestamp,
 )
-from .retention import cutoff, is_expired, validate_ttl
-from .search import search_terms
-from .settings import Settings, open_store
-from .stats import compute_stats
-from .stores.protocol import ConversationStore, HeaderUpdate
-from .tracking import add_in_memory, header_update, mark_saved, unsaved_messages
-from .validation import (
+from conversation_store.retention import cutoff, is_expired, validate_ttl
+from conversation_store.search import search_terms
+from conversation_store.settings import Settings, open_store
+from conversation_store.stats import compute_stats
+from conversation_store.stores.protocol import ConversationStore, HeaderUpdate
+from conversation_store.tracking import add_in_memory, header_update, mark_saved, unsaved_messages
+from conversation_store.validation import (
     DEFAULT_MAX_CONTENT_BYTES,
     validate_archived_filter,
     validate_continuation,

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from .ids import validate_id
+from conversation_store.ids import validate_id
 
 Role = Literal["system", "user", "assistant", "tool", "function"]
 ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool", "function")

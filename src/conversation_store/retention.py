@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .exceptions import InvalidInputError
-from .models import format_timestamp, utc_now
+from conversation_store.exceptions import InvalidInputError
+from conversation_store.models import format_timestamp, utc_now
 
 MAX_TTL_SECONDS = 2_147_483_647  # Cosmos DB's ttl is a 32-bit signed integer
 MAX_DAYS = 36_500  # a cut-off a century back; beyond it datetime arithmetic overflows

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .exceptions import InvalidInputError
+from conversation_store.exceptions import InvalidInputError
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 10

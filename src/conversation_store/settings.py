@@ -9,14 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .exceptions import InvalidInputError
-from .stores.cosmos import CosmosStore
-from .stores.cosmos_config import DEFAULT_CONTAINER, DEFAULT_DATABASE
-from .stores.memory import MemoryStore
-from .stores.outbox import OutboxStore
-from .stores.outbox_queue import OutboxQueue
-from .stores.protocol import ConversationStore
-from .stores.sqlite import SQLiteStore
+from conversation_store.exceptions import InvalidInputError
+from conversation_store.stores.cosmos.config import DEFAULT_CONTAINER, DEFAULT_DATABASE
+from conversation_store.stores.cosmos.store import CosmosStore
+from conversation_store.stores.memory import MemoryStore
+from conversation_store.stores.outbox.queue import OutboxQueue
+from conversation_store.stores.outbox.store import OutboxStore
+from conversation_store.stores.protocol import ConversationStore
+from conversation_store.stores.sqlite.store import SQLiteStore
 
 DEFAULT_STORE_URL = "sqlite:///data/conversations.db"
 DEFAULT_OUTBOX_PATH = "data/outbox.db"

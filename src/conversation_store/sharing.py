@@ -14,8 +14,8 @@ import hmac
 import json
 import secrets
 
-from .exceptions import InvalidInputError
-from .ids import validate_id
+from conversation_store.exceptions import InvalidInputError
+from conversation_store.ids import validate_id
 
 
 def new_share_id() -> str:

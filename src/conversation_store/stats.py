@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from .models import ConversationSummary, CustomerActivity, Stats, utc_now
-from .retention import is_expired
+from conversation_store.models import ConversationSummary, CustomerActivity, Stats, utc_now
+from conversation_store.retention import is_expired
 
 
 def compute_stats(

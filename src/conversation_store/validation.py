@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from .exceptions import InvalidInputError
-from .models import ROLES
+from conversation_store.exceptions import InvalidInputError
+from conversation_store.models import ROLES
 
 DEFAULT_MAX_CONTENT_BYTES = 100_000  # ~25k tokens; JSON escaping must still fit a segment
 MAX_METADATA_BYTES = 64 * 1024

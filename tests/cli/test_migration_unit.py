@@ -15,7 +15,7 @@ from conversation_store import (
     Message,
     StoreUnavailableError,
 )
-from conversation_store.migration import MigrationReport, Outcome, migrate
+from conversation_store.transfer import MigrationReport, Outcome, migrate
 
 
 def documents(store: MemoryStore) -> dict[str, dict[str, Any]]:

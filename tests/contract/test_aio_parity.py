@@ -11,7 +11,7 @@ import pytest
 
 import conversation_store as sync_api
 from conversation_store import aio
-from conversation_store.stores.cosmos import CosmosStore as SyncCosmosStore
+from conversation_store.stores.cosmos.store import CosmosStore as SyncCosmosStore
 from support.cosmos_fixtures import TEST_DATABASE, TEST_LIMITS, CosmosTarget, fresh_container
 
 Call = Callable[..., Awaitable[Any]]

@@ -17,7 +17,7 @@ from conversation_store import (
     SQLiteStore,
 )
 from conversation_store.export import parse_import
-from conversation_store.migration import migrate
+from conversation_store.transfer import migrate
 
 
 def _chat(manager: ConversationManager, customer: str, *contents: str, title: str = "Chat") -> str:

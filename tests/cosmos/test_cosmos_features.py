@@ -26,9 +26,9 @@ from conversation_store import (
 )
 from conversation_store.ids import new_conversation_id, new_message_id
 from conversation_store.models import Conversation, Message
-from conversation_store.stores.charges import RequestCharge
-from conversation_store.stores.cosmos import CosmosStore
-from conversation_store.stores.documents import MAX_BATCH_OPERATIONS, json_size
+from conversation_store.stores.cosmos.charges import RequestCharge
+from conversation_store.stores.cosmos.items import MAX_BATCH_OPERATIONS, json_size
+from conversation_store.stores.cosmos.store import CosmosStore
 from conversation_store.stores.protocol import HeaderUpdate
 from support.cosmos_fixtures import TEST_DATABASE, TEST_LIMITS, CosmosTarget, open_cosmos_store
 from support.transport import RecordingTransport

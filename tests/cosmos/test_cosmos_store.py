@@ -14,9 +14,9 @@ from conversation_store import (
     ConversationNotFoundError,
     StoreUnavailableError,
 )
-from conversation_store.stores.charges import RequestCharge
-from conversation_store.stores.cosmos import CosmosStore
-from conversation_store.stores.documents import json_size
+from conversation_store.stores.cosmos.charges import RequestCharge
+from conversation_store.stores.cosmos.items import json_size
+from conversation_store.stores.cosmos.store import CosmosStore
 from support.cosmos_fixtures import FAST_RETRY, TEST_LIMITS
 from support.transport import Fault, RecordingTransport
 

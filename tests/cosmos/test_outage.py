@@ -18,9 +18,9 @@ import pytest
 from azure.cosmos import CosmosClient
 
 from conversation_store import ConversationManager, CosmosStore, RetryPolicy
-from conversation_store.stores.cosmos_config import PARTITION_KEY
-from conversation_store.stores.outbox import OutboxStore
-from conversation_store.stores.outbox_queue import OutboxQueue
+from conversation_store.stores.cosmos.config import PARTITION_KEY
+from conversation_store.stores.outbox.queue import OutboxQueue
+from conversation_store.stores.outbox.store import OutboxStore
 from support.cosmos_fixtures import TEST_DATABASE, TEST_LIMITS
 from support.local_cosmos import LocalCosmosServer
 
@@ -117,8 +117,8 @@ def test_server_outage_mid_conversation_loses_and_duplicates_nothing(
 CRASHING_WRITER = """
 import os, sys
 from conversation_store import ConversationManager, CosmosStore, RetryPolicy
-from conversation_store.stores.outbox import OutboxStore
-from conversation_store.stores.outbox_queue import OutboxQueue
+from conversation_store.stores.outbox.store import OutboxStore
+from conversation_store.stores.outbox.queue import OutboxQueue
 cosmos = CosmosStore.from_endpoint("https://127.0.0.1:9/", credential="a2V5", database="db",
                                    container="c", connection_verify=False,
                                    retry=RetryPolicy(attempts=1))

@@ -2,7 +2,7 @@
 
 There is no Bicep compiler here, so these checks read the Bicep text: the container's name,
 partition key and indexing policy, the data-plane role, and the apps' settings. The fields the
-library filters or sorts on are derived from `conversation_store.stores.cosmos_queries`, so a
+library filters or sorts on are derived from `conversation_store.stores.cosmos.queries`, so a
 new query on an unindexed field fails here before it fails (or costs a scan) in Azure.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from conversation_store import Settings
-from conversation_store.stores import cosmos_queries
-from conversation_store.stores.cosmos_config import (
+from conversation_store.stores.cosmos import queries as cosmos_queries
+from conversation_store.stores.cosmos.config import (
     DEFAULT_CONTAINER,
     DEFAULT_DATABASE,
     PARTITION_KEY_PATH,
@@ -88,7 +88,7 @@ def queried_fields() -> set[str]:
         for name, value in vars(cosmos_queries).items()
         if name.endswith(("_QUERY", "_FILTER")) and isinstance(value, str)
     ]
-    assert texts, "no *_QUERY constants in conversation_store.stores.cosmos_queries"
+    assert texts, "no *_QUERY constants in conversation_store.stores.cosmos.queries"
     fields: set[str] = set()
     for text in texts:
         condition = text.partition(" WHERE ")[2] if " WHERE " in text else text

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from azure.cosmos import CosmosClient
 
-from conversation_store.stores.cosmos import CosmosStore
-from conversation_store.stores.cosmos_config import NO_DEFAULT_TTL, PARTITION_KEY
-from conversation_store.stores.documents import SizeLimits
-from conversation_store.stores.retrying import RetryPolicy
+from conversation_store.stores.cosmos.config import NO_DEFAULT_TTL, PARTITION_KEY
+from conversation_store.stores.cosmos.items import SizeLimits
+from conversation_store.stores.cosmos.retrying import RetryPolicy
+from conversation_store.stores.cosmos.store import CosmosStore
 from support.local_cosmos import LocalCosmosServer
 
 TEST_DATABASE = "GenAI_tests"

@@ -15,8 +15,8 @@ from conversation_store import (
     MemoryStore,
     StoreUnavailableError,
 )
-from conversation_store.stores.outbox import OutboxStore
-from conversation_store.stores.outbox_queue import OutboxQueue
+from conversation_store.stores.outbox.queue import OutboxQueue
+from conversation_store.stores.outbox.store import OutboxStore
 
 
 class SwitchableStore(MemoryStore):

@@ -27,11 +27,11 @@ from conversation_store.exceptions import (
 )
 from conversation_store.models import Conversation, Message
 from conversation_store.search import matches, search_terms
-from conversation_store.stores import sqlite as sqlite_module
-from conversation_store.stores import sqlite_migrations
 from conversation_store.stores.protocol import HeaderUpdate
-from conversation_store.stores.sqlite import SQLiteStore
-from conversation_store.stores.sqlite_queries import fts_query
+from conversation_store.stores.sqlite import migrations as sqlite_migrations
+from conversation_store.stores.sqlite import store as sqlite_module
+from conversation_store.stores.sqlite.queries import fts_query
+from conversation_store.stores.sqlite.store import SQLiteStore
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 

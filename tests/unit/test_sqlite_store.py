@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from conversation_store import ConversationManager, SQLiteStore
-from conversation_store.stores.sqlite_migrations import MIGRATIONS, apply_migrations
+from conversation_store.stores.sqlite.migrations import MIGRATIONS, apply_migrations
 
 
 def _new_conversation(path: Path) -> str:
@@ -81,7 +81,7 @@ _CLOSE_UNDER_READERS = """
 import sys, threading, time
 from conversation_store import ConversationManager, SQLiteStore
 from conversation_store.exceptions import StoreClosedError
-from conversation_store.stores.outbox_queue import OutboxQueue
+from conversation_store.stores.outbox.queue import OutboxQueue
 
 def race(reads, close):
     endings, started = [], threading.Barrier(5)

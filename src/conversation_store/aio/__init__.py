@@ -4,11 +4,11 @@ Use from Azure Functions and other asyncio code; models and errors are shared wi
 package and never duplicated here.
 """
 
-from .cosmos import CosmosStore
-from .embedded import MemoryStore, SQLiteStore
-from .manager import ConversationManager
-from .protocol import ConversationStore
-from .settings import open_store
+from conversation_store.aio.cosmos import CosmosStore
+from conversation_store.aio.embedded import MemoryStore, SQLiteStore
+from conversation_store.aio.manager import ConversationManager
+from conversation_store.aio.protocol import ConversationStore
+from conversation_store.aio.settings import open_store
 
 __all__ = [
     "ConversationManager",

@@ -1,4 +1,4 @@
-"""The Azure Cosmos DB for NoSQL store (async). Its twin is `conversation_store.stores.cosmos`.
+"""The Azure Cosmos DB for NoSQL store (async), the one source of the sync `CosmosStore`.
 
 Both share every decision (documents, patches, queries, sizes, errors, retries) with
 `documents.py`, `cosmos_errors.py` and `retrying.py`; this file only performs the I/O.
@@ -18,14 +18,14 @@ from azure.core.pipeline.transport import AsyncHttpTransport
 from azure.cosmos.aio import ContainerProxy, CosmosClient
 from azure.identity.aio import DefaultAzureCredential
 
-from ..exceptions import (
+from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
     InvalidInputError,
     MessageNotFoundError,
     StoreClosedError,
 )
-from ..models import (
+from conversation_store.models import (
     AppendResult,
     Conversation,
     ConversationSummary,
@@ -33,11 +33,11 @@ from ..models import (
     Page,
     SearchHit,
 )
-from ..search import search_terms
-from ..stores import cosmos_queries as queries
-from ..stores import documents as docs
-from ..stores.charges import ChargeHook, charge_reporter
-from ..stores.cosmos_config import (
+from conversation_store.search import search_terms
+from conversation_store.stores.cosmos import items as docs
+from conversation_store.stores.cosmos import queries
+from conversation_store.stores.cosmos.charges import ChargeHook, charge_reporter
+from conversation_store.stores.cosmos.config import (
     DEFAULT_CONTAINER,
     DEFAULT_DATABASE,
     NO_DEFAULT_TTL,
@@ -45,10 +45,10 @@ from ..stores.cosmos_config import (
     checked_credential,
     client_options,
 )
-from ..stores.cosmos_errors import translate
-from ..stores.protocol import HeaderUpdate
-from ..stores.retrying import RetryPolicy
-from ..tracking import mark_saved
+from conversation_store.stores.cosmos.errors import translate
+from conversation_store.stores.cosmos.retrying import RetryPolicy
+from conversation_store.stores.protocol import HeaderUpdate
+from conversation_store.tracking import mark_saved
 
 T = TypeVar("T")
 _MAX_WRITE_RACES = 30  # optimistic (ETag) retries when writers race on one head

@@ -11,10 +11,18 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..models import AppendResult, Conversation, ConversationSummary, Message, Page, SearchHit
-from ..stores import memory, sqlite
-from ..stores.protocol import ConversationStore as SyncConversationStore
-from ..stores.protocol import HeaderUpdate
+from conversation_store.models import (
+    AppendResult,
+    Conversation,
+    ConversationSummary,
+    Message,
+    Page,
+    SearchHit,
+)
+from conversation_store.stores import memory
+from conversation_store.stores.protocol import ConversationStore as SyncConversationStore
+from conversation_store.stores.protocol import HeaderUpdate
+from conversation_store.stores.sqlite import store as sqlite
 
 
 class _ThreadedStore:

@@ -10,19 +10,21 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from .. import editing, inputs, sharing
-from ..exceptions import (
+from conversation_store import editing, inputs, sharing
+from conversation_store.aio.protocol import ConversationStore
+from conversation_store.aio.settings import open_store
+from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
     InvalidInputError,
     StoreClosedError,
 )
-from ..export import ExportFormat, parse_import, plan_import, render_export
-from ..history import window
-from ..ids import validate_id
-from ..inputs import ToolCallInput
-from ..manager import HISTORY_FIRST_READ
-from ..models import (
+from conversation_store.export import ExportFormat, parse_import, plan_import, render_export
+from conversation_store.history import window
+from conversation_store.ids import validate_id
+from conversation_store.inputs import ToolCallInput
+from conversation_store.manager import HISTORY_FIRST_READ
+from conversation_store.models import (
     AppendResult,
     Conversation,
     ConversationSummary,
@@ -32,12 +34,12 @@ from ..models import (
     Page,
     SearchHit,
 )
-from ..retention import validate_ttl
-from ..search import search_terms
-from ..settings import Settings
-from ..stores.protocol import HeaderUpdate
-from ..tracking import add_in_memory, header_update, mark_saved, unsaved_messages
-from ..validation import (
+from conversation_store.retention import validate_ttl
+from conversation_store.search import search_terms
+from conversation_store.settings import Settings
+from conversation_store.stores.protocol import HeaderUpdate
+from conversation_store.tracking import add_in_memory, header_update, mark_saved, unsaved_messages
+from conversation_store.validation import (
     DEFAULT_MAX_CONTENT_BYTES,
     validate_archived_filter,
     validate_continuation,
@@ -45,8 +47,6 @@ from ..validation import (
     validate_summary,
     validate_title,
 )
-from .protocol import ConversationStore
-from .settings import open_store
 
 
 class ConversationManager:

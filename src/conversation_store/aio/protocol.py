@@ -9,8 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ..models import AppendResult, Conversation, ConversationSummary, Message, Page, SearchHit
-from ..stores.protocol import HeaderUpdate
+from conversation_store.models import (
+    AppendResult,
+    Conversation,
+    ConversationSummary,
+    Message,
+    Page,
+    SearchHit,
+)
+from conversation_store.stores.protocol import HeaderUpdate
 
 
 @runtime_checkable

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..settings import Settings, sqlite_path
-from .cosmos import CosmosStore
-from .embedded import MemoryStore, SQLiteStore
-from .protocol import ConversationStore
+from conversation_store.aio.cosmos import CosmosStore
+from conversation_store.aio.embedded import MemoryStore, SQLiteStore
+from conversation_store.aio.protocol import ConversationStore
+from conversation_store.settings import Settings, sqlite_path
 
 
 def open_store(settings: Settings) -> ConversationStore:

@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 
-from ..exceptions import InvalidInputError
+from conversation_store.exceptions import InvalidInputError
 
 
 def encode_continuation(customer_id: str, position: list[str]) -> str:

@@ -6,13 +6,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ..exceptions import (
+from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
     MessageNotFoundError,
     StoreClosedError,
 )
-from ..models import (
+from conversation_store.models import (
     AppendResult,
     Conversation,
     ConversationSummary,
@@ -22,12 +22,12 @@ from ..models import (
     format_timestamp,
     utc_now,
 )
-from ..retention import is_expired
-from ..search import matches, search_terms, snippet
-from ..tracking import mark_saved, replace_in_memory
-from .continuation import decode_continuation, encode_continuation
-from .documents import pin_system_message
-from .protocol import HeaderUpdate
+from conversation_store.retention import is_expired
+from conversation_store.search import matches, search_terms, snippet
+from conversation_store.stores.continuation import decode_continuation, encode_continuation
+from conversation_store.stores.cosmos.items import pin_system_message
+from conversation_store.stores.protocol import HeaderUpdate
+from conversation_store.tracking import mark_saved, replace_in_memory
 
 
 @dataclass

@@ -13,7 +13,14 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
-from ..models import AppendResult, Conversation, ConversationSummary, Message, Page, SearchHit
+from conversation_store.models import (
+    AppendResult,
+    Conversation,
+    ConversationSummary,
+    Message,
+    Page,
+    SearchHit,
+)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..models import format_timestamp, utc_now
-from .sqlite_connections import ThreadConnections
+from conversation_store.models import format_timestamp, utc_now
+from conversation_store.stores.sqlite.connections import ThreadConnections
 
 Operation = Literal["create", "append", "update", "clear", "delete", "replace_message"]
 

@@ -19,14 +19,14 @@ from azure.core.pipeline.transport import HttpTransport
 from azure.cosmos import ContainerProxy, CosmosClient
 from azure.identity import DefaultAzureCredential
 
-from ..exceptions import (
+from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
     InvalidInputError,
     MessageNotFoundError,
     StoreClosedError,
 )
-from ..models import (
+from conversation_store.models import (
     AppendResult,
     Conversation,
     ConversationSummary,
@@ -34,12 +34,11 @@ from ..models import (
     Page,
     SearchHit,
 )
-from ..search import search_terms
-from ..tracking import mark_saved
-from . import cosmos_queries as queries
-from . import documents as docs
-from .charges import ChargeHook, charge_reporter
-from .cosmos_config import (
+from conversation_store.search import search_terms
+from conversation_store.stores.cosmos import items as docs
+from conversation_store.stores.cosmos import queries
+from conversation_store.stores.cosmos.charges import ChargeHook, charge_reporter
+from conversation_store.stores.cosmos.config import (
     DEFAULT_CONTAINER,
     DEFAULT_DATABASE,
     NO_DEFAULT_TTL,
@@ -47,9 +46,10 @@ from .cosmos_config import (
     checked_credential,
     client_options,
 )
-from .cosmos_errors import translate
-from .protocol import HeaderUpdate
-from .retrying import RetryPolicy
+from conversation_store.stores.cosmos.errors import translate
+from conversation_store.stores.cosmos.retrying import RetryPolicy
+from conversation_store.stores.protocol import HeaderUpdate
+from conversation_store.tracking import mark_saved
 
 T = TypeVar("T")
 _MAX_WRITE_RACES = 30  # optimistic (ETag) retries when writers race on one head

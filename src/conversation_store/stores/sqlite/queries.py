@@ -13,9 +13,9 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from ..models import SearchHit
-from ..retention import is_expired
-from ..search import matches, search_terms, snippet
+from conversation_store.models import SearchHit
+from conversation_store.retention import is_expired
+from conversation_store.search import matches, search_terms, snippet
 
 
 def register_functions(db: sqlite3.Connection) -> None:

@@ -14,7 +14,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from .cosmos_errors import is_transient, retry_after_seconds
+from conversation_store.stores.cosmos.errors import is_transient, retry_after_seconds
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..exceptions import InvalidInputError
-from ..models import Conversation, Message, format_timestamp, utc_now
-from .protocol import HeaderUpdate
+from conversation_store.exceptions import InvalidInputError
+from conversation_store.models import Conversation, Message, format_timestamp, utc_now
+from conversation_store.stores.protocol import HeaderUpdate
 
 SYSTEM_PROPERTIES = ("_rid", "_self", "_etag", "_attachments", "_ts")
 MAX_PATCH_OPERATIONS = 10  # Cosmos DB's limit per patch request

@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..exceptions import InvalidInputError
-from ..models import SearchHit
-from ..search import matches, snippet
-from .continuation import decode_continuation, encode_continuation
+from conversation_store.exceptions import InvalidInputError
+from conversation_store.models import SearchHit
+from conversation_store.search import matches, snippet
+from conversation_store.stores.continuation import decode_continuation, encode_continuation
 
 MAX_IDS_PER_QUERY = 100  # conversation ids per ARRAY_CONTAINS(@ids, ...) parameter
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from ..models import format_timestamp, utc_now
-from ..retention import MAX_TTL_SECONDS
+from conversation_store.models import format_timestamp, utc_now
+from conversation_store.retention import MAX_TTL_SECONDS
 
 Migration = Callable[[sqlite3.Connection], None]
 

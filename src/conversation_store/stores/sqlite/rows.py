@@ -13,10 +13,16 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from ..exceptions import InvalidInputError
-from ..models import HEADER_FIELDS, ConversationSummary, Message, format_timestamp, utc_now
-from ..retention import is_expired
-from .protocol import HeaderUpdate
+from conversation_store.exceptions import InvalidInputError
+from conversation_store.models import (
+    HEADER_FIELDS,
+    ConversationSummary,
+    Message,
+    format_timestamp,
+    utc_now,
+)
+from conversation_store.retention import is_expired
+from conversation_store.stores.protocol import HeaderUpdate
 
 HEADER_COLUMNS = (
     "id, customer_id, session_id, title, persona, org_id, metadata, extra, created_at, "

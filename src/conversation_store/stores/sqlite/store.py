@@ -15,21 +15,27 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import (
+from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
     InvalidInputError,
     MessageNotFoundError,
 )
-from ..models import AppendResult, Conversation, ConversationSummary, Message, Page, SearchHit
-from ..tracking import mark_saved
-from . import sqlite_queries
-from .continuation import decode_continuation, encode_continuation
-from .protocol import HeaderUpdate
-from .sqlite_connections import ThreadConnections
-from .sqlite_migrations import apply_migrations
-from .sqlite_queries import live
-from .sqlite_rows import (
+from conversation_store.models import (
+    AppendResult,
+    Conversation,
+    ConversationSummary,
+    Message,
+    Page,
+    SearchHit,
+)
+from conversation_store.stores.continuation import decode_continuation, encode_continuation
+from conversation_store.stores.protocol import HeaderUpdate
+from conversation_store.stores.sqlite import queries as sqlite_queries
+from conversation_store.stores.sqlite.connections import ThreadConnections
+from conversation_store.stores.sqlite.migrations import apply_migrations
+from conversation_store.stores.sqlite.queries import live
+from conversation_store.stores.sqlite.rows import (
     HEADER_COLUMNS,
     checked_timestamp,
     expired,
@@ -41,6 +47,7 @@ from .sqlite_rows import (
     summary,
     updated_header_columns,
 )
+from conversation_store.tracking import mark_saved
 
 _SCAN_PAGE_SIZE = 500
 

@@ -15,17 +15,24 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from ..exceptions import (
+from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
     ConversationStoreError,
     StoreUnavailableError,
 )
-from ..models import AppendResult, Conversation, ConversationSummary, Message, Page, SearchHit
-from ..tracking import mark_saved, replace_in_memory
-from .documents import pin_system_message
-from .outbox_queue import Operation, OutboxQueue, QueuedWrite
-from .protocol import ConversationStore, HeaderUpdate
+from conversation_store.models import (
+    AppendResult,
+    Conversation,
+    ConversationSummary,
+    Message,
+    Page,
+    SearchHit,
+)
+from conversation_store.stores.cosmos.items import pin_system_message
+from conversation_store.stores.outbox.queue import Operation, OutboxQueue, QueuedWrite
+from conversation_store.stores.protocol import ConversationStore, HeaderUpdate
+from conversation_store.tracking import mark_saved, replace_in_memory
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

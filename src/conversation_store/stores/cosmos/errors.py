@@ -10,7 +10,7 @@ from azure.core.exceptions import (
 )
 from azure.cosmos.exceptions import CosmosBatchOperationError
 
-from ..exceptions import (
+from conversation_store.exceptions import (
     AccessDeniedError,
     ConflictError,
     ConversationNotFoundError,

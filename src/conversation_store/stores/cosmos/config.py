@@ -10,7 +10,7 @@ from azure.cosmos._retry_options import RetryOptions  # public via ConnectionPol
 from azure.cosmos.documents import ConnectionPolicy
 from azure.cosmos.partition_key import PartitionKey
 
-from ..exceptions import InvalidInputError
+from conversation_store.exceptions import InvalidInputError
 
 DEFAULT_DATABASE = "GenAI"
 DEFAULT_CONTAINER = "AI_Conversations"

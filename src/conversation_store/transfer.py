@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .exceptions import (
+from conversation_store.exceptions import (
     AccessDeniedError,
     ConflictError,
     ConversationNotFoundError,
@@ -22,10 +22,10 @@ from .exceptions import (
     StoreClosedError,
     StoreUnavailableError,
 )
-from .ids import validate_id
-from .manager import ConversationManager
-from .stores.protocol import ConversationStore, HeaderUpdate
-from .syncing import plan_sync
+from conversation_store.ids import validate_id
+from conversation_store.manager import ConversationManager
+from conversation_store.stores.protocol import ConversationStore, HeaderUpdate
+from conversation_store.syncing import plan_sync
 
 CopyOutcome = Literal["created", "updated", "unchanged", "skipped"]
 Outcome = CopyOutcome | Literal["failed"]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..exceptions import StoreClosedError, StoreUnavailableError
+from conversation_store.exceptions import StoreClosedError, StoreUnavailableError
 
 
 class ThreadConnections:
