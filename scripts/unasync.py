@@ -21,21 +21,21 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "conversation_store"
 
 # async source -> generated sync twin, both relative to the package.
+# The sync ConversationManager and CosmosStore extend their twins with the operator-only calls
+# (stats, cleanup, scans), which have no async twin.
 TWINS = {
     "aio/protocol.py": "stores/protocol.py",
-    "aio/primitives.py": "primitives.py",
-    "aio/manager.py": "manager.py",
-    "aio/cosmos.py": "stores/cosmos/store.py",
+    "aio/manager.py": "manager_twin.py",
+    "aio/cosmos.py": "stores/cosmos/twin.py",
 }
 
 # Modules of the async package and the sync module each one's twin is.
 MODULES = {
     "conversation_store.aio.protocol": "conversation_store.stores.protocol",
     "conversation_store.aio.primitives": "conversation_store.primitives",
-    "conversation_store.aio.manager": "conversation_store.manager",
-    "conversation_store.aio.cosmos": "conversation_store.stores.cosmos.store",
+    "conversation_store.aio.manager": "conversation_store.manager_twin",
+    "conversation_store.aio.cosmos": "conversation_store.stores.cosmos.twin",
     "conversation_store.aio.settings": "conversation_store.settings",
-    "conversation_store.aio.embedded": "conversation_store.stores.embedded",
     "conversation_store.aio": "conversation_store",
     "azure.cosmos.aio": "azure.cosmos",
     "azure.identity.aio": "azure.identity",

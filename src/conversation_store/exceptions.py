@@ -10,6 +10,7 @@ the same types whatever store they use::
     ├── ConflictError                a concurrent writer won (ETag / id clash)
     ├── AccessDeniedError            the store refused our identity (401/403)
     ├── StoreUnavailableError        transient faults outlasted the retries
+    ├── UnsupportedOperationError    the store does not offer this capability
     └── StoreClosedError             the store or manager was used after close()
 """
 
@@ -56,3 +57,7 @@ class StoreUnavailableError(ConversationStoreError, ConnectionError):
 
 class StoreClosedError(ConversationStoreError, RuntimeError):
     """The store or manager was used after close()."""
+
+
+class UnsupportedOperationError(ConversationStoreError, NotImplementedError):
+    """The store does not declare the capability this call needs (e.g. search)."""

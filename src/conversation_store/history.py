@@ -66,3 +66,11 @@ def window(
     while start < len(body) and body[start].role in ("tool", "function"):
         start += 1
     return ([system] if system else []) + body[start:]
+
+
+def pin_system_message(everything: Sequence[Message], tail: Sequence[Message]) -> list[Message]:
+    """`tail`, preceded by the first of `everything` when that is a system message outside it."""
+    first = everything[0] if everything else None
+    if first is not None and first.role == "system" and len(tail) < len(everything):
+        return [first, *tail]
+    return list(tail)

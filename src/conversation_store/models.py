@@ -8,8 +8,10 @@ unknown fields are kept (`extra="allow"`) so nothing a caller stored is dropped 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -24,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from conversation_store.exceptions import InvalidInputError
 from conversation_store.ids import validate_id
 
 Role = Literal["system", "user", "assistant", "tool", "function"]
@@ -180,6 +183,61 @@ HEADER_FIELDS: tuple[str, ...] = (
 )
 
 
+class ConversationKey(NamedTuple):
+    """Addresses one conversation: its customer (the partition key) and its id."""
+
+    customer_id: str
+    conversation_id: str
+
+
+@dataclass(frozen=True)
+class HeaderUpdate:
+    """Changes to a conversation's header: whole fields, and single metadata keys.
+
+    Metadata is changed key by key so that two writers touching different keys both win.
+    """
+
+    fields: dict[str, JsonValue] = field(default_factory=dict)
+    metadata_set: dict[str, JsonValue] = field(default_factory=dict)
+    metadata_removed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.metadata_set or self.metadata_removed)
+
+    def apply(self, header: Mapping[str, Any]) -> dict[str, Any]:
+        """`header` (a stored conversation's fields) with this update applied: the fields
+        replaced, then metadata (`fields["metadata"]` if given) changed key by key.
+
+        Raises InvalidInputError for a field that is not a header field.
+        """
+        unknown = sorted(set(self.fields) - set(HEADER_FIELDS))
+        if unknown:
+            raise InvalidInputError(f"not header fields of a conversation: {unknown}")
+        metadata = self.fields.get("metadata", header.get("metadata") or {})
+        if not isinstance(metadata, dict):
+            raise InvalidInputError("metadata must be a JSON object")
+        metadata = {**metadata, **self.metadata_set}
+        for key in self.metadata_removed:
+            metadata.pop(key, None)
+        return {**header, **self.fields, "metadata": metadata}
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """The update as JSON (the outbox queues it); `from_json` reads it back."""
+        return {
+            "fields": self.fields,
+            "metadata_set": self.metadata_set,
+            "metadata_removed": list(self.metadata_removed),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HeaderUpdate:
+        return cls(
+            fields=dict(data["fields"]),
+            metadata_set=dict(data["metadata_set"]),
+            metadata_removed=tuple(data["metadata_removed"]),
+        )
+
+
 class SavedState(BaseModel):
     """What the store holds of a conversation, as last seen by this process."""
 
@@ -211,6 +269,10 @@ class ConversationSummary(_Model):
     _normalize_times = field_validator("created_at", "updated_at")(
         classmethod(lambda cls, v: _as_utc(v))
     )
+
+
+# The fields a listing returns: the summary's, defined once by the model above.
+SUMMARY_FIELDS: tuple[str, ...] = tuple(ConversationSummary.model_fields)
 
 
 class Page(BaseModel, Generic[T]):

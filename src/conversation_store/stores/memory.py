@@ -12,6 +12,7 @@ from conversation_store.exceptions import (
     MessageNotFoundError,
     StoreClosedError,
 )
+from conversation_store.history import pin_system_message
 from conversation_store.models import (
     AppendResult,
     Conversation,
@@ -25,7 +26,6 @@ from conversation_store.models import (
 from conversation_store.retention import is_expired
 from conversation_store.search import matches, search_terms, snippet
 from conversation_store.stores.continuation import decode_continuation, encode_continuation
-from conversation_store.stores.cosmos.items import pin_system_message
 from conversation_store.stores.protocol import HeaderUpdate
 from conversation_store.tracking import mark_saved, replace_in_memory
 

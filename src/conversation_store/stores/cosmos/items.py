@@ -100,14 +100,6 @@ def strip_system_properties(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in SYSTEM_PROPERTIES}
 
 
-def pin_system_message(everything: Sequence[Message], tail: Sequence[Message]) -> list[Message]:
-    """`tail`, preceded by the first of `everything` when that is a system message outside it."""
-    first = everything[0] if everything else None
-    if first is not None and first.role == "system" and len(tail) < len(everything):
-        return [first, *tail]
-    return list(tail)
-
-
 def message_documents(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return [m.model_dump(mode="json") for m in messages]
 

@@ -21,6 +21,7 @@ from conversation_store.exceptions import (
     ConversationStoreError,
     StoreUnavailableError,
 )
+from conversation_store.history import pin_system_message
 from conversation_store.models import (
     AppendResult,
     Conversation,
@@ -29,7 +30,6 @@ from conversation_store.models import (
     Page,
     SearchHit,
 )
-from conversation_store.stores.cosmos.items import pin_system_message
 from conversation_store.stores.outbox.queue import Operation, OutboxQueue, QueuedWrite
 from conversation_store.stores.protocol import ConversationStore, HeaderUpdate
 from conversation_store.tracking import mark_saved, replace_in_memory
