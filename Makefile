@@ -18,6 +18,7 @@ test: lint typecheck infra-check pytest
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests streamlit_app
+	$(BIN)/python scripts/unasync.py --check
 
 typecheck: $(INSTALLED)
 	$(BIN)/mypy

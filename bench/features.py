@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from conversation_store import ConversationManager, CosmosStore, SQLiteStore
-from conversation_store.transfer import MigrationReport, migrate
+from conversation_store.transfer import TransferReport, transfer
 
 from .run import REPO, RESULTS, LocalCosmosServer, log, machine, rounded
 from .sqlite_suite import timed
@@ -99,7 +99,7 @@ def migration_figures(directory: Path) -> dict[str, Any]:
 
 def timed_run(source: SQLiteStore, target: ConversationManager) -> dict[str, Any]:
     started = time.perf_counter()
-    report: MigrationReport = migrate(source, target)
+    report: TransferReport = transfer(source, target)
     seconds = time.perf_counter() - started
     if not report.succeeded:
         raise RuntimeError(f"the migration failed: {report.summary()}")

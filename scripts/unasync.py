@@ -38,6 +38,7 @@ MODULES = {
     "conversation_store.aio.settings": "conversation_store.settings",
     "conversation_store.aio": "conversation_store",
     "azure.cosmos.aio": "azure.cosmos",
+    "azure.core.credentials_async": "azure.core.credentials",
     "azure.identity.aio": "azure.identity",
 }
 

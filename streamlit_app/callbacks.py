@@ -17,8 +17,9 @@ from conversation_store import (
     InvalidInputError,
 )
 
+from . import state_keys
+
 P = ParamSpec("P")
-ERROR_KEY = "callback_error"
 
 
 def guarded(action: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> Callable[[], None]:
@@ -27,17 +28,26 @@ def guarded(action: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> C
     def run() -> None:
         try:
             action(*args, **kwargs)
-        except InvalidInputError as exc:
-            st.session_state[ERROR_KEY] = f"That is not possible: {exc}"
-        except ConversationNotFoundError:
-            st.session_state[ERROR_KEY] = "That conversation or message no longer exists."
         except ConversationStoreError as exc:
-            st.session_state[ERROR_KEY] = f"That did not work: {exc}"
+            st.session_state[state_keys.CALLBACK_ERROR] = _explain(exc)
 
     return run
 
 
+def _explain(error: ConversationStoreError) -> str:
+    if isinstance(error, InvalidInputError):
+        return f"That is not possible: {error}"
+    if isinstance(error, ConversationNotFoundError):
+        return "That conversation or message no longer exists."
+    return f"That did not work: {error}"
+
+
 def show_callback_error() -> None:
     """Show, once, the error a callback of the previous interaction kept."""
-    if ERROR_KEY in st.session_state:
-        st.warning(str(st.session_state.pop(ERROR_KEY)))
+    if state_keys.CALLBACK_ERROR in st.session_state:
+        st.warning(str(st.session_state.pop(state_keys.CALLBACK_ERROR)))
+
+
+def forget_save_status() -> None:
+    """Drop the status line of the last write, when another conversation opens."""
+    st.session_state.pop(state_keys.SAVE_STATUS, None)

@@ -2,14 +2,16 @@
 
 Streamlit-free, so the page stays a thin script and this logic tests without a browser.
 A new conversation lives only in memory until its first message: the first `record` creates
-it in the store with that message, and every later message is one `append_message` call.
-Titles and summaries are not written here: the background `Enricher` writes them, and
-`adopt_header` picks them up from the sidebar's listing.
+it in the store with that message, and every later message is one `append_messages` call
+storing the validated `Message` as built (its one timestamp, its tool calls and name).
+Titles and summaries are not written here: the background `Enricher` writes them (a turn
+submits the conversation), and `adopt_header` picks them up from the sidebar's listing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Protocol
 
 from pydantic import JsonValue
 
@@ -17,14 +19,55 @@ from conversation_store import (
     AppendResult,
     Conversation,
     ConversationManager,
+    ConversationStoreError,
     ConversationSummary,
+    Enricher,
     Message,
     Page,
     SearchHit,
+    ToolCall,
+    history_window,
 )
-from conversation_store.history import window
+
+from .responders import Responder
+from .status import save_status
 
 UNTITLED = "New conversation"
+
+
+class TurnView(Protocol):
+    """Where a turn shows itself as it happens (the chat page draws it)."""
+
+    def question(self, text: str) -> None:
+        """Show the user's message, before it is stored."""
+
+    def saving(self) -> None:
+        """A write starts."""
+
+    def saved(self, message: Message, status: str) -> None:
+        """`message` is stored; `status` is the save status line to show."""
+
+    def not_saved(self, error: ConversationStoreError) -> None:
+        """The write failed; the message was taken back out of the open conversation."""
+
+    def answer(self, pieces: Iterator[str]) -> str:
+        """Show the reply as it streams in; return its whole text."""
+
+    def no_answer(self, error: Exception) -> None:
+        """The responder failed; the user's message stays stored."""
+
+
+class TurnServices(Protocol):
+    """What a turn looks up, each only when it needs it (the app's `services` module).
+
+    Lazily, so a misconfigured language model fails after the user's message is stored.
+    """
+
+    def responder(self) -> Responder: ...
+
+    def history_token_budget(self) -> int: ...
+
+    def enricher(self) -> Enricher | None: ...
 
 
 class ChatSession:
@@ -58,8 +101,33 @@ class ChatSession:
         """Load a stored conversation. Raises ConversationNotFoundError."""
         self._show(self.manager.load_conversation(conversation_id, self.customer_id), stored=True)
 
+    def turn(self, text: str, view: TurnView, services: TurnServices) -> None:
+        """One exchange: store the user's message, stream the reply, store it, have the
+        conversation enriched. Failures are shown through `view`, never raised."""
+        view.question(text)
+        if not self._record_shown(view, "user", text):
+            return
+        try:
+            responder = services.responder()
+            history = self.history(max_tokens=services.history_token_budget())
+            reply = view.answer(responder.stream_reply(history))
+        except Exception as exc:  # a model or network failure must not lose the stored question
+            view.no_answer(exc)
+            return
+        metadata: dict[str, JsonValue] = {"model": responder.model} if responder.model else {}
+        if reply and self._record_shown(view, "assistant", reply, metadata=metadata):
+            enricher = services.enricher()
+            if enricher is not None:
+                enricher.submit(self.conversation_id, self.customer_id)
+
     def record(
-        self, role: str, content: str, *, metadata: Mapping[str, JsonValue] | None = None
+        self,
+        role: str,
+        content: str,
+        *,
+        metadata: Mapping[str, JsonValue] | None = None,
+        tool_calls: Sequence[ToolCall] | None = None,
+        name: str | None = None,
     ) -> AppendResult:
         """Store one message now (creating the conversation on its first message).
 
@@ -67,7 +135,7 @@ class ChatSession:
         raised: InvalidInputError, ConversationNotFoundError, StoreUnavailableError, ….
         """
         message = self.manager.add_message_to_conversation(
-            self.conversation, role, content, metadata=metadata
+            self.conversation, role, content, metadata=metadata, tool_calls=tool_calls, name=name
         )
         try:
             return self._store(message)
@@ -78,7 +146,7 @@ class ChatSession:
     def history(self, *, max_tokens: int) -> list[Message]:
         """The newest messages within a token budget, oldest first, for the language model."""
         if not self.stored:
-            return window(self.conversation.messages, max_tokens=max_tokens)
+            return history_window(self.conversation.messages, max_tokens=max_tokens)
         return self.manager.get_history(
             self.conversation_id, self.customer_id, max_tokens=max_tokens
         )
@@ -162,6 +230,32 @@ class ChatSession:
                 self.conversation.title = summary.title
                 self.conversation.summary = summary.summary
 
+    def _save_status(self, result: AppendResult) -> str:
+        """The status line after the write that returned `result`."""
+        return save_status(
+            pending=result.pending,
+            pending_count=self.manager.pending_count(),
+            just_queued=len(result.message_ids),
+        )
+
+    def _record_shown(
+        self,
+        view: TurnView,
+        role: str,
+        text: str,
+        *,
+        metadata: Mapping[str, JsonValue] | None = None,
+    ) -> bool:
+        """`record`, with its progress and its store error shown; whether it was stored."""
+        view.saving()
+        try:
+            result = self.record(role, text, metadata=metadata)
+        except ConversationStoreError as exc:
+            view.not_saved(exc)
+            return False
+        view.saved(self.conversation.messages[-1], self._save_status(result))
+        return True
+
     def _reload(self) -> None:
         # Keeps `share_token`: the conversation changed, its link did not.
         self.conversation = self.manager.load_conversation(self.conversation_id, self.customer_id)
@@ -178,15 +272,7 @@ class ChatSession:
             return AppendResult(
                 conversation_id=self.conversation_id, message_ids=[message.id] if message.id else []
             )
-        return self.manager.append_message(
-            self.conversation_id,
-            self.customer_id,
-            message.role,
-            message.content,
-            tokens=message.tokens,
-            metadata=message.metadata,
-            message_id=message.id,
-        )
+        return self.manager.append_messages(self.conversation_id, self.customer_id, [message])
 
     def _take_back(self, message: Message) -> None:
         conversation = self.conversation

@@ -1,25 +1,22 @@
 """Rendering of the chat page: header, share menu, the open conversation with per-message
-actions (fork, edit, delete), voice and text input, one turn."""
+actions (fork, edit, delete), voice and text input, and how a turn is drawn."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from conversation_store import AppendResult, ConversationStoreError, Message
+from conversation_store import ConversationStoreError, Message
 
-from . import services
-from .callbacks import guarded
+from . import services, state_keys
+from .callbacks import forget_save_status, guarded
 from .chat_session import ChatSession
 from .share_links import share_url
-from .status import SAVING, pending_count_of, save_status
+from .status import SAVING
 from .transcribers import TranscriptionError
 
-STATUS_KEY = "save_status"
-_VOICE_KEY = "voice_input_generation"
-_EDITING_KEY = "editing_message"
 _SHOWN_ROLES = ("user", "assistant")
 
 
@@ -69,7 +66,7 @@ def render_share_menu(chat: ChatSession) -> None:
 def render_messages(chat: ChatSession) -> None:
     """The open conversation; each stored message has a menu (fork, edit, delete), and the
     message being edited shows an editor instead of its text."""
-    editing = st.session_state.get(_EDITING_KEY)
+    editing = st.session_state.get(state_keys.EDITING)
     for message in _shown(chat.conversation.messages):
         if message.id is None:  # a seed document's message: nothing can name it
             st.chat_message(message.role).markdown(message.content or "")
@@ -128,7 +125,7 @@ def _message_menu(chat: ChatSession, message: Message) -> None:
 
 def _message_editor(chat: ChatSession, message: Message) -> None:
     message_id = str(message.id)
-    st.text_area("Message", value=message.content or "", key=f"edit_text_{message_id}")
+    st.text_area("Message", value=message.content or "", key=state_keys.edit_text(message_id))
     with st.container(horizontal=True):
         st.button(
             "Save",
@@ -141,38 +138,38 @@ def _message_editor(chat: ChatSession, message: Message) -> None:
 
 def _fork(chat: ChatSession, message_id: str) -> None:
     chat.fork(message_id)
-    st.session_state.pop(STATUS_KEY, None)
+    forget_save_status()
 
 
 def _start_edit(message_id: str) -> None:
-    st.session_state[_EDITING_KEY] = message_id
+    st.session_state[state_keys.EDITING] = message_id
 
 
 def _save_edit(chat: ChatSession, message_id: str) -> None:
-    chat.edit_message(message_id, str(st.session_state.get(f"edit_text_{message_id}", "")))
+    chat.edit_message(message_id, str(st.session_state.get(state_keys.edit_text(message_id), "")))
     _stop_edit()
 
 
 def _stop_edit() -> None:
-    st.session_state.pop(_EDITING_KEY, None)
+    st.session_state.pop(state_keys.EDITING, None)
 
 
 def status_slot() -> DeltaGenerator:
     """The status line under the title, showing the last write's outcome."""
     slot = st.empty()
-    if STATUS_KEY in st.session_state:
-        slot.caption(str(st.session_state[STATUS_KEY]))
+    if state_keys.SAVE_STATUS in st.session_state:
+        slot.caption(str(st.session_state[state_keys.SAVE_STATUS]))
     return slot
 
 
 def voice_input() -> str | None:
     """The transcript of a new recording, once; None when there is none or it failed."""
-    generation = int(st.session_state.get(_VOICE_KEY, 0))
+    generation = int(st.session_state.get(state_keys.VOICE_GENERATION, 0))
     recording = st.audio_input("Speak a message", key=f"voice_input_{generation}")
     if recording is None:
         return None
     # A new key empties the widget, so the same recording is not sent again on a rerun.
-    st.session_state[_VOICE_KEY] = generation + 1
+    st.session_state[state_keys.VOICE_GENERATION] = generation + 1
     try:
         with st.spinner("Transcribing…"):
             text = services.transcriber().transcribe(recording.getvalue())
@@ -185,64 +182,39 @@ def voice_input() -> str | None:
     return text
 
 
-def run_turn(chat: ChatSession, text: str, slot: DeltaGenerator) -> None:
-    """Show and store the user's message, then stream, show and store the reply."""
-    user_text, user_menu = _bubble("user")
-    user_text.markdown(text)
-    if not _record(chat, "user", text, slot):
-        return
-    _add_menu_of_last(chat, user_menu)
-    try:
-        responder = services.responder()
-        reply_text, reply_menu = _bubble("assistant")
-        with reply_text:
-            streamed = st.write_stream(
-                responder.stream_reply(chat.history(max_tokens=services.history_token_budget()))
-            )
-    except Exception as exc:  # a model or network failure must not lose the stored question
-        st.error(f"The assistant could not answer: {exc}")
-        return
-    reply = streamed if isinstance(streamed, str) else "".join(str(part) for part in streamed)
-    metadata = {"model": responder.model} if responder.model else None
-    if reply and _record(chat, "assistant", reply, slot, metadata=metadata):
-        _add_menu_of_last(chat, reply_menu)
-        _enrich_later(chat)
+class PageTurn:
+    """A turn drawn on the chat page: each message in a bubble, with its menu once stored,
+    and the outcome of each write in the status line `slot`."""
 
+    def __init__(self, chat: ChatSession, slot: DeltaGenerator) -> None:
+        self._chat = chat
+        self._slot = slot
+        self._menu: DeltaGenerator | None = None  # the menu place of the newest bubble
 
-def _add_menu_of_last(chat: ChatSession, menu: DeltaGenerator) -> None:
-    """The menu of the message just stored, without waiting for a rerun."""
-    with menu:
-        _message_menu(chat, chat.conversation.messages[-1])
+    def question(self, text: str) -> None:
+        bubble, self._menu = _bubble("user")
+        bubble.markdown(text)
 
+    def saving(self) -> None:
+        self._slot.caption(SAVING)
 
-def _enrich_later(chat: ChatSession) -> None:
-    """Have the background enricher title (and later summarize) the conversation."""
-    enricher = services.enricher()
-    if enricher is not None:
-        enricher.submit(chat.conversation_id, chat.customer_id)
+    def saved(self, message: Message, status: str) -> None:
+        st.session_state[state_keys.SAVE_STATUS] = status
+        self._slot.caption(status)
+        if self._menu is not None:  # shown at once, without waiting for a rerun
+            with self._menu:
+                _message_menu(self._chat, message)
 
+    def not_saved(self, error: ConversationStoreError) -> None:
+        st.session_state.pop(state_keys.SAVE_STATUS, None)
+        self._slot.empty()
+        st.error(f"Your message was not saved: {error}")
 
-def _record(
-    chat: ChatSession,
-    role: str,
-    text: str,
-    slot: DeltaGenerator,
-    *,
-    metadata: dict[str, str] | None = None,
-) -> bool:
-    slot.caption(SAVING)
-    try:
-        result: AppendResult = chat.record(role, text, metadata=dict(metadata or {}))
-    except ConversationStoreError as exc:
-        st.session_state.pop(STATUS_KEY, None)
-        slot.empty()
-        st.error(f"Your message was not saved: {exc}")
-        return False
-    status = save_status(
-        pending=result.pending,
-        pending_count=pending_count_of(chat.manager.store),
-        just_queued=len(result.message_ids),
-    )
-    st.session_state[STATUS_KEY] = status
-    slot.caption(status)
-    return True
+    def answer(self, pieces: Iterator[str]) -> str:
+        bubble, self._menu = _bubble("assistant")
+        with bubble:
+            streamed = st.write_stream(pieces)
+        return streamed if isinstance(streamed, str) else "".join(str(part) for part in streamed)
+
+    def no_answer(self, error: Exception) -> None:
+        st.error(f"The assistant could not answer: {error}")

@@ -12,8 +12,7 @@ import re
 import uuid
 from collections.abc import Mapping, MutableMapping
 
-from conversation_store.exceptions import InvalidInputError
-from conversation_store.ids import validate_id
+from conversation_store import InvalidInputError, validate_id
 
 ANONYMOUS_PARAM = "cid"
 _ANONYMOUS_ID = re.compile(r"anon_[0-9a-f]{32}")

@@ -1,11 +1,12 @@
 """The app's edge: configuration from the environment, and the objects every page uses.
 
-Injection seam for tests: put a `ConversationManager` in `st.session_state[MANAGER_KEY]`
-(and optionally a `Responder` / `Transcriber` / `Enricher` under `RESPONDER_KEY` /
-`TRANSCRIBER_KEY` / `ENRICHER_KEY`) before the first run, e.g.
-`at.session_state[MANAGER_KEY] = ConversationManager(store)` with `AppTest`. Otherwise one
-manager per process is built from `Settings.from_env(os.environ)` (after loading `.env`),
-cached with `st.cache_resource` and shared by every session, and so is one `Enricher` over it.
+Injection seam for tests: put a `ConversationManager` in session state under
+`state_keys.MANAGER` (and optionally a `Responder` / `Transcriber` / `Enricher` under
+`state_keys.RESPONDER` / `TRANSCRIBER` / `ENRICHER`) before the first run, e.g.
+`at.session_state[state_keys.MANAGER] = ConversationManager(store)` with `AppTest`.
+Otherwise one manager per process is built from `Settings.from_env(os.environ)` (after
+loading `.env`), cached with `st.cache_resource` and shared by every session, and so is one
+`Enricher` over it.
 With an injected manager and no injected enricher, nothing is enriched: the process's enricher
 writes to the process's store, never to the injected one.
 """
@@ -14,13 +15,15 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 import streamlit as st
 from dotenv import find_dotenv, load_dotenv
 
-from conversation_store import ConversationManager, Settings
-from conversation_store.enrichment import Enricher
+from conversation_store import ConversationManager, Enricher, Settings
 
+from . import state_keys
 from .chat_session import ChatSession
 from .identity import anonymous_customer_id, new_session_id, signed_in_customer_id
 from .responders import (
@@ -33,13 +36,7 @@ from .responders import (
 )
 from .transcribers import Transcriber, transcriber_from_env
 
-MANAGER_KEY = "conversation_manager"
-RESPONDER_KEY = "responder"
-TRANSCRIBER_KEY = "transcriber"
-ENRICHER_KEY = "enricher"
-_CHAT_KEY = "chat_session"
-_SESSION_ID_KEY = "session_id"
-_ANONYMOUS_KEY = "anonymous_customer_id"
+T = TypeVar("T")
 
 
 class ConfigurationError(RuntimeError):
@@ -88,45 +85,44 @@ def _process_transcriber() -> Transcriber:
 
 def manager() -> ConversationManager:
     """The injected manager, else the process's. Raises ConfigurationError."""
-    injected = st.session_state.get(MANAGER_KEY)
+    injected = st.session_state.get(state_keys.MANAGER)
     if isinstance(injected, ConversationManager):
         return injected
-    try:
-        return _process_manager()
-    except Exception as exc:  # any failure to open the store is a configuration problem here
-        raise ConfigurationError(f"The conversation store could not be opened: {exc}") from exc
+    return _configured(_process_manager, "The conversation store could not be opened")
 
 
 def responder() -> Responder:
     """The injected responder, else Azure OpenAI when configured, else the offline one."""
-    injected = st.session_state.get(RESPONDER_KEY)
+    injected = st.session_state.get(state_keys.RESPONDER)
     if isinstance(injected, Responder):
         return injected
-    try:
-        return _process_responder()
-    except Exception as exc:
-        raise ConfigurationError(f"The language model is misconfigured: {exc}") from exc
+    return _configured(_process_responder, "The language model is misconfigured")
 
 
 def enricher() -> Enricher | None:
     """The injected enricher, else the process's; None when only a manager was injected."""
-    injected = st.session_state.get(ENRICHER_KEY)
+    injected = st.session_state.get(state_keys.ENRICHER)
     if isinstance(injected, Enricher):
         return injected
-    if MANAGER_KEY in st.session_state:
+    if state_keys.MANAGER in st.session_state:
         return None
     return _process_enricher()
 
 
 def transcriber() -> Transcriber:
     """The injected transcriber, else Azure AI Speech when configured, else PocketSphinx."""
-    injected = st.session_state.get(TRANSCRIBER_KEY)
+    injected = st.session_state.get(state_keys.TRANSCRIBER)
     if isinstance(injected, Transcriber):
         return injected
+    return _configured(_process_transcriber, "Speech recognition is not available")
+
+
+def _configured(build: Callable[[], T], problem: str) -> T:
+    """`build()`; any failure of it is a configuration problem here, said as `problem`."""
     try:
-        return _process_transcriber()
+        return build()
     except Exception as exc:
-        raise ConfigurationError(f"Speech recognition is not available: {exc}") from exc
+        raise ConfigurationError(f"{problem}: {exc}") from exc
 
 
 def history_token_budget() -> int:
@@ -141,9 +137,9 @@ def customer_id() -> str:
     if signed_in is not None:
         return signed_in
     anonymous = anonymous_customer_id(
-        st.query_params, remembered=st.session_state.get(_ANONYMOUS_KEY)
+        st.query_params, remembered=st.session_state.get(state_keys.ANONYMOUS_ID)
     )
-    st.session_state[_ANONYMOUS_KEY] = anonymous
+    st.session_state[state_keys.ANONYMOUS_ID] = anonymous
     return anonymous
 
 
@@ -161,12 +157,12 @@ def login_configured() -> bool:
 
 def chat_session() -> ChatSession:
     """This session's chat for the current customer (a new one if the customer changed)."""
-    session_id = st.session_state.setdefault(_SESSION_ID_KEY, new_session_id())
+    session_id = st.session_state.setdefault(state_keys.SESSION_ID, new_session_id())
     current = customer_id()
-    chat = st.session_state.get(_CHAT_KEY)
+    chat = st.session_state.get(state_keys.CHAT)
     if not isinstance(chat, ChatSession) or chat.customer_id != current:
         chat = ChatSession(manager(), customer_id=current, session_id=str(session_id))
-        st.session_state[_CHAT_KEY] = chat
+        st.session_state[state_keys.CHAT] = chat
     return chat
 
 

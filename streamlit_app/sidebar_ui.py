@@ -13,20 +13,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from conversation_store import ConversationStoreError, ConversationSummary, SearchHit
-from conversation_store.export import conversation_to_json, conversation_to_markdown
+from conversation_store import (
+    ConversationStoreError,
+    ConversationSummary,
+    SearchHit,
+    conversation_to_json,
+    conversation_to_markdown,
+)
 
-from . import services
-from .callbacks import guarded, show_callback_error
+from . import services, state_keys
+from .callbacks import forget_save_status, guarded, show_callback_error
 from .chat_session import UNTITLED, ChatSession
-from .chat_ui import STATUS_KEY
 from .sidebar_groups import display_title, group_conversations
 
 PAGE_SIZE = 20
 SEARCH_LIMIT = 20
-_PAGES_KEY = "sidebar_pages"
-_CONFIRM_KEY = "confirm_delete"
-_ARCHIVED_KEY = "show_archived"
+_DOWNLOADS = (  # label, export function, file suffix, MIME type
+    ("JSON", conversation_to_json, "json", "application/json"),
+    ("Markdown", conversation_to_markdown, "md", "text/markdown"),
+)
 
 
 def render_sidebar(chat: ChatSession) -> list[ConversationSummary]:
@@ -58,10 +63,10 @@ def _render_identity() -> None:
 
 
 def _render_recent(chat: ChatSession) -> list[ConversationSummary]:
-    archived = st.toggle("Show archived", key=_ARCHIVED_KEY, on_change=_first_page_only)
+    archived = st.toggle("Show archived", key=state_keys.SHOW_ARCHIVED, on_change=_first_page_only)
     try:
         page = chat.recent_conversations(
-            pages=int(st.session_state.get(_PAGES_KEY, 1)), page_size=PAGE_SIZE, archived=archived
+            pages=_pages_listed(), page_size=PAGE_SIZE, archived=archived
         )
     except ConversationStoreError as exc:
         st.error(f"Could not list your conversations: {exc}")
@@ -80,7 +85,7 @@ def _render_recent(chat: ChatSession) -> list[ConversationSummary]:
 
 def _render_conversation_row(chat: ChatSession, summary: ConversationSummary) -> None:
     conversation_id, title = summary.id, display_title(summary)
-    if st.session_state.get(_CONFIRM_KEY) == conversation_id:
+    if st.session_state.get(state_keys.CONFIRM_DELETE) == conversation_id:
         st.warning(f"Delete “{title}”? This cannot be undone.")
         yes, no = st.columns(2)
         yes.button(
@@ -89,7 +94,7 @@ def _render_conversation_row(chat: ChatSession, summary: ConversationSummary) ->
             type="primary",
             on_click=guarded(_delete, chat, conversation_id),
         )
-        no.button("Cancel", key=f"cancel_delete_{conversation_id}", on_click=_cancel_delete)
+        no.button("Cancel", key=f"cancel_delete_{conversation_id}", on_click=_close_confirmation)
         return
     is_open = chat.stored and conversation_id == chat.conversation_id
     open_column, menu_column = st.columns([5, 1], vertical_alignment="center")
@@ -103,25 +108,22 @@ def _render_conversation_row(chat: ChatSession, summary: ConversationSummary) ->
     )
     with menu_column.popover("", icon=":material/more_vert:", key=f"menu_{conversation_id}"):
         st.text_input(
-            "Title", value=summary.title or "", placeholder=UNTITLED, key=f"title_{conversation_id}"
+            "Title",
+            value=summary.title or "",
+            placeholder=UNTITLED,
+            key=state_keys.title_input(conversation_id),
         )
         st.button(
             "Rename",
             key=f"rename_{conversation_id}",
             on_click=guarded(_rename, chat, conversation_id),
         )
-        if summary.archived:
-            st.button(
-                "Unarchive",
-                key=f"unarchive_{conversation_id}",
-                on_click=guarded(chat.archive, conversation_id, False),
-            )
-        else:
-            st.button(
-                "Archive",
-                key=f"archive_{conversation_id}",
-                on_click=guarded(chat.archive, conversation_id, True),
-            )
+        action = "Unarchive" if summary.archived else "Archive"
+        st.button(
+            action,
+            key=f"{action.lower()}_{conversation_id}",
+            on_click=guarded(chat.archive, conversation_id, not summary.archived),
+        )
         st.button(
             "Delete", key=f"delete_{conversation_id}", on_click=_ask_delete, args=(conversation_id,)
         )
@@ -158,23 +160,15 @@ def _render_export(chat: ChatSession) -> None:
     st.divider()
     st.caption("Download this conversation")
     conversation = chat.conversation
-    json_column, markdown_column = st.columns(2)
-    json_column.download_button(
-        "JSON",
-        conversation_to_json(conversation),
-        file_name=f"{conversation.id}.json",
-        mime="application/json",
-        key="download_json",
-        on_click="ignore",
-    )
-    markdown_column.download_button(
-        "Markdown",
-        conversation_to_markdown(conversation),
-        file_name=f"{conversation.id}.md",
-        mime="text/markdown",
-        key="download_markdown",
-        on_click="ignore",
-    )
+    for column, (label, export, suffix, mime) in zip(st.columns(2), _DOWNLOADS, strict=True):
+        column.download_button(
+            label,
+            export(conversation),
+            file_name=f"{conversation.id}.{suffix}",
+            mime=mime,
+            key=f"download_{label.lower()}",
+            on_click="ignore",
+        )
 
 
 # -- callbacks ------------------------------------------------------------------------------
@@ -182,39 +176,43 @@ def _render_export(chat: ChatSession) -> None:
 
 def _new_conversation(chat: ChatSession) -> None:
     chat.new_conversation()
-    st.session_state.pop(STATUS_KEY, None)
+    forget_save_status()
 
 
 def _open(chat: ChatSession, conversation_id: str) -> None:
     chat.open(conversation_id)
-    st.session_state.pop(STATUS_KEY, None)
+    forget_save_status()
 
 
 def _rename(chat: ChatSession, conversation_id: str) -> None:
-    title = str(st.session_state.get(f"title_{conversation_id}", "")).strip()
+    title = str(st.session_state.get(state_keys.title_input(conversation_id), "")).strip()
     if title:
         chat.rename(conversation_id, title)
 
 
 def _delete(chat: ChatSession, conversation_id: str) -> None:
-    st.session_state.pop(_CONFIRM_KEY, None)
+    _close_confirmation()
     chat.delete(conversation_id)
 
 
 def _ask_delete(conversation_id: str) -> None:
-    st.session_state[_CONFIRM_KEY] = conversation_id
+    st.session_state[state_keys.CONFIRM_DELETE] = conversation_id
 
 
-def _cancel_delete() -> None:
-    st.session_state.pop(_CONFIRM_KEY, None)
+def _close_confirmation() -> None:
+    st.session_state.pop(state_keys.CONFIRM_DELETE, None)
 
 
 def _load_more() -> None:
-    st.session_state[_PAGES_KEY] = int(st.session_state.get(_PAGES_KEY, 1)) + 1
+    st.session_state[state_keys.SIDEBAR_PAGES] = _pages_listed() + 1
+
+
+def _pages_listed() -> int:
+    return int(st.session_state.get(state_keys.SIDEBAR_PAGES, 1))
 
 
 def _first_page_only() -> None:
-    st.session_state.pop(_PAGES_KEY, None)
+    st.session_state.pop(state_keys.SIDEBAR_PAGES, None)
 
 
 def browser_timezone() -> tzinfo:

@@ -1,5 +1,10 @@
 """Fixtures shared by every test folder: one store per backend, and a manager over it.
 
+The contract suite is split by capability, as LangGraph's checkpoint conformance suite splits
+base and extended capabilities: a test marked `@pytest.mark.capability("search", ...)` runs
+only on the backends whose store declares each named capability, and is skipped, with the
+reason, on the others. Unmarked tests need only the core protocol and run on every backend.
+
 The Cosmos backend runs against the local Cosmos-compatible server (started once per test
 session), or against the official emulator or a real account when `COSMOS_TEST_ENDPOINT`
 (+ `COSMOS_TEST_KEY`) is set. Each test gets its own container, so tests never share data.
@@ -14,13 +19,46 @@ from pathlib import Path
 
 import pytest
 
-from conversation_store import ConversationManager, ConversationStore, MemoryStore, SQLiteStore
+from conversation_store import (
+    ConversationManager,
+    ConversationStore,
+    MemoryStore,
+    OutboxStore,
+    SQLiteStore,
+    SupportsEditing,
+    SupportsErasure,
+    SupportsOrphanSweep,
+    SupportsScans,
+    SupportsSearch,
+)
 from conversation_store.stores.outbox.queue import OutboxQueue
-from conversation_store.stores.outbox.store import OutboxStore
 from support.cosmos_fixtures import CosmosTarget, fresh_container, open_cosmos_store
 from support.local_cosmos import EMULATOR_KEY, LocalCosmosServer
 
 StoreFactory = Callable[[], ConversationStore]
+
+CAPABILITIES: dict[str, type] = {
+    "search": SupportsSearch,
+    "editing": SupportsEditing,
+    "erasure": SupportsErasure,
+    "scans": SupportsScans,
+    "orphan_sweep": SupportsOrphanSweep,
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"capability(*names): needs store capabilities, of {', '.join(CAPABILITIES)}",
+    )
+
+
+def missing_capabilities(store: object, node: pytest.Item) -> list[str]:
+    """The capabilities the test `node` is marked to need that `store` does not declare."""
+    needed = [name for mark in node.iter_markers("capability") for name in mark.args]
+    unknown = set(needed) - set(CAPABILITIES)
+    assert not unknown, f"unknown capability marks: {unknown}"
+    return [name for name in needed if not isinstance(store, CAPABILITIES[name])]
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +99,14 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactor
 
 
 @pytest.fixture
-def store(store_factory: StoreFactory) -> Iterator[ConversationStore]:
+def store(
+    store_factory: StoreFactory, request: pytest.FixtureRequest
+) -> Iterator[ConversationStore]:
     opened = store_factory()
+    missing = missing_capabilities(opened, request.node)
+    if missing:
+        opened.close()
+        pytest.skip(f"{type(opened).__name__} does not declare: {', '.join(missing)}")
     yield opened
     opened.close()
 

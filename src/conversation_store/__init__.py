@@ -2,8 +2,12 @@
 
 Conversations live in Azure Cosmos DB for NoSQL or, with no Cosmos settings, in an embedded
 SQLite file. Start with `ConversationManager.from_settings(Settings.from_env(os.environ))`.
+
+Everything the app, the CLI, the examples and the docs use is exported here, and the async
+twins under the same names in `conversation_store.aio`; other modules are internal.
 """
 
+from conversation_store.enrichment import Enricher
 from conversation_store.exceptions import (
     AccessDeniedError,
     ConflictError,
@@ -13,14 +17,21 @@ from conversation_store.exceptions import (
     MessageNotFoundError,
     StoreClosedError,
     StoreUnavailableError,
+    UnsupportedOperationError,
 )
+from conversation_store.export import conversation_to_json, conversation_to_markdown
+from conversation_store.history import as_chat_messages
+from conversation_store.history import window as history_window
+from conversation_store.ids import validate_id
 from conversation_store.manager import ConversationManager
 from conversation_store.models import (
     AppendResult,
     Conversation,
+    ConversationKey,
     ConversationSummary,
     CustomerActivity,
     FunctionCall,
+    HeaderUpdate,
     ImportReport,
     Message,
     Page,
@@ -28,20 +39,28 @@ from conversation_store.models import (
     Stats,
     ToolCall,
 )
+from conversation_store.operations import SupportsOrphanSweep, SupportsScans
 from conversation_store.settings import Settings, open_store
-from conversation_store.stores.cosmos.charges import RequestCharge
+from conversation_store.stores.cosmos.boundary import RequestCharge, RetryPolicy
 from conversation_store.stores.cosmos.items import SizeLimits
-from conversation_store.stores.cosmos.retrying import RetryPolicy
 from conversation_store.stores.cosmos.store import CosmosStore
 from conversation_store.stores.memory import MemoryStore
-from conversation_store.stores.protocol import ConversationStore, HeaderUpdate
+from conversation_store.stores.outbox.store import OutboxStore
+from conversation_store.stores.protocol import (
+    ConversationStore,
+    SupportsEditing,
+    SupportsErasure,
+    SupportsSearch,
+)
 from conversation_store.stores.sqlite.store import SQLiteStore
+from conversation_store.tokens import tokenizer_name
 
 __all__ = [
     "AccessDeniedError",
     "AppendResult",
     "ConflictError",
     "Conversation",
+    "ConversationKey",
     "ConversationManager",
     "ConversationNotFoundError",
     "ConversationStore",
@@ -49,6 +68,7 @@ __all__ = [
     "ConversationSummary",
     "CosmosStore",
     "CustomerActivity",
+    "Enricher",
     "FunctionCall",
     "HeaderUpdate",
     "ImportReport",
@@ -56,6 +76,7 @@ __all__ = [
     "MemoryStore",
     "Message",
     "MessageNotFoundError",
+    "OutboxStore",
     "Page",
     "RequestCharge",
     "RetryPolicy",
@@ -66,6 +87,18 @@ __all__ = [
     "Stats",
     "StoreClosedError",
     "StoreUnavailableError",
+    "SupportsEditing",
+    "SupportsErasure",
+    "SupportsOrphanSweep",
+    "SupportsScans",
+    "SupportsSearch",
     "ToolCall",
+    "UnsupportedOperationError",
+    "as_chat_messages",
+    "conversation_to_json",
+    "conversation_to_markdown",
+    "history_window",
     "open_store",
+    "tokenizer_name",
+    "validate_id",
 ]

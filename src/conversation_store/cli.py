@@ -30,12 +30,13 @@ from conversation_store.exceptions import (
     ConversationStoreError,
     InvalidInputError,
 )
-from conversation_store.export import MAX_IMPORT_BYTES, render_export
+from conversation_store.export import render_export
 from conversation_store.manager import ConversationManager
 from conversation_store.models import SearchHit, Stats
 from conversation_store.settings import Settings, open_store, sqlite_path
 from conversation_store.stores.protocol import ConversationStore
-from conversation_store.transfer import MigrationReport, Outcome, migrate
+from conversation_store.transfer import Outcome, TransferReport, transfer
+from conversation_store.validation import MAX_IMPORT_BYTES
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -233,14 +234,14 @@ def run_migrate(args: argparse.Namespace) -> int:
         open_manager(target_settings, must_exist=False) as target,
         progress_bar(show_bar) as bar,
     ):
-        report = migrate(
+        report = transfer(
             source,
             target,
             customer_id=args.customer,
             on_start=lambda total: bar.reset(total=total),
             on_progress=lambda outcome: _advance(bar, outcome),
         )
-    print_migration_report(report, args.source, args.target)
+    print_transfer_report(report, args.source, args.target)
     return EXIT_OK if report.succeeded else EXIT_FAILED
 
 
@@ -410,7 +411,7 @@ def _advance(bar: tqdm[NoReturn], outcome: Outcome) -> None:
         bar.set_postfix_str("some failed", refresh=False)
 
 
-def print_migration_report(report: MigrationReport, source: str, target: str) -> None:
+def print_transfer_report(report: TransferReport, source: str, target: str) -> None:
     for failure in report.failures:
         _note(f"failed: {failure.customer_id}/{failure.conversation_id}: {failure.error}")
     if report.stopped_by is not None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from conversation_store.exceptions import MessageNotFoundError
 from conversation_store.ids import new_conversation_id
-from conversation_store.inputs import invalid_input
 from conversation_store.models import Conversation, Message, format_timestamp, utc_now
 from conversation_store.tokens import count_message_tokens
-from conversation_store.validation import validate_content, validate_tokens
+from conversation_store.validation import invalid_input, validate_content, validate_tokens
 
 FORK_TITLE_SUFFIX = " (fork)"
 

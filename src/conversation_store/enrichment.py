@@ -6,8 +6,8 @@ once. Each job loads the conversation and decides for itself what is due, so a j
 (store outage, model error) is simply redone by the next submit of that conversation.
 
 - **Title**: due once the conversation holds a user and an assistant message and has no title.
-  It is written with the store's etag-conditional update, so a title the user sets meanwhile
-  always wins (on a conflict the job re-checks once, then gives up).
+  It is written with an etag-conditional rename, so a title the user sets meanwhile always
+  wins (on a conflict the job re-checks once, then gives up).
 - **Summary**: due once the conversation holds `summary_first_at` messages, then again each
   time it has grown by `summary_every` more. The message count of the last summary is kept in
   `metadata["summary_message_count"]`, so the rhythm survives restarts and several processes;
@@ -23,8 +23,8 @@ none, or one raises or answers blank, the local rules below are used instead:
 - `extract_summary`: the first sentence of each user message, joined with " · " in order; when
   they do not fit, the first one (the topic) and the newest ones that fit, with "…" between.
 
-Threading: one worker thread per Enricher; the manager (and its store) must be usable from it,
-as every store of this package is.
+Every read and write is a manager call. Threading: one worker thread per Enricher; the
+manager (and its store) must be usable from it, as every store of this package is.
 """
 
 from __future__ import annotations
@@ -41,8 +41,7 @@ from conversation_store.exceptions import (
     ConversationStoreError,
 )
 from conversation_store.manager import ConversationManager
-from conversation_store.models import Conversation, Message
-from conversation_store.stores.protocol import HeaderUpdate
+from conversation_store.models import Conversation, ConversationKey, Message
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +139,7 @@ class Enricher:
         self._summary_every = summary_every
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="enricher")
         self._lock = threading.Condition()
-        self._queued: set[tuple[str, str]] = set()
+        self._queued: set[ConversationKey] = set()
         self._unfinished = 0
         self._closed = False
 
@@ -156,7 +155,7 @@ class Enricher:
         Returns False when that conversation was already waiting (the job is coalesced).
         Raises RuntimeError after close().
         """
-        key = (customer_id, conversation_id)
+        key = ConversationKey(customer_id, conversation_id)
         with self._lock:
             if self._closed:
                 raise RuntimeError("Enricher is closed")
@@ -182,7 +181,7 @@ class Enricher:
             self._unfinished = 0
             self._lock.notify_all()
 
-    def _run(self, key: tuple[str, str]) -> None:
+    def _run(self, key: ConversationKey) -> None:
         with self._lock:
             self._queued.discard(key)  # a submit from now on needs a new job
         customer_id, conversation_id = key
@@ -221,11 +220,8 @@ class Enricher:
             logger.info("no etag for conversation %s: title left unset", conversation.id)
             return True
         try:
-            self._manager.store.update_conversation(
-                customer_id=conversation.customer_id,
-                conversation_id=conversation.id,
-                update=HeaderUpdate(fields={"title": title}),
-                etag=conversation.etag,
+            self._manager.rename_conversation(
+                conversation.id, conversation.customer_id, title, etag=conversation.etag
             )
         except ConflictError:
             return False
@@ -236,10 +232,10 @@ class Enricher:
         if summary is None:
             return
         # The count first: should the summary write then fail, the next job redoes it.
-        self._manager.store.update_conversation(
-            customer_id=conversation.customer_id,
-            conversation_id=conversation.id,
-            update=HeaderUpdate(metadata_set={SUMMARY_COUNT_KEY: conversation.message_count}),
+        self._manager.update_metadata(
+            conversation.id,
+            conversation.customer_id,
+            {SUMMARY_COUNT_KEY: conversation.message_count},
         )
         self._manager.set_summary(conversation.id, conversation.customer_id, summary)
 
@@ -257,9 +253,7 @@ class Enricher:
         return extract_summary(messages)
 
     def _load(self, conversation_id: str, customer_id: str) -> Conversation:
-        return self._manager.store.get_conversation(
-            customer_id=customer_id, conversation_id=conversation_id, last=ENRICHMENT_WINDOW
-        )
+        return self._manager.load_conversation(conversation_id, customer_id, last=ENRICHMENT_WINDOW)
 
 
 def _ask(writer: TextWriter | None, messages: Sequence[Message], what: str) -> str | None:

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Literal
-
-from pydantic import ValidationError
 
 from conversation_store.exceptions import ConflictError, InvalidInputError
-from conversation_store.ids import validate_id
 from conversation_store.models import Conversation, ImportAction, Message, format_timestamp, utc_now
 from conversation_store.syncing import missing_messages
+from conversation_store.validation import (
+    validate_document,
+    validate_export_format,
+    validate_import_owners,
+    validate_import_size,
+)
 
 BUNDLE_FORMAT = "conversation-store/export"
 BUNDLE_VERSION = 1
-MAX_IMPORT_BYTES = 256 * 1024 * 1024
-ExportFormat = Literal["json", "markdown"]
 
 _ROLE_HEADINGS = {
     "system": "System",
@@ -70,11 +70,9 @@ def bundle_to_markdown(conversations: Iterable[Conversation]) -> str:
 
 def render_export(conversations: Iterable[Conversation], format: object) -> str:
     """A bundle in `format` ("json" or "markdown"). Raises InvalidInputError."""
-    if format == "json":
+    if validate_export_format(format) == "json":
         return bundle_to_json(conversations)
-    if format == "markdown":
-        return bundle_to_markdown(conversations)
-    raise InvalidInputError(f"export format must be 'json' or 'markdown', not {format!r}")
+    return bundle_to_markdown(conversations)
 
 
 def parse_import(data: object, *, customer_id: str | None = None) -> list[Conversation]:
@@ -86,8 +84,7 @@ def parse_import(data: object, *, customer_id: str | None = None) -> list[Conver
     InvalidInputError.
     """
     if isinstance(data, str | bytes):
-        if len(data) > MAX_IMPORT_BYTES:
-            raise InvalidInputError(f"import is larger than {MAX_IMPORT_BYTES} bytes")
+        validate_import_size(data)
         try:
             data = json.loads(data)
         except ValueError as exc:
@@ -97,22 +94,9 @@ def parse_import(data: object, *, customer_id: str | None = None) -> list[Conver
             raise InvalidInputError(f"unsupported export version {data.get('version')!r}")
         data = data.get("conversations")
     documents = data if isinstance(data, list) else [data]
-    conversations = [_parse_document(doc, n) for n, doc in enumerate(documents)]
-    keys = [(c.customer_id, c.id) for c in conversations]
-    if len(set(keys)) != len(keys):
-        raise InvalidInputError("import holds the same conversation twice")
-    if customer_id is not None:
-        _check_customer(conversations, validate_id(customer_id, "customer id"))
+    conversations = [validate_document(doc, n) for n, doc in enumerate(documents)]
+    validate_import_owners(conversations, customer_id)
     return conversations
-
-
-def _check_customer(conversations: list[Conversation], expected: str) -> None:
-    for conversation in conversations:
-        if conversation.customer_id != expected:
-            raise InvalidInputError(
-                f"conversation {conversation.id!r} belongs to customer "
-                f"{conversation.customer_id!r}, not {expected!r}; import refused"
-            )
 
 
 def plan_import(
@@ -139,21 +123,6 @@ def plan_import(
             )
     missing = missing_messages(incoming, stored)
     return ("merge" if missing else "unchanged"), missing
-
-
-def _parse_document(document: object, number: int) -> Conversation:
-    if not isinstance(document, dict):
-        raise InvalidInputError(f"import document #{number} is not a JSON object")
-    try:
-        conversation = Conversation.model_validate(document)
-    except (ValidationError, InvalidInputError) as exc:
-        raise InvalidInputError(f"import document #{number} is invalid: {exc}") from exc
-    ids = [m.id for m in conversation.messages if m.id is not None]
-    if len(set(ids)) != len(ids):
-        raise InvalidInputError(f"conversation {conversation.id!r} repeats a message id")
-    conversation.message_count = len(conversation.messages)
-    conversation.total_tokens = sum(m.tokens or 0 for m in conversation.messages)
-    return conversation
 
 
 def _message_lines(message: Message) -> list[str]:

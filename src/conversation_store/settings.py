@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.stores.cosmos.config import DEFAULT_CONTAINER, DEFAULT_DATABASE
@@ -71,18 +72,23 @@ def open_store(settings: Settings) -> ConversationStore:
         return MemoryStore()
     if settings.backend == "sqlite":
         return SQLiteStore(sqlite_path(settings.store_url))
-    assert settings.cosmos_endpoint is not None
-    cosmos = CosmosStore.from_endpoint(
-        settings.cosmos_endpoint,
-        credential=settings.cosmos_key,
-        database=settings.cosmos_database,
-        container=settings.cosmos_container,
-        create_if_missing=settings.cosmos_create_if_missing,
-        connection_verify=settings.cosmos_verify_tls,
-    )
+    endpoint, options = cosmos_arguments(settings)
+    cosmos = CosmosStore.from_endpoint(endpoint, **options)
     if settings.outbox_path is None:
         return cosmos
     return OutboxStore(cosmos, OutboxQueue(settings.outbox_path))
+
+
+def cosmos_arguments(settings: Settings) -> tuple[str, dict[str, Any]]:
+    """The endpoint and keyword arguments of `CosmosStore.from_endpoint` (sync and async)."""
+    assert settings.cosmos_endpoint is not None
+    return settings.cosmos_endpoint, {
+        "credential": settings.cosmos_key,
+        "database": settings.cosmos_database,
+        "container": settings.cosmos_container,
+        "create_if_missing": settings.cosmos_create_if_missing,
+        "connection_verify": settings.cosmos_verify_tls,
+    }
 
 
 def _outbox_path(value: str | None) -> str | None:

@@ -1,4 +1,4 @@
-"""How a migration brings a conversation the target already holds up to date with its source.
+"""How a transfer between stores brings the target's copy of a conversation up to date.
 
 The last writer wins wherever the stores can tell who wrote last: the header (title, archived,
 summary, TTL, metadata, ...) comes from the copy updated last (`updated_at`); a message both
@@ -13,11 +13,14 @@ deleted in the source since the last run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import JsonValue
 
 from conversation_store.exceptions import ConflictError
 from conversation_store.models import HEADER_FIELDS, Conversation, Message, format_timestamp
+
+SyncOutcome = Literal["created", "updated", "unchanged"]
 
 
 @dataclass(frozen=True)

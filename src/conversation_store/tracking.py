@@ -5,8 +5,13 @@ from __future__ import annotations
 from pydantic import JsonValue
 
 from conversation_store.exceptions import InvalidInputError
-from conversation_store.models import HEADER_FIELDS, Conversation, Message, SavedState
-from conversation_store.stores.protocol import HeaderUpdate
+from conversation_store.models import (
+    HEADER_FIELDS,
+    Conversation,
+    HeaderUpdate,
+    Message,
+    SavedState,
+)
 
 
 def header_of(conversation: Conversation) -> dict[str, JsonValue]:

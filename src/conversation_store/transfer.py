@@ -1,4 +1,4 @@
-"""Copy every conversation of one store into another (e.g. SQLite to Cosmos DB).
+"""Transfer: copy every conversation of one store into another (e.g. SQLite to Cosmos DB).
 
 A conversation the target lacks is created whole, with its header and every message. One it
 holds is brought up to date by `syncing.plan_sync`: what the source added (messages) or
@@ -16,18 +16,19 @@ from typing import Literal
 
 from conversation_store.exceptions import (
     AccessDeniedError,
-    ConflictError,
     ConversationNotFoundError,
     ConversationStoreError,
     StoreClosedError,
     StoreUnavailableError,
 )
-from conversation_store.ids import validate_id
 from conversation_store.manager import ConversationManager
-from conversation_store.stores.protocol import ConversationStore, HeaderUpdate
-from conversation_store.syncing import plan_sync
+from conversation_store.models import ConversationKey
+from conversation_store.operations import SupportsScans
+from conversation_store.stores.protocol import ConversationStore
+from conversation_store.syncing import SyncOutcome
+from conversation_store.validation import optional_customer, require_capability
 
-CopyOutcome = Literal["created", "updated", "unchanged", "skipped"]
+CopyOutcome = SyncOutcome | Literal["skipped"]
 Outcome = CopyOutcome | Literal["failed"]
 
 # Errors that would fail every later conversation too: going on would only slow the operator
@@ -36,7 +37,7 @@ RUN_STOPPING_ERRORS = (AccessDeniedError, StoreUnavailableError, StoreClosedErro
 
 
 @dataclass(frozen=True)
-class MigrationFailure:
+class TransferFailure:
     """One conversation that could not be copied, and why."""
 
     customer_id: str
@@ -45,7 +46,7 @@ class MigrationFailure:
 
 
 @dataclass
-class MigrationReport:
+class TransferReport:
     """How many conversations each outcome had; `skipped` ones vanished from the source (deleted
     or expired) after they were listed."""
 
@@ -53,7 +54,7 @@ class MigrationReport:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
-    failures: list[MigrationFailure] = field(default_factory=list)
+    failures: list[TransferFailure] = field(default_factory=list)
     stopped_by: str | None = None  # the error that ended the run early, if one did
 
     @property
@@ -75,36 +76,36 @@ class MigrationReport:
         )
 
 
-def migrate(
+def transfer(
     source: ConversationStore,
     target: ConversationManager,
     *,
     customer_id: str | None = None,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[Outcome], None] | None = None,
-) -> MigrationReport:
+) -> TransferReport:
     """Copy the conversations of `customer_id` (every customer's when None) from `source` into
     `target`, one at a time, and report what happened to each.
 
     `on_start` receives how many conversations will be visited, `on_progress` the outcome of
     each. A conversation that fails (e.g. too large for the target) is recorded
     and the others go on; an error that dooms the rest (access denied, store unavailable)
-    stops the run and is recorded in `stopped_by`. Raises InvalidInputError (bad customer id).
+    stops the run and is recorded in `stopped_by`. Raises InvalidInputError (bad customer id),
+    UnsupportedOperationError (a source without scans).
     """
-    customer = None if customer_id is None else validate_id(customer_id, "customer id")
-    keys = conversation_keys(source, customer)
+    keys = conversation_keys(source, optional_customer(customer_id))
     if on_start is not None:
         on_start(len(keys))
-    report = MigrationReport()
-    for owner, conversation_id in keys:
+    report = TransferReport()
+    for key in keys:
         outcome: Outcome
         try:
-            outcome = copy_conversation(source, target, owner, conversation_id)
+            outcome = copy_conversation(source, target, key)
         except RUN_STOPPING_ERRORS as exc:
             report.stopped_by = f"{type(exc).__name__}: {exc}"
             break
         except ConversationStoreError as exc:
-            report.failures.append(MigrationFailure(owner, conversation_id, str(exc)))
+            report.failures.append(TransferFailure(*key, str(exc)))
             outcome = "failed"
         else:
             report.record(outcome)
@@ -113,38 +114,26 @@ def migrate(
     return report
 
 
-def conversation_keys(source: ConversationStore, customer_id: str | None) -> list[tuple[str, str]]:
-    """`(customer_id, conversation_id)` of every conversation to copy, sorted, so every run
-    visits them in the same order (ids are time-sortable: oldest first within a customer)."""
-    return sorted((s.customer_id, s.id) for s in source.scan_conversations(customer_id=customer_id))
+def conversation_keys(source: ConversationStore, customer_id: str | None) -> list[ConversationKey]:
+    """The key of every conversation to copy, sorted, so every run visits them in the same
+    order (ids are time-sortable: oldest first within a customer)."""
+    scans = require_capability(source, SupportsScans, "scans")
+    return sorted(
+        ConversationKey(s.customer_id, s.id)
+        for s in scans.scan_conversations(customer_id=customer_id)
+    )
 
 
 def copy_conversation(
-    source: ConversationStore, target: ConversationManager, customer_id: str, conversation_id: str
+    source: ConversationStore, target: ConversationManager, key: ConversationKey
 ) -> CopyOutcome:
-    """Create one conversation in the target, or bring the target's copy up to date.
+    """Create one conversation in the target, or bring the target's copy up to date
+    (`ConversationManager.sync_conversation`).
 
     Raises ConversationStoreError.
     """
-    scope = {"customer_id": customer_id, "conversation_id": conversation_id}
     try:
-        conversation = source.get_conversation(**scope, last=None)
+        conversation = source.get_conversation(key)
     except ConversationNotFoundError:
         return "skipped"
-    store = target.store
-    try:
-        stored = store.get_conversation(**scope, last=None)
-    except ConversationNotFoundError:
-        try:
-            store.create_conversation(conversation)
-            return "created"
-        except ConflictError:  # created meanwhile (another run, or the app): update it
-            stored = store.get_conversation(**scope, last=None)
-    plan = plan_sync(conversation, stored)
-    if plan.header:
-        store.update_conversation(**scope, update=HeaderUpdate(fields=plan.header))
-    for message in plan.replaced:
-        store.replace_message(**scope, message_id=str(message.id), message=message)
-    if plan.appended:
-        store.append_messages(**scope, messages=plan.appended)
-    return "updated" if plan else "unchanged"
+    return target.sync_conversation(conversation)

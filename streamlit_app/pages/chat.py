@@ -4,11 +4,11 @@ import streamlit as st
 from streamlit_app import services
 from streamlit_app.callbacks import show_callback_error
 from streamlit_app.chat_ui import (
+    PageTurn,
     render_header,
     render_messages,
     render_share_menu,
     render_toolbar,
-    run_turn,
     voice_input,
 )
 from streamlit_app.sidebar_ui import render_sidebar
@@ -27,7 +27,7 @@ typed = st.chat_input("Your message", key="chat_input")
 text = typed or spoken
 if text:
     with messages:
-        run_turn(chat, text, slot)
+        chat.turn(text, PageTurn(chat, slot), services)
 listed = render_sidebar(chat)  # last, so a conversation created by this turn is listed
 chat.adopt_header(listed)  # a title or summary the enricher wrote since the last run
 render_header(header, chat)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
-from streamlit_app.services import ENRICHER_KEY
+from streamlit_app import state_keys
 
-from conversation_store.enrichment import Enricher
+from conversation_store import Enricher
 
 CID = "anon_0123456789abcdef0123456789abcdef"
 WAIT = 10  # seconds: a bound on waiting for the enricher's thread, never asserted on
@@ -17,7 +17,7 @@ def send(at: AppTest, text: str) -> AppTest:
 
 def settle(at: AppTest) -> AppTest:
     """Let the injected enricher finish its jobs, then rerun, as the user's next click would."""
-    enricher = at.session_state[ENRICHER_KEY]
+    enricher = at.session_state[state_keys.ENRICHER]
     assert isinstance(enricher, Enricher) and enricher.wait_idle(WAIT)
     return at.run()
 

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from streamlit_app.services import ENRICHER_KEY, MANAGER_KEY
+from streamlit_app import state_keys
 
-from conversation_store import ConversationManager, ConversationStore, SQLiteStore
-from conversation_store.enrichment import Enricher
+from conversation_store import ConversationManager, ConversationStore, Enricher, SQLiteStore
 
 APP = Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py"
 TIMEOUT = 20
@@ -44,9 +43,9 @@ def open_app(db_path: Path) -> Iterator[AppFactory]:
                 store = resources.enter_context(SQLiteStore(db_path))
             manager = ConversationManager(store)
             at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-            at.session_state[MANAGER_KEY] = manager
+            at.session_state[state_keys.MANAGER] = manager
             if enrich:  # closed before its store: ExitStack unwinds last in, first out
-                at.session_state[ENRICHER_KEY] = resources.enter_context(Enricher(manager))
+                at.session_state[state_keys.ENRICHER] = resources.enter_context(Enricher(manager))
             for key, value in session_state.items():
                 at.session_state[key] = value
             if cid is not None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from app_helpers import CID, chat_texts, open_buttons, send, settle
 from streamlit.testing.v1 import AppTest
 
-from conversation_store import SQLiteStore
+from conversation_store import ConversationKey, SQLiteStore
 
 AppFactory = Callable[..., AppTest]
 
@@ -35,7 +35,7 @@ def test_each_turn_is_stored_and_the_offline_responder_says_so(
     assert "Offline responder" in texts[1][1] and "Hello there" in texts[1][1]
     with SQLiteStore(db_path) as store:
         [summary] = store.list_conversations(customer_id=CID, limit=10).items
-        stored = store.get_conversation(customer_id=CID, conversation_id=summary.id)
+        stored = store.get_conversation(ConversationKey(CID, summary.id))
     assert [(m.role, m.content) for m in stored.messages] == [
         ("user", "Hello there"),
         ("assistant", texts[1][1]),

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from app_helpers import CID, chat_texts, conversation_ids, open_buttons, send, settle
 from streamlit.testing.v1 import AppTest
 
-from conversation_store import ConversationManager, MemoryStore, SQLiteStore
+from conversation_store import ConversationKey, ConversationManager, MemoryStore, SQLiteStore
 
 AppFactory = Callable[..., AppTest]
 
@@ -20,7 +20,7 @@ def test_the_page_leaves_titles_to_the_enricher(open_app: AppFactory) -> None:
     assert open_buttons(at) == ["New conversation"]
     assert at.title[0].value == "New conversation"
     [conversation_id] = conversation_ids(at)
-    assert store.get_conversation(customer_id=CID, conversation_id=conversation_id).title is None
+    assert store.get_conversation(ConversationKey(CID, conversation_id)).title is None
 
 
 def test_title_then_summary_appear_after_enough_turns(open_app: AppFactory) -> None:
@@ -73,7 +73,7 @@ def test_fork_of_a_deleted_conversation_is_reported(open_app: AppFactory) -> Non
     store = MemoryStore()
     at = send(open_app(cid=CID, store=store), "soon gone")
     [conversation_id] = conversation_ids(at)
-    store.delete_conversation(customer_id=CID, conversation_id=conversation_id)
+    store.delete_conversation(ConversationKey(CID, conversation_id))
     fork = next(b for b in at.main.button if b.key and b.key.startswith("fork_"))
     at = fork.click().run()
     assert not at.exception
@@ -97,7 +97,7 @@ def test_edit_a_message_in_place(open_app: AppFactory, db_path) -> None:
     assert chat_texts(at)[0] == ("user", "the typo, fixed")
     [conversation_id] = conversation_ids(at)
     with SQLiteStore(db_path) as store:
-        stored = store.get_conversation(customer_id=CID, conversation_id=conversation_id)
+        stored = store.get_conversation(ConversationKey(CID, conversation_id))
     assert stored.messages[0].content == "the typo, fixed"
     assert "edited_at" in stored.messages[0].metadata
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from streamlit_app import services
-from streamlit_app.services import MANAGER_KEY, RESPONDER_KEY
+from streamlit_app import services, state_keys
 
-from conversation_store import ConversationManager, MemoryStore, Message
+from conversation_store import ConversationKey, ConversationManager, MemoryStore, Message
 
 AppFactory = Callable[..., AppTest]
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py")
@@ -44,7 +43,7 @@ class BrokenResponder:
 def test_signed_in_user_is_the_customer() -> None:
     store = MemoryStore()
     at = AppTest.from_file(APP, default_timeout=20)
-    at.session_state[MANAGER_KEY] = ConversationManager(store)
+    at.session_state[state_keys.MANAGER] = ConversationManager(store)
     at.user = {"is_logged_in": True, "oid": "oid-123", "name": "Ada"}
     at = send(at.run(), "signed in")
     assert "cid" not in at.query_params
@@ -56,13 +55,13 @@ def test_injected_responder_streams_and_is_recorded() -> None:
     store = MemoryStore()
     responder = ScriptedResponder()
     at = AppTest.from_file(APP, default_timeout=20)
-    at.session_state[MANAGER_KEY] = ConversationManager(store)
-    at.session_state[RESPONDER_KEY] = responder
+    at.session_state[state_keys.MANAGER] = ConversationManager(store)
+    at.session_state[state_keys.RESPONDER] = responder
     at.query_params["cid"] = CID
     at = send(send(at.run(), "one"), "two")
     assert responder.histories == [["one"], ["one", "Hello, world", "two"]]
     [summary] = store.list_conversations(customer_id=CID, limit=5).items
-    stored = store.get_conversation(customer_id=CID, conversation_id=summary.id)
+    stored = store.get_conversation(ConversationKey(CID, summary.id))
     assert [m.content for m in stored.messages] == ["one", "Hello, world", "two", "Hello, world"]
     assert stored.messages[1].metadata == {"model": "fake-model"}
 
@@ -70,8 +69,8 @@ def test_injected_responder_streams_and_is_recorded() -> None:
 def test_a_failing_model_keeps_the_question_and_shows_an_error() -> None:
     store = MemoryStore()
     at = AppTest.from_file(APP, default_timeout=20)
-    at.session_state[MANAGER_KEY] = ConversationManager(store)
-    at.session_state[RESPONDER_KEY] = BrokenResponder()
+    at.session_state[state_keys.MANAGER] = ConversationManager(store)
+    at.session_state[state_keys.RESPONDER] = BrokenResponder()
     at.query_params["cid"] = CID
     at = send(at.run(), "are you there?")
     assert not at.exception
@@ -116,7 +115,7 @@ def test_the_store_from_the_environment(
 def test_insights_page() -> None:
     store = MemoryStore()
     at = AppTest.from_file(APP, default_timeout=20)
-    at.session_state[MANAGER_KEY] = ConversationManager(store)
+    at.session_state[state_keys.MANAGER] = ConversationManager(store)
     at.query_params["cid"] = CID
     at = at.run().switch_page("pages/insights.py").run()
     assert any("No saved conversations" in i.value for i in at.info)
@@ -139,7 +138,7 @@ def test_insights_totals_count_every_conversation_not_only_the_charted_ones() ->
         manager.add_message_to_conversation(doc, "user", f"question {n}", tokens=3)
         manager.save_conversation(doc)
     at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state[MANAGER_KEY] = manager
+    at.session_state[state_keys.MANAGER] = manager
     at.query_params["cid"] = CID
     at = at.run().switch_page("pages/insights.py").run()
 

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from conversation_store import (
     AppendResult,
+    ConversationKey,
     ConversationManager,
     MemoryStore,
     Message,
@@ -121,12 +122,8 @@ def test_export_downloads_only_for_a_stored_conversation(open_app: AppFactory) -
 class OutboxStore(MemoryStore):
     """A store in degraded mode: every append is only queued locally."""
 
-    def append_messages(
-        self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
-    ) -> AppendResult:
-        result = super().append_messages(
-            customer_id=customer_id, conversation_id=conversation_id, messages=messages
-        )
+    def append_messages(self, key: ConversationKey, messages: Sequence[Message]) -> AppendResult:
+        result = super().append_messages(key, messages)
         return result.model_copy(update={"pending": True})
 
     def pending_count(self) -> int:

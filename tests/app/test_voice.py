@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from streamlit_app.services import MANAGER_KEY, TRANSCRIBER_KEY
+from streamlit_app import state_keys
 from streamlit_app.transcribers import PocketSphinxTranscriber
 
-from conversation_store import ConversationManager, MemoryStore
+from conversation_store import ConversationKey, ConversationManager, MemoryStore
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py")
 CID = "anon_0123456789abcdef0123456789abcdef"
@@ -68,8 +68,8 @@ def test_a_recording_becomes_a_stored_message(
 ) -> None:
     store = MemoryStore()
     at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state[MANAGER_KEY] = ConversationManager(store)
-    at.session_state[TRANSCRIBER_KEY] = transcriber
+    at.session_state[state_keys.MANAGER] = ConversationManager(store)
+    at.session_state[state_keys.TRANSCRIBER] = transcriber
     at.query_params["cid"] = CID
     at = at.run()
     at = at.audio_input(key="voice_input_0").set_value(("voice.wav", spoken_wav, "audio/wav")).run()
@@ -77,7 +77,7 @@ def test_a_recording_becomes_a_stored_message(
     said = at.main.chat_message[0].markdown[0].value
     assert len(recognised_digits(said)) >= 2, f"transcript {said!r}"
     [summary] = store.list_conversations(customer_id=CID, limit=5).items
-    stored = store.get_conversation(customer_id=CID, conversation_id=summary.id)
+    stored = store.get_conversation(ConversationKey(CID, summary.id))
     assert stored.messages[0].content == said
     # The widget was replaced by an empty one, so the next run does not send it again.
     at = at.run()

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from conversation_store import Conversation, ConversationManager, SQLiteStore
+from conversation_store import Conversation, ConversationKey, ConversationManager, SQLiteStore
 
 CLI_TIMEOUT = 120  # seconds; generous for a loaded 2-core machine, never a speed assertion
 MODULE = (sys.executable, "-m", "conversation_store.cli")
@@ -113,7 +113,7 @@ def stored_documents(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
     with SQLiteStore(path) as store:
         return {
             (s.customer_id, s.id): store.get_conversation(
-                customer_id=s.customer_id, conversation_id=s.id
+                ConversationKey(s.customer_id, s.id)
             ).to_document()
             for s in store.scan_conversations()
         }

@@ -24,7 +24,13 @@ from cli_support import (
     url,
 )
 
-from conversation_store import Conversation, ConversationManager, Message, SQLiteStore
+from conversation_store import (
+    Conversation,
+    ConversationKey,
+    ConversationManager,
+    Message,
+    SQLiteStore,
+)
 from support.cosmos_fixtures import TEST_DATABASE, CosmosTarget, open_cosmos_store
 
 Seeded = tuple[Path, list[Conversation]]
@@ -197,8 +203,7 @@ def test_migrate_sqlite_to_cosmos_is_idempotent(
     expected = stored_documents(source)
     with open_cosmos_store(target, container) as store:
         copied = {
-            key: store.get_conversation(customer_id=key[0], conversation_id=key[1]).to_document()
-            for key in expected
+            key: store.get_conversation(ConversationKey(*key)).to_document() for key in expected
         }
     assert copied == expected
     assert len(copied[("dave", long.id)]["messages"]) == 40

@@ -25,6 +25,7 @@ SYNC_ONLY = {
     "delete_orphans",
     "cleanup_old_conversations",
     "get_stats",
+    "pending_count",  # the outbox is sync-only
 }
 
 

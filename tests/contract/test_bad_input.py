@@ -83,6 +83,7 @@ def test_bad_append_raises_and_changes_nothing(
     assert _snapshot(manager) == before
 
 
+@pytest.mark.capability("editing")
 def test_another_customers_conversation_is_not_found(
     manager: ConversationManager, stored: str
 ) -> None:

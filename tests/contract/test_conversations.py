@@ -6,6 +6,7 @@ import pytest
 
 from conversation_store import (
     ConflictError,
+    ConversationKey,
     ConversationManager,
     ConversationNotFoundError,
     ConversationStore,
@@ -200,6 +201,7 @@ def test_delete_removes_and_is_idempotent(manager: ConversationManager) -> None:
     assert manager.get_recent_conversations("alice").items == []
 
 
+@pytest.mark.capability("editing")
 def test_rename_and_clear_keep_the_record(manager: ConversationManager) -> None:
     conversation_id = _saved_chat(manager, turns=2)
     manager.rename_conversation(conversation_id, "alice", "Kyoto instead")
@@ -240,9 +242,8 @@ def test_update_with_a_stale_etag_is_a_conflict(
 
     with pytest.raises(ConflictError):
         store.update_conversation(
-            customer_id="alice",
-            conversation_id=conversation_id,
-            update=HeaderUpdate(fields={"title": "second"}),
+            ConversationKey("alice", conversation_id),
+            HeaderUpdate(fields={"title": "second"}),
             etag=stale,
         )
     assert manager.load_conversation(conversation_id, "alice").title == "first"

@@ -221,6 +221,7 @@ def _fuzz(manager: ConversationManager, examples: int) -> int:
     return tried
 
 
+@pytest.mark.capability("search")
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(query=st.text(max_size=60))
 def test_any_search_text_is_a_typed_error_or_alices_hits(

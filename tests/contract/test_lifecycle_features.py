@@ -17,7 +17,7 @@ from conversation_store import (
     SQLiteStore,
 )
 from conversation_store.export import parse_import
-from conversation_store.transfer import migrate
+from conversation_store.transfer import transfer
 
 
 def _chat(manager: ConversationManager, customer: str, *contents: str, title: str = "Chat") -> str:
@@ -42,6 +42,7 @@ def _old_document(customer: str, conversation_id: str, updated_at: str) -> dict[
     }
 
 
+@pytest.mark.capability("search")
 def test_archived_conversations_leave_the_default_listing_and_come_back(
     manager: ConversationManager,
 ) -> None:
@@ -105,6 +106,7 @@ def test_share_tokens_cannot_be_forged_or_pointed_elsewhere(manager: Conversatio
     assert manager.open_shared_conversation(other).customer_id == "mallory"
 
 
+@pytest.mark.capability("search", "scans")
 def test_an_expired_conversation_is_gone_everywhere_and_cleanup_removes_it(
     manager: ConversationManager,
 ) -> None:
@@ -142,6 +144,7 @@ def test_ttl_can_be_removed_and_bad_ttls_are_refused(manager: ConversationManage
             manager.set_conversation_ttl(conversation_id, "alice", bad)  # type: ignore[arg-type]
 
 
+@pytest.mark.capability("scans")
 def test_cleanup_deletes_conversations_idle_for_longer_than_the_cutoff(
     manager: ConversationManager,
 ) -> None:
@@ -159,6 +162,7 @@ def test_cleanup_deletes_conversations_idle_for_longer_than_the_cutoff(
             manager.cleanup_old_conversations(bad)  # type: ignore[arg-type]
 
 
+@pytest.mark.capability("search", "erasure", "scans")
 def test_deleting_a_customer_removes_all_their_data_and_nothing_else(
     manager: ConversationManager,
 ) -> None:
@@ -177,6 +181,7 @@ def test_deleting_a_customer_removes_all_their_data_and_nothing_else(
     assert manager.delete_customer_data("alice") == 0
 
 
+@pytest.mark.capability("scans")
 def test_stats_per_customer_and_overall(manager: ConversationManager) -> None:
     long_one = _chat(manager, "alice", "a", "b", "c", "d")
     _chat(manager, "alice", "e", "f")
@@ -302,6 +307,7 @@ def test_import_refuses_malformed_documents(manager: ConversationManager, data: 
     assert _listed(manager, "alice", archived=None) == set()
 
 
+@pytest.mark.capability("editing")  # the source (memory) is what scans
 def test_migrating_again_carries_the_sources_later_changes(
     manager: ConversationManager, tmp_path: Path
 ) -> None:
@@ -309,7 +315,7 @@ def test_migrating_again_carries_the_sources_later_changes(
     with ConversationManager(SQLiteStore(tmp_path / "source.db"), owns_store=True) as source:
         conversation_id = _chat(source, "alice", "hello", "hi", title="Before")
         source.set_conversation_ttl(conversation_id, "alice", 3600)
-        assert migrate(source.store, manager).created == 1
+        assert transfer(source.store, manager).created == 1
         hello = source.load_conversation(conversation_id, "alice").messages[0].id
         assert hello is not None
         source.rename_conversation(conversation_id, "alice", "After")
@@ -320,7 +326,7 @@ def test_migrating_again_carries_the_sources_later_changes(
         source.edit_message(conversation_id, "alice", hello, "hello, edited")
         source.append_message(conversation_id, "alice", "user", "and more")
 
-        report = migrate(source.store, manager)
+        report = transfer(source.store, manager)
         expected = source.load_conversation(conversation_id, "alice")
 
     assert (report.updated, report.failed) == (1, 0)

@@ -115,6 +115,7 @@ def test_token_budget_window_keeps_system_and_never_splits_a_tool_call(
     assert window[-1].content == "It is 21 degrees in Tokyo."
 
 
+@pytest.mark.capability("search")
 def test_search_finds_word_prefixes_in_the_customers_conversations_only(
     manager: ConversationManager,
 ) -> None:
@@ -136,6 +137,7 @@ def test_search_finds_word_prefixes_in_the_customers_conversations_only(
     assert manager.search_conversations("bob", "tokyo") == []
 
 
+@pytest.mark.capability("search")
 @pytest.mark.parametrize("query", ['"tokyo', "tokyo*", "NEAR(tokyo)", "tokyo OR", "-tokyo", "a:b"])
 def test_search_treats_query_syntax_as_plain_words(
     manager: ConversationManager, query: str
@@ -147,12 +149,14 @@ def test_search_treats_query_syntax_as_plain_words(
     assert [h.role for h in hits] == ["user"]
 
 
+@pytest.mark.capability("search")
 @pytest.mark.parametrize("query", ["", "   ", "?!", "x" * 201])
 def test_search_refuses_queries_without_words(manager: ConversationManager, query: str) -> None:
     with pytest.raises(InvalidInputError):
         manager.search_conversations("alice", query)
 
 
+@pytest.mark.capability("search", "editing")
 def test_search_reflects_edits_and_deletes(manager: ConversationManager) -> None:
     conversation_id = _chat(manager, "alice", ("user", "about kyoto"), ("user", "about osaka"))
     first, second = manager.load_conversation(conversation_id, "alice").messages
@@ -167,6 +171,7 @@ def test_search_reflects_edits_and_deletes(manager: ConversationManager) -> None
     assert manager.search_conversations("alice", "nara") == []
 
 
+@pytest.mark.capability("editing")
 def test_edit_message_keeps_its_place_and_updates_tokens(manager: ConversationManager) -> None:
     conversation_id = _chat(
         manager, "alice", ("user", "one"), ("assistant", "two"), ("user", "three")
@@ -188,6 +193,7 @@ def test_edit_message_keeps_its_place_and_updates_tokens(manager: ConversationMa
     assert after.total_tokens == sum(m.tokens or 0 for m in after.messages)
 
 
+@pytest.mark.capability("editing")
 def test_delete_message_removes_only_that_message(manager: ConversationManager) -> None:
     conversation_id = _chat(
         manager, "alice", ("user", "one"), ("assistant", "two"), ("user", "three")
@@ -204,6 +210,7 @@ def test_delete_message_removes_only_that_message(manager: ConversationManager) 
         manager.delete_message(conversation_id, "alice", target.id or "")
 
 
+@pytest.mark.capability("editing")
 def test_edit_and_delete_are_scoped_to_the_customer(manager: ConversationManager) -> None:
     conversation_id = _chat(manager, "alice", ("user", "private"))
     message_id = manager.load_conversation(conversation_id, "alice").messages[0].id or ""

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from azure.cosmos import ContainerProxy, CosmosClient
 
-from conversation_store.stores.cosmos.charges import RequestCharge
+from conversation_store.stores.cosmos.boundary import RequestCharge
 from conversation_store.stores.cosmos.store import CosmosStore
 from support.cosmos_fixtures import FAST_RETRY, TEST_DATABASE, CosmosTarget, open_cosmos_store
 from support.transport import RecordingTransport

@@ -25,11 +25,10 @@ from conversation_store import (
     aio,
 )
 from conversation_store.ids import new_conversation_id, new_message_id
-from conversation_store.models import Conversation, Message
-from conversation_store.stores.cosmos.charges import RequestCharge
+from conversation_store.models import Conversation, ConversationKey, HeaderUpdate, Message
+from conversation_store.stores.cosmos.boundary import RequestCharge
 from conversation_store.stores.cosmos.items import MAX_BATCH_OPERATIONS, json_size
 from conversation_store.stores.cosmos.store import CosmosStore
-from conversation_store.stores.protocol import HeaderUpdate
 from support.cosmos_fixtures import TEST_DATABASE, TEST_LIMITS, CosmosTarget, open_cosmos_store
 from support.transport import RecordingTransport
 
@@ -90,7 +89,7 @@ def test_ttl_is_a_native_field_of_the_head_and_is_removed_not_nulled(
     assert "ttl" not in _of_type(_items(raw, "alice"), "conversation")[0]
     # Removing a ttl that is already absent (a 400 for patch `remove`) still succeeds.
     cosmos.update_conversation(
-        customer_id="alice", conversation_id=conversation_id, update=HeaderUpdate({"ttl": None})
+        ConversationKey("alice", conversation_id), HeaderUpdate({"ttl": None})
     )
     assert "ttl" not in _of_type(_items(raw, "alice"), "conversation")[0]
     assert manager.load_conversation(conversation_id, "alice").ttl is None
@@ -113,7 +112,7 @@ def test_a_created_container_has_ttl_on_without_a_default(cosmos_target: CosmosT
     )
     database = client.get_database_client(TEST_DATABASE)
     try:
-        store.list_conversations(customer_id="alice", limit=1)  # connects, creating it
+        store.list_conversations("alice", limit=1)  # connects, creating it
         assert database.get_container_client(name).read()["defaultTtl"] == -1
     finally:
         store.close()
@@ -192,7 +191,7 @@ def test_segments_whose_head_is_gone_are_invisible_and_delete_customer_removes_t
     assert manager.search_conversations("alice", "orphaned") == []
     assert cosmos.count_messages_by_day(customer_id="alice") == {}
     assert list(cosmos.scan_conversations(customer_id="alice")) == []
-    assert cosmos.delete_customer(customer_id="alice") == 0
+    assert cosmos.delete_customer("alice") == 0
     assert _items(raw, "alice") == []
 
 
@@ -356,13 +355,13 @@ def test_delete_customer_deletes_every_item_in_batches_of_at_most_100(
     assert stored > MAX_BATCH_OPERATIONS
 
     transport.clear()
-    assert cosmos.delete_customer(customer_id="alice") == 2
+    assert cosmos.delete_customer("alice") == 2
 
     batches = [r for r in transport.records if r.batch]
     assert len(batches) == -(-stored // MAX_BATCH_OPERATIONS)
     assert _items(raw, "alice") == []
     assert manager.load_conversation(bobs, "bob").message_count == 62
-    assert cosmos.delete_customer(customer_id="alice") == 0
+    assert cosmos.delete_customer("alice") == 0
 
 
 # -- creating large conversations --------------------------------------------------------------
@@ -380,7 +379,7 @@ def test_a_large_import_is_created_in_several_batches_and_loads_whole(
     batches = [r for r in transport.records if r.batch]
     assert len(batches) >= 2
     assert all(r.status == 200 and r.request_bytes < 2 * 1024 * 1024 for r in batches)
-    loaded = store.get_conversation(customer_id="alice", conversation_id=conversation.id)
+    loaded = store.get_conversation(ConversationKey("alice", conversation.id))
     assert loaded.to_document() == created.to_document() == conversation.to_document()
     assert loaded.etag == created.etag
 
@@ -394,7 +393,7 @@ def test_a_large_import_is_created_in_several_batches_and_loads_whole(
     with pytest.raises(ConflictError):
         store.create_conversation(changed)
     assert not any(r.batch for r in transport.records)
-    again = store.get_conversation(customer_id="alice", conversation_id=conversation.id)
+    again = store.get_conversation(ConversationKey("alice", conversation.id))
     assert again.to_document() == conversation.to_document()
     store.close()
 
@@ -420,12 +419,12 @@ def test_a_document_without_archived_is_active_and_tokens_keep_their_filter(
     _long_chat(manager, "alice", "c", "d")
 
     assert "legacy-1" in {s.id for s in manager.get_recent_conversations("alice").items}
-    page = cosmos.list_conversations(customer_id="alice", limit=1, archived=None)
+    page = cosmos.list_conversations("alice", limit=1, archived=None)
     assert page.continuation is not None
     with pytest.raises(InvalidInputError):
-        cosmos.list_conversations(customer_id="alice", limit=1, continuation=page.continuation)
+        cosmos.list_conversations("alice", limit=1, continuation=page.continuation)
     rest = cosmos.list_conversations(
-        customer_id="alice", limit=10, continuation=page.continuation, archived=None
+        "alice", limit=10, continuation=page.continuation, archived=None
     )
     assert len(page.items) + len(rest.items) == 3
 

@@ -14,7 +14,7 @@ from conversation_store import (
     ConversationNotFoundError,
     StoreUnavailableError,
 )
-from conversation_store.stores.cosmos.charges import RequestCharge
+from conversation_store.stores.cosmos.boundary import RequestCharge
 from conversation_store.stores.cosmos.items import json_size
 from conversation_store.stores.cosmos.store import CosmosStore
 from support.cosmos_fixtures import FAST_RETRY, TEST_LIMITS

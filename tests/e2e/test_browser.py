@@ -91,6 +91,8 @@ def test_share_link_opens_a_read_only_view(browser: Any, app_url: str) -> None:
     viewer.set_default_timeout(TIMEOUT_MS)
     viewer.goto(link)
     viewer.get_by_text("A read-only copy shared with you").wait_for()
+    # The messages arrive one by one after that notice; the link below them comes last.
+    viewer.get_by_role("link", name="Start your own conversation").wait_for()
     texts = viewer.get_by_test_id("stChatMessage").all_inner_texts()
     assert len(texts) == 2 and "A recipe worth sharing" in texts[0]
     assert viewer.get_by_test_id("stChatInputTextArea").count() == 0

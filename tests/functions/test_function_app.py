@@ -10,8 +10,8 @@ import pytest
 import pytest_asyncio
 from function_harness import FunctionClient, body_of, function_app
 
+from conversation_store import RetryPolicy
 from conversation_store.aio import ConversationManager, CosmosStore
-from conversation_store.stores.cosmos.retrying import RetryPolicy
 from support.cosmos_fixtures import TEST_DATABASE, TEST_LIMITS, CosmosTarget
 
 pytestmark = pytest.mark.cosmos

@@ -22,6 +22,7 @@ from conversation_store import (
     AccessDeniedError,
     AppendResult,
     ConflictError,
+    ConversationKey,
     ConversationNotFoundError,
     ConversationStoreError,
     InvalidInputError,
@@ -41,7 +42,7 @@ class ScriptedStore(MemoryStore):
         self.outcome = outcome
 
     async def append_messages(
-        self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
+        self, key: ConversationKey, messages: Sequence[Message]
     ) -> AppendResult:
         if isinstance(self.outcome, ConversationStoreError):
             raise self.outcome

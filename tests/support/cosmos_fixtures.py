@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from azure.cosmos import CosmosClient
 
+from conversation_store.stores.cosmos.boundary import RetryPolicy
 from conversation_store.stores.cosmos.config import NO_DEFAULT_TTL, PARTITION_KEY
 from conversation_store.stores.cosmos.items import SizeLimits
-from conversation_store.stores.cosmos.retrying import RetryPolicy
 from conversation_store.stores.cosmos.store import CosmosStore
 from support.local_cosmos import LocalCosmosServer
 

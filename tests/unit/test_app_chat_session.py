@@ -1,21 +1,31 @@
-"""ChatSession: nothing stored before the first message, then one write per message."""
+"""ChatSession: nothing stored before the first message, then one write per message, each
+storing the Message as built; a turn shows itself through a TurnView."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from streamlit_app.chat_session import UNTITLED, ChatSession
+from streamlit_app.responders import Responder
 
 from conversation_store import (
     AppendResult,
+    ConversationKey,
     ConversationManager,
     ConversationNotFoundError,
+    ConversationStoreError,
+    Enricher,
+    FunctionCall,
     InvalidInputError,
     MemoryStore,
     Message,
     MessageNotFoundError,
+    SQLiteStore,
     StoreUnavailableError,
+    ToolCall,
 )
 
 
@@ -41,7 +51,7 @@ def test_a_new_conversation_is_not_stored_until_its_first_message(
     assert listed(store) == []
     chat.record("user", "Plan a trip to Tokyo in spring")
     assert listed(store) == [chat.conversation_id]
-    stored = store.get_conversation(customer_id="u1", conversation_id=chat.conversation_id)
+    stored = store.get_conversation(ConversationKey("u1", chat.conversation_id))
     assert stored.title is None  # the background enricher titles it, not the chat
     assert chat.title == UNTITLED
     assert stored.session_id == "s_1"
@@ -53,7 +63,7 @@ def test_later_messages_are_appended_with_the_same_ids(
     chat.record("user", "hi")
     result = chat.record("assistant", "hello", metadata={"model": "m"})
     assert not result.pending
-    stored = store.get_conversation(customer_id="u1", conversation_id=chat.conversation_id)
+    stored = store.get_conversation(ConversationKey("u1", chat.conversation_id))
     assert [m.id for m in stored.messages] == [m.id for m in chat.conversation.messages]
     assert stored.messages[1].metadata == {"model": "m"}
     assert stored.total_tokens == chat.conversation.total_tokens > 0
@@ -68,7 +78,7 @@ def test_open_rename_delete(chat: ChatSession, store: MemoryStore) -> None:
     assert [m.content for m in chat.conversation.messages] == ["first"]
     chat.rename(first, "  Renamed ")
     assert chat.conversation.title == "Renamed"
-    assert store.get_conversation(customer_id="u1", conversation_id=first).title == "Renamed"
+    assert store.get_conversation(ConversationKey("u1", first)).title == "Renamed"
     chat.delete(first)
     assert chat.conversation_id != first and not chat.stored
     assert len(listed(store)) == 1
@@ -98,14 +108,10 @@ def test_recent_conversations_follows_continuations(chat: ChatSession) -> None:
 class FailingStore(MemoryStore):
     fail = False
 
-    def append_messages(
-        self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
-    ) -> AppendResult:
+    def append_messages(self, key: ConversationKey, messages: Sequence[Message]) -> AppendResult:
         if self.fail:
             raise StoreUnavailableError("down")
-        return super().append_messages(
-            customer_id=customer_id, conversation_id=conversation_id, messages=messages
-        )
+        return super().append_messages(key, messages)
 
 
 def test_a_failed_write_is_taken_back_out_of_the_open_conversation() -> None:
@@ -197,3 +203,118 @@ def test_search(chat: ChatSession) -> None:
     chat.record("user", "Where do pandas live?")
     [hit] = chat.search("panda", limit=5)
     assert hit.conversation_id == chat.conversation_id
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_stored_message_is_the_message_the_session_built(backend: str, tmp_path: Path) -> None:
+    store = MemoryStore() if backend == "memory" else SQLiteStore(tmp_path / "chat.db")
+    chat = ChatSession(ConversationManager(store), customer_id="u1", session_id="s")
+    call = ToolCall(id="call_1", function=FunctionCall(name="weather", arguments='{"at": "Oslo"}'))
+    chat.record("user", "Weather in Oslo?", name="ada")  # creates the conversation
+    chat.record("assistant", "Let me look.", tool_calls=[call], name="planner")  # appends
+    stored = store.get_conversation(ConversationKey("u1", chat.conversation_id))
+    assert stored.messages == chat.conversation.messages  # ids, timestamps, tool calls, names
+    assert stored.messages[1].tool_calls == [call] and stored.messages[1].name == "planner"
+    store.close()
+
+
+class RecordingView:
+    """A TurnView that writes down what the page would show."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+
+    def question(self, text: str) -> None:
+        self.shown.append(f"question: {text}")
+
+    def saving(self) -> None:
+        self.shown.append("saving")
+
+    def saved(self, message: Message, status: str) -> None:
+        self.shown.append(f"saved {message.role}: {status}")
+
+    def not_saved(self, error: ConversationStoreError) -> None:
+        self.shown.append(f"not saved: {error}")
+
+    def answer(self, pieces: Iterator[str]) -> str:
+        reply = "".join(pieces)
+        self.shown.append(f"answer: {reply}")
+        return reply
+
+    def no_answer(self, error: Exception) -> None:
+        self.shown.append(f"no answer: {error}")
+
+
+@dataclass
+class Services:
+    """What a turn looks up: a scripted responder and, when given, an enricher."""
+
+    answering: Responder
+    enriching: Enricher | None = None
+
+    def responder(self) -> Responder:
+        return self.answering
+
+    def history_token_budget(self) -> int:
+        return 1000
+
+    def enricher(self) -> Enricher | None:
+        return self.enriching
+
+
+class EchoResponder:
+    model = "echo"
+
+    def stream_reply(self, history: Sequence[Message]) -> Iterator[str]:
+        yield "You said: "
+        yield str(history[-1].content)
+
+
+class BrokenResponder:
+    model = None
+
+    def stream_reply(self, history: Sequence[Message]) -> Iterator[str]:
+        raise ConnectionError("model unreachable")
+
+
+def test_a_turn_stores_both_messages_and_submits_enrichment(
+    chat: ChatSession, store: MemoryStore
+) -> None:
+    view = RecordingView()
+    with Enricher(chat.manager) as enricher:
+        chat.turn("hi", view, Services(EchoResponder(), enricher))
+        assert enricher.wait_idle(10)
+    assert view.shown == [
+        "question: hi",
+        "saving",
+        "saved user: Saved",
+        "answer: You said: hi",
+        "saving",
+        "saved assistant: Saved",
+    ]
+    stored = store.get_conversation(ConversationKey("u1", chat.conversation_id))
+    assert [(m.role, m.content) for m in stored.messages] == [
+        ("user", "hi"),
+        ("assistant", "You said: hi"),
+    ]
+    assert stored.messages[1].metadata == {"model": "echo"}
+    assert stored.title == "hi"  # the enricher's job ran
+
+
+def test_a_failing_model_keeps_the_question(chat: ChatSession) -> None:
+    view = RecordingView()
+    chat.turn("are you there?", view, Services(BrokenResponder()))
+    assert view.shown[-1] == "no answer: model unreachable"
+    assert [m.content for m in chat.conversation.messages] == ["are you there?"]
+    assert chat.stored
+
+
+def test_a_failed_write_ends_the_turn() -> None:
+    store = FailingStore()
+    chat = ChatSession(ConversationManager(store), customer_id="u1", session_id="s")
+    chat.record("user", "first")
+    store.fail = True
+    view = RecordingView()
+    chat.turn("lost", view, Services(EchoResponder()))
+    assert view.shown == ["question: lost", "saving", "not saved: down"]
+    assert [m.content for m in chat.conversation.messages] == ["first"]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from streamlit_app.status import SAVED, PendingCounter, pending_count_of, save_status
+from pathlib import Path
 
-from conversation_store import MemoryStore
+from streamlit_app.status import SAVED, save_status
 
-
-class OutboxStore(MemoryStore):
-    def pending_count(self) -> int:
-        return 3
+from conversation_store import ConversationManager, MemoryStore, OutboxStore, SQLiteStore
+from conversation_store.stores.outbox.queue import OutboxQueue
 
 
 def test_saved_when_nothing_is_pending() -> None:
@@ -29,7 +27,10 @@ def test_pending_without_a_count_reports_what_was_queued() -> None:
     )
 
 
-def test_pending_count_only_from_stores_with_an_outbox() -> None:
-    assert pending_count_of(MemoryStore()) is None
-    assert isinstance(OutboxStore(), PendingCounter)
-    assert pending_count_of(OutboxStore()) == 3
+def test_pending_count_only_from_stores_with_an_outbox(tmp_path: Path) -> None:
+    assert ConversationManager(MemoryStore()).pending_count() is None
+    outbox = OutboxStore(
+        SQLiteStore(tmp_path / "c.db"), OutboxQueue(tmp_path / "o.db"), background=False
+    )
+    with ConversationManager(outbox, owns_store=True) as manager:
+        assert manager.pending_count() == 0

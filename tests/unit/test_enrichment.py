@@ -12,8 +12,10 @@ import pytest
 
 from conversation_store import (
     Conversation,
+    ConversationKey,
     ConversationManager,
     ConversationStore,
+    Enricher,
     MemoryStore,
     Message,
     SQLiteStore,
@@ -21,7 +23,6 @@ from conversation_store import (
 )
 from conversation_store.enrichment import (
     SUMMARY_COUNT_KEY,
-    Enricher,
     derive_title,
     extract_summary,
     shorten,
@@ -150,11 +151,11 @@ class FlakyStore:
         self.down = False
         self.reads: list[str] = []
 
-    def get_conversation(self, **scope: Any) -> Conversation:
-        self.reads.append(scope["conversation_id"])
+    def get_conversation(self, key: ConversationKey, **options: Any) -> Conversation:
+        self.reads.append(key.conversation_id)
         if self.down:
             raise StoreUnavailableError("store unreachable")
-        return self.inner.get_conversation(**scope)
+        return self.inner.get_conversation(key, **options)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

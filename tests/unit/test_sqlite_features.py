@@ -13,7 +13,6 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -25,9 +24,8 @@ from conversation_store.exceptions import (
     InvalidInputError,
     MessageNotFoundError,
 )
-from conversation_store.models import Conversation, Message
+from conversation_store.models import Conversation, ConversationKey, HeaderUpdate, Message
 from conversation_store.search import matches, search_terms
-from conversation_store.stores.protocol import HeaderUpdate
 from conversation_store.stores.sqlite import migrations as sqlite_migrations
 from conversation_store.stores.sqlite import store as sqlite_module
 from conversation_store.stores.sqlite.queries import fts_query
@@ -65,10 +63,7 @@ def _conversation(
 
 
 def _found(store: SQLiteStore, query: str, customer_id: str = "alice") -> list[str | None]:
-    return [
-        hit.message_id
-        for hit in store.search_messages(customer_id=customer_id, query=query, limit=50)
-    ]
+    return [hit.message_id for hit in store.search_messages(customer_id, query=query, limit=50)]
 
 
 def _index_hits(path: Path, word: str) -> int:
@@ -131,12 +126,11 @@ def test_migration_002_makes_an_existing_001_database_searchable(
         assert set(_found(store, "tok")) == {"m_1", "m_2"}
         assert _found(store, "kyō") == ["m_2"]
         assert set(_found(store, "tokyo", customer_id="bob")) == {"m_1", "m_2"}
-        loaded = store.get_conversation(customer_id="alice", conversation_id="c_trip")
+        loaded = store.get_conversation(ConversationKey("alice", "c_trip"))
         assert [m.id for m in loaded.messages] == ["m_1", "m_2"]
         store.append_messages(
-            customer_id="alice",
-            conversation_id="c_trip",
-            messages=[
+            ConversationKey("alice", "c_trip"),
+            [
                 Message(id="m_2", role="user", content="a retried append"),
                 Message(id="m_3", role="user", content="Osaka next"),
             ],
@@ -155,15 +149,14 @@ def test_migration_002_moves_legacy_header_values_into_their_columns(
     _database_at_migration_001(path, monkeypatch)
 
     with SQLiteStore(path) as store:
-        loaded = store.get_conversation(customer_id="alice", conversation_id="c_trip")
+        loaded = store.get_conversation(ConversationKey("alice", "c_trip"))
         assert (loaded.summary, loaded.archived, loaded.ttl) == ("Planning", True, None)
         assert loaded.model_extra == {"source": "voicebot"}
         store.update_conversation(
-            customer_id="alice",
-            conversation_id="c_trip",
-            update=HeaderUpdate(fields={"summary": "Booked", "archived": False}),
+            ConversationKey("alice", "c_trip"),
+            HeaderUpdate(fields={"summary": "Booked", "archived": False}),
         )
-        reloaded = store.get_conversation(customer_id="alice", conversation_id="c_trip")
+        reloaded = store.get_conversation(ConversationKey("alice", "c_trip"))
         assert (reloaded.summary, reloaded.archived) == ("Booked", False)
     with sqlite3.connect(path) as db:
         (extra,) = db.execute("SELECT extra FROM conversations WHERE id = 'c_trip'").fetchone()
@@ -175,9 +168,7 @@ def test_search_survives_vacuum_which_renumbers_implicit_rowids(tmp_path: Path) 
     path = tmp_path / "c.db"
     with SQLiteStore(path) as store:
         store.create_conversation(_conversation("c_a", "alpha one", "beta two", "gamma three"))
-        store.replace_message(
-            customer_id="alice", conversation_id="c_a", message_id="m_c_a_0", message=None
-        )
+        store.replace_message(ConversationKey("alice", "c_a"), "m_c_a_0", None)
         with sqlite3.connect(path, isolation_level=None) as db:
             db.execute("VACUUM")
         assert _found(store, "gamma") == ["m_c_a_2"]
@@ -226,7 +217,7 @@ def test_query_syntax_is_searched_as_plain_words(
 def test_search_ranks_by_relevance_then_newest(store: SQLiteStore) -> None:
     store.create_conversation(_conversation("c_r", "sushi", "sushi and more words after it"))
     store.create_conversation(_conversation("c_q", "sushi"))
-    hits = store.search_messages(customer_id="alice", query="sushi", limit=2)
+    hits = store.search_messages("alice", query="sushi", limit=2)
     assert [h.message_id for h in hits] == ["m_c_q_0", "m_c_r_0"]  # same rank: the newer first
     assert hits[0].snippet == "sushi" and hits[0].role == "user"
 
@@ -242,7 +233,7 @@ def test_fts_candidates_never_miss_a_message_the_shared_rule_matches(
     store: SQLiteStore, contents: list[str], query: str
 ) -> None:
     assume(re.search(r"\w", query) and len(search_terms(query)) <= 10)
-    store.delete_customer(customer_id="alice")
+    store.delete_customer("alice")
     store.create_conversation(_conversation("c_h", *contents))
     terms = search_terms(query)
     expected = {f"m_c_h_{n}" for n, text in enumerate(contents) if matches(text, terms)}
@@ -261,46 +252,32 @@ def test_triggers_keep_the_index_in_step_with_every_write(tmp_path: Path) -> Non
         assert _index_hits(path, "walrus") == 4
 
         edited = Message(id="m_c_1_0", role="user", content="penguin one")
-        store.replace_message(
-            customer_id="alice", conversation_id="c_1", message_id="m_c_1_0", message=edited
-        )
+        store.replace_message(ConversationKey("alice", "c_1"), "m_c_1_0", edited)
         assert (_index_hits(path, "walrus"), _index_hits(path, "penguin")) == (3, 1)
-        store.replace_message(
-            customer_id="alice", conversation_id="c_1", message_id="m_c_1_1", message=None
-        )
+        store.replace_message(ConversationKey("alice", "c_1"), "m_c_1_1", None)
         assert _index_hits(path, "walrus") == 2
-        store.clear_messages(customer_id="alice", conversation_id="c_1")
+        store.clear_messages(ConversationKey("alice", "c_1"))
         assert (_index_hits(path, "penguin"), _index_hits(path, "narwhal")) == (0, 0)
-        store.delete_conversation(customer_id="alice", conversation_id="c_2")
+        store.delete_conversation(ConversationKey("alice", "c_2"))
         assert _index_hits(path, "walrus") == 1
-        assert store.delete_customer(customer_id="bob") == 1
+        assert store.delete_customer("bob") == 1
         assert _index_hits(path, "walrus") == 0
 
 
 def test_replace_message_keeps_its_place_and_fixes_the_counters(store: SQLiteStore) -> None:
     store.create_conversation(_conversation("c_1", "one", "three", "five"))
     longer = Message(id="m_c_1_1", role="assistant", content="three!", tokens=30)
-    store.replace_message(
-        customer_id="alice", conversation_id="c_1", message_id="m_c_1_1", message=longer
-    )
-    store.replace_message(
-        customer_id="alice", conversation_id="c_1", message_id="m_c_1_0", message=None
-    )
-    loaded = store.get_conversation(customer_id="alice", conversation_id="c_1")
+    store.replace_message(ConversationKey("alice", "c_1"), "m_c_1_1", longer)
+    store.replace_message(ConversationKey("alice", "c_1"), "m_c_1_0", None)
+    loaded = store.get_conversation(ConversationKey("alice", "c_1"))
     assert [m.content for m in loaded.messages] == ["three!", "five"]
     assert (loaded.message_count, loaded.total_tokens) == (2, 34)
     with pytest.raises(MessageNotFoundError):
-        store.replace_message(
-            customer_id="alice", conversation_id="c_1", message_id="m_c_1_0", message=None
-        )
+        store.replace_message(ConversationKey("alice", "c_1"), "m_c_1_0", None)
     with pytest.raises(InvalidInputError):
-        store.replace_message(
-            customer_id="alice", conversation_id="c_1", message_id="m_c_1_2", message=longer
-        )
+        store.replace_message(ConversationKey("alice", "c_1"), "m_c_1_2", longer)
     with pytest.raises(ConversationNotFoundError):
-        store.replace_message(
-            customer_id="bob", conversation_id="c_1", message_id="m_c_1_2", message=None
-        )
+        store.replace_message(ConversationKey("bob", "c_1"), "m_c_1_2", None)
 
 
 # -- header columns and TTL ----------------------------------------------------------------
@@ -312,24 +289,23 @@ def test_new_header_fields_live_in_columns_and_summaries_omit_the_share_id(
     store.create_conversation(
         _conversation("c_1", "hi", summary="S", archived=True, ttl=3600, share_id="nonce")
     )
-    loaded = store.get_conversation(customer_id="alice", conversation_id="c_1")
+    loaded = store.get_conversation(ConversationKey("alice", "c_1"))
     assert (loaded.summary, loaded.archived, loaded.ttl, loaded.share_id) == (
         "S",
         True,
         3600,
         "nonce",
     )
-    (listed,) = store.list_conversations(customer_id="alice", limit=5, archived=True).items
+    (listed,) = store.list_conversations("alice", limit=5, archived=True).items
     assert (listed.summary, listed.archived, listed.ttl) == ("S", True, 3600)
     assert "share_id" not in listed.model_dump()
-    assert store.list_conversations(customer_id="alice", limit=5).items == []
+    assert store.list_conversations("alice", limit=5).items == []
 
     store.update_conversation(
-        customer_id="alice",
-        conversation_id="c_1",
-        update=HeaderUpdate(fields={"ttl": None, "archived": False, "share_id": None}),
+        ConversationKey("alice", "c_1"),
+        HeaderUpdate(fields={"ttl": None, "archived": False, "share_id": None}),
     )
-    loaded = store.get_conversation(customer_id="alice", conversation_id="c_1")
+    loaded = store.get_conversation(ConversationKey("alice", "c_1"))
     assert (loaded.archived, loaded.ttl, loaded.share_id) == (False, None, None)
     assert "ttl" not in loaded.to_document()
 
@@ -338,10 +314,8 @@ def test_new_header_fields_live_in_columns_and_summaries_omit_the_share_id(
 def test_update_refuses_names_that_are_not_header_fields(store: SQLiteStore, name: str) -> None:
     store.create_conversation(_conversation("c_1", "hi"))
     with pytest.raises(InvalidInputError):
-        store.update_conversation(
-            customer_id="alice", conversation_id="c_1", update=HeaderUpdate(fields={name: "x"})
-        )
-    assert store.get_conversation(customer_id="alice", conversation_id="c_1").title is None
+        store.update_conversation(ConversationKey("alice", "c_1"), HeaderUpdate(fields={name: "x"}))
+    assert store.get_conversation(ConversationKey("alice", "c_1")).title is None
 
 
 def test_an_expired_conversation_reads_as_missing_but_is_scanned_until_deleted(
@@ -349,25 +323,25 @@ def test_an_expired_conversation_reads_as_missing_but_is_scanned_until_deleted(
 ) -> None:
     store.create_conversation(_conversation("c_old", "fjord", updated_at=LONG_AGO, ttl=60))
     store.create_conversation(_conversation("c_new", "fjord", ttl=3600))
-    scope: dict[str, Any] = {"customer_id": "alice", "conversation_id": "c_old"}
+    key = ConversationKey("alice", "c_old")
 
     with pytest.raises(ConversationNotFoundError):
-        store.get_conversation(**scope)
+        store.get_conversation(key)
     with pytest.raises(ConversationNotFoundError):
-        store.append_messages(**scope, messages=[Message(role="user", content="x")])
+        store.append_messages(key, [Message(role="user", content="x")])
     with pytest.raises(ConversationNotFoundError):
-        store.update_conversation(**scope, update=HeaderUpdate(fields={"title": "x"}))
+        store.update_conversation(key, HeaderUpdate(fields={"title": "x"}))
     with pytest.raises(ConversationNotFoundError):
-        store.clear_messages(**scope)
+        store.clear_messages(key)
     with pytest.raises(ConversationNotFoundError):
-        store.replace_message(**scope, message_id="m_c_old_0", message=None)
-    listed = store.list_conversations(customer_id="alice", limit=5, archived=None).items
+        store.replace_message(key, "m_c_old_0", None)
+    listed = store.list_conversations("alice", limit=5, archived=None).items
     assert [c.id for c in listed] == ["c_new"]
     assert _found(store, "fjord") == ["m_c_new_0"]
     assert sum(store.count_messages_by_day(customer_id="alice").values()) == 1
     assert {c.id for c in store.scan_conversations(customer_id="alice")} == {"c_old", "c_new"}
 
-    store.delete_conversation(**scope)
+    store.delete_conversation(key)
     assert [c.id for c in store.scan_conversations()] == ["c_new"]
 
 
@@ -388,9 +362,8 @@ def test_scan_pages_through_every_customer_without_blocking_writers(
     first = next(scan)
     with SQLiteStore(path, busy_timeout_ms=50) as writer:
         writer.append_messages(
-            customer_id=first.customer_id,
-            conversation_id=first.id,
-            messages=[Message(role="user", content="during the scan")],
+            ConversationKey(first.customer_id, first.id),
+            [Message(role="user", content="during the scan")],
         )
     with sqlite3.connect(path, timeout=0.05) as db:  # a reader still open would make it busy
         (busy, _, _) = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
@@ -430,14 +403,12 @@ def test_messages_are_counted_per_day_of_their_timestamp(store: SQLiteStore) -> 
 async def test_async_twin_searches_replaces_and_deletes_customers(tmp_path: Path) -> None:
     async with aio.SQLiteStore(tmp_path / "c.db") as store:
         await store.create_conversation(_conversation("c_1", "hello there", archived=True))
-        hits = await store.search_messages(customer_id="alice", query="hel", limit=5)
+        hits = await store.search_messages("alice", query="hel", limit=5)
         assert [h.message_id for h in hits] == ["m_c_1_0"]
         edited = Message(id="m_c_1_0", role="user", content="goodbye")
-        await store.replace_message(
-            customer_id="alice", conversation_id="c_1", message_id="m_c_1_0", message=edited
-        )
-        assert await store.search_messages(customer_id="alice", query="hel", limit=5) == []
-        page = await store.list_conversations(customer_id="alice", limit=5, archived=True)
+        await store.replace_message(ConversationKey("alice", "c_1"), "m_c_1_0", edited)
+        assert await store.search_messages("alice", query="hel", limit=5) == []
+        page = await store.list_conversations("alice", limit=5, archived=True)
         assert [c.id for c in page.items] == ["c_1"]
-        assert await store.delete_customer(customer_id="alice") == 1
-        assert await store.delete_customer(customer_id="alice") == 0
+        assert await store.delete_customer("alice") == 1
+        assert await store.delete_customer("alice") == 0

@@ -81,6 +81,7 @@ _CLOSE_UNDER_READERS = """
 import sys, threading, time
 from conversation_store import ConversationManager, SQLiteStore
 from conversation_store.exceptions import StoreClosedError
+from conversation_store.models import ConversationKey
 from conversation_store.stores.outbox.queue import OutboxQueue
 
 def race(reads, close):
@@ -114,7 +115,7 @@ for round in range(5):
                   manager.search_conversations("alice", "message")), manager.close)
     queue = OutboxQueue(f"{sys.argv[1]}/{round}.outbox")
     for n in range(200):
-        queue.put("alice", doc.id, "append", {"n": n})
+        queue.put(ConversationKey("alice", doc.id), "append", {"n": n})
     race(queue.pending, queue.close)
 """
 

@@ -7,7 +7,12 @@ package and never duplicated here.
 from conversation_store.aio.cosmos import CosmosStore
 from conversation_store.aio.embedded import MemoryStore, SQLiteStore
 from conversation_store.aio.manager import ConversationManager
-from conversation_store.aio.protocol import ConversationStore
+from conversation_store.aio.protocol import (
+    ConversationStore,
+    SupportsEditing,
+    SupportsErasure,
+    SupportsSearch,
+)
 from conversation_store.aio.settings import open_store
 
 __all__ = [
@@ -16,5 +21,8 @@ __all__ = [
     "CosmosStore",
     "MemoryStore",
     "SQLiteStore",
+    "SupportsEditing",
+    "SupportsErasure",
+    "SupportsSearch",
     "open_store",
 ]

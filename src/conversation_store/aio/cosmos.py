@@ -1,15 +1,18 @@
-"""The Azure Cosmos DB for NoSQL store (async), the one source of the sync `CosmosStore`.
+"""The Azure Cosmos DB for NoSQL store (async): the one source of both Cosmos stores.
 
-Both share every decision (documents, patches, queries, sizes, errors, retries) with
-`documents.py`, `cosmos_errors.py` and `retrying.py`; this file only performs the I/O.
+`scripts/unasync.py` generates the sync twin (`conversation_store.stores.cosmos.twin`) from this
+file, and `conversation_store.stores.cosmos.store.CosmosStore` extends that twin with the
+sync-only operator calls. Every decision (items, patches, queries, sizes) is in the pure modules
+`items` and `queries`, every request crosses `boundary` (retries, errors, charges), and what
+sync and async must do differently is in `conversation_store.aio.primitives`: this file only
+performs the I/O, through one typed wrapper per SDK call.
 Append = one conditional patch; sealing old messages into segments = one transactional batch.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Self, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
@@ -18,6 +21,7 @@ from azure.core.pipeline.transport import AsyncHttpTransport
 from azure.cosmos.aio import ContainerProxy, CosmosClient
 from azure.identity.aio import DefaultAzureCredential
 
+from conversation_store.aio import primitives
 from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
@@ -28,7 +32,9 @@ from conversation_store.exceptions import (
 from conversation_store.models import (
     AppendResult,
     Conversation,
+    ConversationKey,
     ConversationSummary,
+    HeaderUpdate,
     Message,
     Page,
     SearchHit,
@@ -36,7 +42,14 @@ from conversation_store.models import (
 from conversation_store.search import search_terms
 from conversation_store.stores.cosmos import items as docs
 from conversation_store.stores.cosmos import queries
-from conversation_store.stores.cosmos.charges import ChargeHook, charge_reporter
+from conversation_store.stores.cosmos.boundary import (
+    ChargeHook,
+    ResponseHook,
+    RetryPolicy,
+    charge_reporter,
+    spanning,
+    translate,
+)
 from conversation_store.stores.cosmos.config import (
     DEFAULT_CONTAINER,
     DEFAULT_DATABASE,
@@ -45,12 +58,10 @@ from conversation_store.stores.cosmos.config import (
     checked_credential,
     client_options,
 )
-from conversation_store.stores.cosmos.errors import translate
-from conversation_store.stores.cosmos.retrying import RetryPolicy
-from conversation_store.stores.protocol import HeaderUpdate
 from conversation_store.tracking import mark_saved
 
 T = TypeVar("T")
+Item = dict[str, Any]
 _MAX_WRITE_RACES = 30  # optimistic (ETag) retries when writers race on one head
 
 
@@ -62,18 +73,19 @@ class CosmosStore:
 
     def __init__(
         self,
-        container: ContainerProxy | Callable[[], Awaitable[ContainerProxy]],
+        container: ContainerProxy | primitives.Function[[], ContainerProxy],
         *,
         limits: docs.SizeLimits | None = None,
         retry: RetryPolicy | None = None,
         on_charge: ChargeHook | None = None,
         owned: Sequence[Any] = (),
     ) -> None:
-        # A factory connects on first use, inside the retry and error-translation boundary
-        # (the twin of the sync store, whose client reads the account on construction).
+        # A factory connects on first use, inside the retry and error-translation boundary:
+        # the sync CosmosClient reads the account on construction, which fails while Cosmos
+        # is down.
         self._container = container if isinstance(container, ContainerProxy) else None
         self._connect = None if isinstance(container, ContainerProxy) else container
-        self._connect_lock = asyncio.Lock()
+        self._connect_lock = primitives.Lock()
         self._container_name = self._container.id if self._container else "(not connected)"
         self._limits = limits or docs.SizeLimits()
         self._retry = retry or RetryPolicy()
@@ -93,15 +105,15 @@ class CosmosStore:
         connection_verify: bool = True,
         transport: AsyncHttpTransport[Any, Any] | None = None,
         **kwargs: Any,
-    ) -> CosmosStore:
+    ) -> Self:
         """Open a client for `endpoint`. No credential: `DefaultAzureCredential` (managed identity).
 
         A key string is for the emulator and development only. `create_if_missing` creates the
         database and container before the first request (leave it off in production, where infra
         creates them), with TTL on (`default_ttl=-1`: nothing expires unless it has its own
         `ttl`), as infra/main.bicep creates it. `transport` replaces the HTTP transport (tests
-        count or inject faults with it). No I/O happens here, so it may run at import time of a
-        Function app.
+        count or inject faults with it); `kwargs` go to the constructor. No I/O happens here, so
+        it may run at import time of a Function app.
         """
         owned: list[Any] = []
         credential = checked_credential(credential)
@@ -127,7 +139,7 @@ class CosmosStore:
         store._container_name = container
         return store
 
-    async def __aenter__(self) -> CosmosStore:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -137,186 +149,131 @@ class CosmosStore:
         return f"CosmosStore(container={self._container_name!r})"
 
     async def create_conversation(self, conversation: Conversation) -> Conversation:
+        key = ConversationKey(conversation.customer_id, conversation.id)
         head, segments = docs.new_items(conversation, self._limits)
-        scope = (conversation.id, conversation.customer_id)
         if segments:
-            etag = await self._create_in_batches(scope, docs.creation_batches(head, segments))
+            etag = await self._create_in_batches(key, docs.creation_batches(head, segments))
         else:
-            created = await self._sdk("create", scope, "create_item", head)
-            etag = created.get("_etag")
+            etag = (await self._create_item(key, head)).get("_etag")
         stored = docs.conversation_from_items(head, segments)
         mark_saved(stored, etag)
         return stored
 
     async def get_conversation(
-        self, *, customer_id: str, conversation_id: str, last: int | None = None
+        self, key: ConversationKey, *, last: int | None = None
     ) -> Conversation:
-        scope = (conversation_id, customer_id)
-        head = await self._read_head(scope)
-        count = int(head.get("segment_count", 0))
-        if last is None:
-            query = queries.segments_query(customer_id, conversation_id)
-            segments = await self._query(scope, "load", query) if count else []
+        head = await self._read_head(key)
+        if last is not None:
+            segments = await self._newest_segments(key, head, last)
+        elif int(head.get("segment_count", 0)):
+            segments = await self._query(key, "load", queries.segments_query(key))
         else:
-            segments = await self._newest_segments(scope, head, last)
+            segments = []
         conversation = docs.conversation_from_items(head, segments, last=last)
         mark_saved(conversation, head.get("_etag"))
         return conversation
 
     async def append_messages(
-        self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
+        self, key: ConversationKey, messages: Sequence[Message]
     ) -> AppendResult:
-        scope = (conversation_id, customer_id)
         pending = docs.message_documents(messages)
         for start in range(0, len(pending), docs.MESSAGES_PER_PATCH):
-            await self._append_chunk(scope, pending[start : start + docs.MESSAGES_PER_PATCH])
+            await self._append_chunk(key, pending[start : start + docs.MESSAGES_PER_PATCH])
         return AppendResult(
-            conversation_id=conversation_id, message_ids=[m.id for m in messages if m.id]
+            conversation_id=key.conversation_id, message_ids=[m.id for m in messages if m.id]
         )
 
     async def update_conversation(
-        self,
-        *,
-        customer_id: str,
-        conversation_id: str,
-        update: HeaderUpdate,
-        etag: str | None = None,
+        self, key: ConversationKey, update: HeaderUpdate, *, etag: str | None = None
     ) -> None:
-        scope = (conversation_id, customer_id)
-        condition: dict[str, Any] = (
-            {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
-        )
+        expected = etag
         for operations in docs.header_operations(update, docs.now()):
+            predicate = docs.header_predicate(docs.epoch_seconds())
             try:
-                await self._sdk(
-                    "update",
-                    scope,
-                    "patch_item",
-                    conversation_id,
-                    customer_id,
-                    patch_operations=operations,
-                    filter_predicate=docs.header_predicate(docs.epoch_seconds()),
-                    no_response=True,
-                    **condition,
-                )
+                await self._patch_item(key, "update", operations, predicate, etag=expected)
             except (ConflictError, InvalidInputError):
                 # A seed document or an expired head (412 from the predicate), a metadata key
                 # or ttl already removed (400), or a stale etag (412, re-checked there): rewrite
                 # the head by ETag, after a read that also finds an expired head gone.
-                await self._update_by_replace(scope, update, etag)
+                await self._update_by_replace(key, update, etag)
                 return
-            condition = {}
-
-    async def clear_messages(self, *, customer_id: str, conversation_id: str) -> None:
-        scope = (conversation_id, customer_id)
-        for _ in range(_MAX_WRITE_RACES):
-            head = await self._read_head(scope)
-            segment_ids = await self._segment_ids(scope)
-            cleared = docs.cleared_head(head, docs.now())
-            try:
-                await self._delete_then_write(
-                    scope,
-                    segment_ids,
-                    ("replace", (conversation_id, cleared), {"if_match_etag": head["_etag"]}),
-                )
-                return
-            except ConflictError:
-                continue
-        raise ConflictError(f"conversation {conversation_id!r} kept changing during clear")
+            expected = None  # the first patch checked the version; the next ones follow it
 
     async def list_conversations(
         self,
-        *,
         customer_id: str,
+        *,
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
     ) -> Page[ConversationSummary]:
-        scope = ("*", customer_id)
         position = queries.list_position(continuation, customer_id, archived)
         query = queries.list_query(customer_id, archived, docs.epoch_seconds())
-
-        async def first_page() -> tuple[list[dict[str, Any]], str | None]:
-            pager = (
-                (await self._proxy())
-                .query_items(
-                    query.text,
-                    parameters=query.parameters,
-                    partition_key=customer_id,
-                    max_item_count=limit,
-                    response_hook=charge_reporter(self._on_charge, "list"),
-                )
-                .by_page(position)
-            )  # an AsyncItemPaged page iterator: has continuation_token
-            try:
-                items = [item async for item in await pager.__anext__()]
-            except StopAsyncIteration:
-                items = []
-            return items, getattr(pager, "continuation_token", None)
-
-        items, token = await self._call("list", scope, first_page)
-        summaries = [ConversationSummary.model_validate(item) for item in items]
+        rows, token = await self._query_page(spanning(customer_id), "list", query, position, limit)
         return Page(
-            items=summaries, continuation=queries.list_continuation(customer_id, archived, token)
+            items=[ConversationSummary.model_validate(row) for row in rows],
+            continuation=queries.list_continuation(customer_id, archived, token),
         )
 
-    async def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
-        scope = (conversation_id, customer_id)
+    async def delete_conversation(self, key: ConversationKey) -> None:
+        delete_head = docs.delete_operation(key.conversation_id)
         try:
-            await self._delete_then_write(
-                scope, await self._segment_ids(scope), ("delete", (conversation_id,))
-            )
+            await self._delete_then_write(key, await self._segment_ids(key), delete_head)
         except ConversationNotFoundError:
             return
 
-    async def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
+    async def search_messages(self, customer_id: str, *, query: str, limit: int) -> list[SearchHit]:
         """One query over the customer's heads and segments (plus one per 100 conversations
         whose segments matched, for their titles and to skip those whose head is gone)."""
         terms = search_terms(query)
-        scope = ("*", customer_id)
+        key = spanning(customer_id)
         now = docs.epoch_seconds()
-        candidates = await self._query(
-            scope, "search", queries.search_query(customer_id, terms, now)
-        )
+        candidates = await self._query(key, "search", queries.search_query(customer_id, terms, now))
         rows = queries.confirmed(candidates, terms)
         titles: dict[str, str | None] = {}
         for ids in queries.segment_conversation_ids(rows):
             titles_query = queries.titles_query(customer_id, ids, now)
-            for head in await self._query(scope, "search", titles_query):
+            for head in await self._query(key, "search", titles_query):
                 titles[head["id"]] = head.get("title")
         return queries.search_hits(rows, titles, terms, limit)
 
     async def replace_message(
-        self,
-        *,
-        customer_id: str,
-        conversation_id: str,
-        message_id: str,
-        message: Message | None,
+        self, key: ConversationKey, message_id: str, message: Message | None
     ) -> None:
-        scope = (conversation_id, customer_id)
         new = docs.message_documents([message])[0] if message is not None else None
         for race in range(_MAX_WRITE_RACES):
-            operations = await self._replacement(scope, message_id, new)
+            operations = await self._replacement(key, message_id, new)
             try:
-                await self._write_batch(scope, "replace", operations)
+                await self._execute_item_batch(key, "replace", operations)
                 return
             except (ConflictError, ConversationNotFoundError):
                 # Another writer changed the head or segment (412), or a clear removed the
                 # segment (404): look again; a head that is gone raises on the next read.
-                await asyncio.sleep(docs.race_backoff(race))
-        raise ConflictError(f"conversation {conversation_id!r} kept changing during an edit")
+                await primitives.sleep(docs.race_backoff(race))
+        raise ConflictError(f"conversation {key.conversation_id!r} kept changing during an edit")
 
-    async def delete_customer(self, *, customer_id: str) -> int:
+    async def clear_messages(self, key: ConversationKey) -> None:
+        for _ in range(_MAX_WRITE_RACES):
+            head = await self._read_head(key)
+            segment_ids = await self._segment_ids(key)
+            cleared = docs.replace_operation(docs.cleared_head(head, docs.now()), head["_etag"])
+            try:
+                await self._delete_then_write(key, segment_ids, cleared)
+                return
+            except ConflictError:
+                continue
+        raise ConflictError(f"conversation {key.conversation_id!r} kept changing during clear")
+
+    async def delete_customer(self, customer_id: str) -> int:
         """Lists and deletes until nothing is left (one more query confirms it), so items that
         a concurrent writer added meanwhile go too."""
-        scope = ("*", customer_id)
+        key = spanning(customer_id)
         deleted = 0
         for _ in range(_MAX_WRITE_RACES):
-            items = await self._query(scope, "delete", queries.customer_items_query(customer_id))
-            if not items:
+            found = await self._query(key, "delete", queries.customer_items_query(customer_id))
+            if not found:
                 return deleted
-            deleted += await self._delete_items(scope, items)
+            deleted += await self._delete_items(key, found)
         raise ConflictError(f"the items of customer {customer_id!r} kept changing during delete")
 
     async def close(self) -> None:
@@ -325,23 +282,30 @@ class CosmosStore:
             for resource in self._owned:
                 await resource.close()
 
-    # -- internals --------------------------------------------------------------------------
+    # -- the boundary: every request is retried, charged and translated here ---------------
 
-    async def _call(
-        self,
-        operation: str,
-        scope: tuple[str, str],
-        fn: Callable[..., Awaitable[T]],
-        *args: Any,
-        **kwargs: Any,
-    ) -> T:
-        """Run `fn` under the retry policy; translate its final SDK error. scope: (id, customer)."""
+    async def _call(self, key: ConversationKey, send: primitives.Function[[], T]) -> T:
+        """Run `send` under the retry policy; translate its final SDK error, naming `key`."""
         if self._closed:
             raise StoreClosedError("CosmosStore is closed")
         try:
-            return await self._retry.async_retrying()(fn, *args, **kwargs)
+            return await self._retry.async_retrying()(send)
         except AzureError as exc:
-            raise translate(exc, conversation_id=scope[0], customer_id=scope[1]) from exc
+            raise translate(exc, key) from exc
+
+    async def _request(
+        self,
+        key: ConversationKey,
+        operation: str,
+        request: primitives.Function[[ContainerProxy, ResponseHook], T],
+    ) -> T:
+        """`_call` for one SDK request on the container, reporting its charge as `operation`."""
+        hook = charge_reporter(self._on_charge, operation)
+
+        async def send() -> T:
+            return await request(await self._proxy(), hook)
+
+        return await self._call(key, send)
 
     async def _proxy(self) -> ContainerProxy:
         """The container client, connecting first if this store has not yet."""
@@ -351,37 +315,79 @@ class CosmosStore:
                 self._container = await self._connect()
             return self._container
 
-    async def _sdk(
-        self,
-        operation: str,
-        scope: tuple[str, str],
-        method: str,
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        """`_call` for one SDK request, reporting its charge."""
-        hook = charge_reporter(self._on_charge, operation)
+    # -- one typed wrapper per SDK call ------------------------------------------------------
 
-        async def send() -> Any:
-            result: Any = await getattr(await self._proxy(), method)(
-                *args, response_hook=hook, **kwargs
-            )
-            return result
-
-        return await self._call(operation, scope, send)
-
-    async def _read_head(self, scope: tuple[str, str]) -> dict[str, Any]:
-        """The head as stored; an expired one is not found."""
-        item: dict[str, Any] = await self._sdk(
-            "read", scope, "read_item", scope[0], partition_key=scope[1]
+    async def _read_item(self, key: ConversationKey, operation: str, item_id: str) -> Item:
+        return await self._request(
+            key,
+            operation,
+            lambda container, hook: container.read_item(
+                item_id, partition_key=key.customer_id, response_hook=hook
+            ),
         )
-        if docs.head_expired(item, docs.epoch_seconds()):
-            raise ConversationNotFoundError(scope[0], scope[1])
-        return item
 
-    async def _pages(
-        self, scope: tuple[str, str], operation: str, query: queries.Query
-    ) -> AsyncIterator[list[Any]]:
+    async def _create_item(self, key: ConversationKey, body: Item) -> Item:
+        return await self._request(
+            key, "create", lambda container, hook: container.create_item(body, response_hook=hook)
+        )
+
+    async def _patch_item(
+        self,
+        key: ConversationKey,
+        operation: str,
+        operations: list[dict[str, Any]],
+        predicate: str,
+        *,
+        etag: str | None = None,
+    ) -> None:
+        """Patch the head if `predicate` holds (and it is at `etag`), with no response body."""
+        condition: dict[str, Any] = (
+            {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
+        )
+        await self._request(
+            key,
+            operation,
+            lambda container, hook: container.patch_item(
+                key.conversation_id,
+                key.customer_id,
+                patch_operations=operations,
+                filter_predicate=predicate,
+                no_response=True,
+                response_hook=hook,
+                **condition,
+            ),
+        )
+
+    async def _replace_item(self, key: ConversationKey, body: Item, *, etag: str) -> None:
+        """Replace the head if it is still at `etag`, with no response body."""
+        await self._request(
+            key,
+            "update",
+            lambda container, hook: container.replace_item(
+                key.conversation_id,
+                body,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+                no_response=True,
+                response_hook=hook,
+            ),
+        )
+
+    async def _execute_item_batch(
+        self, key: ConversationKey, operation: str, operations: Sequence[tuple[Any, ...]]
+    ) -> list[Item]:
+        """One transactional batch in the key's partition; the results of its operations."""
+        return await self._request(
+            key,
+            operation,
+            lambda container, hook: container.execute_item_batch(
+                list(operations), partition_key=key.customer_id, response_hook=hook
+            ),
+        )
+
+    async def _query_items(
+        self, key: ConversationKey, operation: str, query: queries.Query
+    ) -> AsyncIterator[list[Item]]:
         """The query's results page by page, each page fetched under the retry policy."""
         where: dict[str, Any] = (
             {"partition_key": query.partition_key}
@@ -389,84 +395,93 @@ class CosmosStore:
             else {"enable_cross_partition_query": True}
         )
 
-        async def open_pages() -> AsyncIterator[AsyncIterator[Any]]:
-            return (
-                (await self._proxy())
-                .query_items(
-                    query.text,
-                    parameters=query.parameters,
-                    response_hook=charge_reporter(self._on_charge, operation),
-                    **where,
-                )
-                .by_page()
-            )
+        async def open_pages(
+            container: ContainerProxy, hook: ResponseHook
+        ) -> AsyncIterator[AsyncIterator[Item]]:
+            return container.query_items(
+                query.text, parameters=query.parameters, response_hook=hook, **where
+            ).by_page()
 
-        async def next_page(pages: AsyncIterator[AsyncIterator[Any]]) -> list[Any] | None:
-            # The SDK advances its position only after a page arrived: a retry asks again.
-            try:
-                page = await pages.__anext__()
-            except StopAsyncIteration:
-                return None
-            return [item async for item in page]
+        # Not a lambda: AsyncRetrying awaits only what a coroutine function returns.
+        async def next_page() -> list[Item] | None:
+            return await primitives.next_page(pages)
 
-        pages = await self._call(operation, scope, open_pages)
-        while (page := await self._call(operation, scope, next_page, pages)) is not None:
+        pages = await self._request(key, operation, open_pages)
+        while (page := await self._call(key, next_page)) is not None:
             yield page
 
+    async def _query_page(
+        self,
+        key: ConversationKey,
+        operation: str,
+        query: queries.Query,
+        position: str | None,
+        size: int,
+    ) -> tuple[list[Item], str | None]:
+        """One page of `query` from `position` (an SDK continuation) and the position after it."""
+
+        async def read(
+            container: ContainerProxy, hook: ResponseHook
+        ) -> tuple[list[Item], str | None]:
+            pages = container.query_items(
+                query.text,
+                parameters=query.parameters,
+                partition_key=query.partition_key,
+                max_item_count=size,
+                response_hook=hook,
+            ).by_page(position)
+            rows = await primitives.next_page(pages)
+            return rows or [], getattr(pages, "continuation_token", None)
+
+        return await self._request(key, operation, read)
+
+    # -- reads and writes made of those calls ------------------------------------------------
+
+    async def _read_head(self, key: ConversationKey) -> Item:
+        """The head as stored; an expired one is not found."""
+        item = await self._read_item(key, "read", key.conversation_id)
+        if docs.head_expired(item, docs.epoch_seconds()):
+            raise ConversationNotFoundError(key.conversation_id, key.customer_id)
+        return item
+
     async def _query(
-        self, scope: tuple[str, str], operation: str, query: queries.Query
-    ) -> list[dict[str, Any]]:
-        return [item async for page in self._pages(scope, operation, query) for item in page]
+        self, key: ConversationKey, operation: str, query: queries.Query
+    ) -> list[Item]:
+        return [item async for page in self._query_items(key, operation, query) for item in page]
 
-    async def _segment_ids(self, scope: tuple[str, str]) -> list[str]:
-        query = queries.segment_ids_query(scope[1], scope[0])
-        return [item["id"] for item in await self._query(scope, "delete", query)]
+    async def _segment_ids(self, key: ConversationKey) -> list[str]:
+        query = queries.segment_ids_query(key)
+        return [item["id"] for item in await self._query(key, "delete", query)]
 
-    async def _newest_segments(
-        self, scope: tuple[str, str], head: dict[str, Any], last: int
-    ) -> list[dict[str, Any]]:
+    async def _newest_segments(self, key: ConversationKey, head: Item, last: int) -> list[Item]:
         """Point-read segments newest first until `last` messages are at hand."""
         have = docs.head_messages_available(head)
-        segments: list[dict[str, Any]] = []
+        segments: list[Item] = []
         for number in range(int(head.get("segment_count", 0)) - 1, -1, -1):
             if have >= last:
                 break
+            segment_id = docs.segment_id(key.conversation_id, number)
             try:
-                segment: dict[str, Any] = await self._sdk(
-                    "read",
-                    scope,
-                    "read_item",
-                    docs.segment_id(scope[0], number),
-                    partition_key=scope[1],
-                )
+                segment = await self._read_item(key, "read", segment_id)
             except ConversationNotFoundError:
                 continue  # removed by a delete or clear that is still under way
             segments.append(segment)
             have += len(segment["messages"])
         return segments
 
-    async def _append_chunk(self, scope: tuple[str, str], chunk: list[dict[str, Any]]) -> None:
+    async def _append_chunk(self, key: ConversationKey, chunk: list[Item]) -> None:
         """One conditional patch. If it fails (412), the head is full, the messages are already
         there (a retried request), or another writer sealed first: re-read and patch again,
         or seal the oldest messages into segments, racing other writers by ETag."""
         for race in range(_MAX_WRITE_RACES):
+            operations = docs.append_operations(chunk, docs.now())
+            predicate = docs.append_predicate(chunk, self._limits, docs.epoch_seconds())
             try:
-                await self._sdk(
-                    "append",
-                    scope,
-                    "patch_item",
-                    scope[0],
-                    scope[1],
-                    patch_operations=docs.append_operations(chunk, docs.now()),
-                    filter_predicate=docs.append_predicate(
-                        chunk, self._limits, docs.epoch_seconds()
-                    ),
-                    no_response=True,
-                )
+                await self._patch_item(key, "append", operations, predicate)
                 return
             except ConflictError:
                 pass
-            item = await self._read_head(scope)
+            item = await self._read_head(key)
             head = docs.upgraded_head(item)
             chunk = docs.missing_messages(head, chunk)
             if not chunk:
@@ -476,115 +491,93 @@ class CosmosStore:
             new_head, segments = docs.seal_into_head(
                 docs.grown_head(head, chunk, docs.now()), chunk, self._limits, force=True
             )
-            replace = ("replace", (scope[0], new_head), {"if_match_etag": item["_etag"]})
             try:
-                await self._write_batch(
-                    scope, "append", [*(("create", (s,)) for s in segments), replace]
-                )
+                batch = docs.sealing_batch(new_head, segments, item["_etag"])
+                await self._execute_item_batch(key, "append", batch)
                 return
             except ConflictError:
-                await asyncio.sleep(docs.race_backoff(race))
-        raise ConflictError(f"conversation {scope[0]!r} kept changing during append")
+                await primitives.sleep(docs.race_backoff(race))
+        raise ConflictError(f"conversation {key.conversation_id!r} kept changing during append")
 
     async def _update_by_replace(
-        self, scope: tuple[str, str], update: HeaderUpdate, etag: str | None
+        self, key: ConversationKey, update: HeaderUpdate, etag: str | None
     ) -> None:
         for _ in range(_MAX_WRITE_RACES):
-            item = await self._read_head(scope)
+            item = await self._read_head(key)
             if etag is not None and item["_etag"] != etag:
-                raise ConflictError(f"conversation {scope[0]!r} changed since it was read")
+                raise ConflictError(
+                    f"conversation {key.conversation_id!r} changed since it was read"
+                )
             body = docs.updated_head(docs.upgraded_head(item), update, docs.now())
             try:
-                await self._sdk(
-                    "update",
-                    scope,
-                    "replace_item",
-                    scope[0],
-                    body,
-                    etag=item["_etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                    no_response=True,
-                )
+                await self._replace_item(key, body, etag=item["_etag"])
                 return
             except ConflictError:
                 if etag is not None:
                     raise
-        raise ConflictError(f"conversation {scope[0]!r} kept changing during update")
+        raise ConflictError(f"conversation {key.conversation_id!r} kept changing during update")
 
     async def _delete_then_write(
-        self, scope: tuple[str, str], segment_ids: list[str], head_operation: tuple[Any, ...]
+        self, key: ConversationKey, segment_ids: list[str], head_operation: tuple[Any, ...]
     ) -> None:
         """Delete segments (oldest batches first) and apply `head_operation` in the last batch."""
-        deletes = [("delete", (item_id,)) for item_id in segment_ids]
+        deletes = [docs.delete_operation(item_id) for item_id in segment_ids]
         size = docs.MAX_BATCH_OPERATIONS - 1
         while len(deletes) > size:
-            await self._write_batch(scope, "delete", deletes[:size])
+            await self._execute_item_batch(key, "delete", deletes[:size])
             deletes = deletes[size:]
-        await self._write_batch(scope, "delete", [*deletes, head_operation])
+        await self._execute_item_batch(key, "delete", [*deletes, head_operation])
 
     async def _create_in_batches(
-        self, scope: tuple[str, str], batches: list[list[tuple[Any, ...]]]
+        self, key: ConversationKey, batches: list[list[tuple[Any, ...]]]
     ) -> str | None:
         """Write `creation_batches` in order; returns the created head's etag.
 
         Over several batches, the segments are upserted before the head's create can fail on
         an existing conversation: refuse first, so that its segments are never overwritten.
         """
-        if len(batches) > 1 and await self._exists(scope):
-            raise ConflictError(f"conversation {scope[0]!r} already exists")
-        results: list[dict[str, Any]] = []
+        if len(batches) > 1 and await self._exists(key):
+            raise ConflictError(f"conversation {key.conversation_id!r} already exists")
+        results: list[Item] = []
         for batch in batches:
-            results = await self._write_batch(scope, "create", batch)
+            results = await self._execute_item_batch(key, "create", batch)
         etag: str | None = results[-1].get("eTag")
         return etag
 
-    async def _exists(self, scope: tuple[str, str]) -> bool:
+    async def _exists(self, key: ConversationKey) -> bool:
         """Whether the head is stored, expired or not."""
         try:
-            await self._sdk("create", scope, "read_item", scope[0], partition_key=scope[1])
+            await self._read_item(key, "create", key.conversation_id)
         except ConversationNotFoundError:
             return False
         return True
 
     async def _replacement(
-        self, scope: tuple[str, str], message_id: str, new: dict[str, Any] | None
+        self, key: ConversationKey, message_id: str, new: Item | None
     ) -> list[tuple[Any, ...]]:
         """Batch operations editing the message where it is now: in the head, or in a segment
         (then the head's counters change in the same batch). Raises MessageNotFoundError."""
-        item = await self._read_head(scope)
+        item = await self._read_head(key)
         head, now = docs.upgraded_head(item), docs.now()
         operations = docs.replace_in_head(head, item["_etag"], message_id, new, self._limits, now)
         if operations is not None:
             return operations
-        query = queries.segment_holding_query(scope[1], scope[0], message_id)
-        for segment in await self._query(scope, "replace", query):
+        query = queries.segment_holding_query(key, message_id)
+        for segment in await self._query(key, "replace", query):
             operations = docs.replace_in_segment(head, item["_etag"], segment, message_id, new, now)
             if operations is not None:
                 return operations
-        raise MessageNotFoundError(scope[0], scope[1], message_id)
+        raise MessageNotFoundError(key.conversation_id, key.customer_id, message_id)
 
-    async def _delete_items(self, scope: tuple[str, str], items: list[dict[str, Any]]) -> int:
+    async def _delete_items(self, key: ConversationKey, items: list[Item]) -> int:
         """Delete `items` of one partition in batches; returns how many were heads. A batch
         that finds an item gone (another writer deleted it) is skipped: the caller lists again."""
         heads = 0
         for batch in queries.deletion_batches(items, docs.MAX_BATCH_OPERATIONS):
+            deletes = [docs.delete_operation(item["id"]) for item in batch]
             try:
-                await self._write_batch(
-                    scope, "delete", [("delete", (item["id"],)) for item in batch]
-                )
+                await self._execute_item_batch(key, "delete", deletes)
             except ConversationNotFoundError:
                 continue
             heads += sum(queries.is_head(item) for item in batch)
         return heads
-
-    async def _write_batch(
-        self, scope: tuple[str, str], operation: str, operations: Sequence[tuple[Any, ...]]
-    ) -> list[dict[str, Any]]:
-        results: list[dict[str, Any]] = await self._sdk(
-            operation,
-            scope,
-            "execute_item_batch",
-            list(operations),
-            partition_key=scope[1],
-        )
-        return results

@@ -1,8 +1,8 @@
 """Async twins of the embedded stores: the sync store's calls run on worker threads.
 
 SQLite I/O is short and local, so a thread per call (`asyncio.to_thread`) keeps the event loop
-free without a second implementation of the store. The operator calls `scan_conversations`,
-`count_messages_by_day` and `delete_orphans` stay on the sync stores only.
+free without a second implementation of the store. The operator calls (`scan_conversations`,
+`count_messages_by_day`) stay on the sync stores only.
 """
 
 from __future__ import annotations
@@ -14,19 +14,21 @@ from pathlib import Path
 from conversation_store.models import (
     AppendResult,
     Conversation,
+    ConversationKey,
     ConversationSummary,
+    HeaderUpdate,
     Message,
     Page,
     SearchHit,
 )
 from conversation_store.stores import memory
-from conversation_store.stores.protocol import ConversationStore as SyncConversationStore
-from conversation_store.stores.protocol import HeaderUpdate
 from conversation_store.stores.sqlite import store as sqlite
 
 
 class _ThreadedStore:
-    def __init__(self, store: SyncConversationStore) -> None:
+    """The core protocol with search, editing and erasure, as the wrapped store offers them."""
+
+    def __init__(self, store: memory.MemoryStore | sqlite.SQLiteStore) -> None:
         self._sync = store
 
     async def __aenter__(self) -> _ThreadedStore:
@@ -39,93 +41,57 @@ class _ThreadedStore:
         return await asyncio.to_thread(self._sync.create_conversation, conversation)
 
     async def get_conversation(
-        self, *, customer_id: str, conversation_id: str, last: int | None = None
+        self, key: ConversationKey, *, last: int | None = None
     ) -> Conversation:
-        return await asyncio.to_thread(
-            self._sync.get_conversation,
-            customer_id=customer_id,
-            conversation_id=conversation_id,
-            last=last,
-        )
+        return await asyncio.to_thread(self._sync.get_conversation, key, last=last)
 
     async def append_messages(
-        self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
+        self, key: ConversationKey, messages: Sequence[Message]
     ) -> AppendResult:
-        return await asyncio.to_thread(
-            self._sync.append_messages,
-            customer_id=customer_id,
-            conversation_id=conversation_id,
-            messages=messages,
-        )
+        return await asyncio.to_thread(self._sync.append_messages, key, messages)
 
     async def update_conversation(
-        self,
-        *,
-        customer_id: str,
-        conversation_id: str,
-        update: HeaderUpdate,
-        etag: str | None = None,
+        self, key: ConversationKey, update: HeaderUpdate, *, etag: str | None = None
     ) -> None:
-        await asyncio.to_thread(
-            self._sync.update_conversation,
-            customer_id=customer_id,
-            conversation_id=conversation_id,
-            update=update,
-            etag=etag,
-        )
-
-    async def clear_messages(self, *, customer_id: str, conversation_id: str) -> None:
-        await asyncio.to_thread(
-            self._sync.clear_messages, customer_id=customer_id, conversation_id=conversation_id
-        )
+        await asyncio.to_thread(self._sync.update_conversation, key, update, etag=etag)
 
     async def list_conversations(
         self,
-        *,
         customer_id: str,
+        *,
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
     ) -> Page[ConversationSummary]:
         return await asyncio.to_thread(
             self._sync.list_conversations,
-            customer_id=customer_id,
+            customer_id,
             limit=limit,
             continuation=continuation,
             archived=archived,
         )
 
-    async def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
-        await asyncio.to_thread(
-            self._sync.delete_conversation, customer_id=customer_id, conversation_id=conversation_id
-        )
-
-    async def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
-        return await asyncio.to_thread(
-            self._sync.search_messages, customer_id=customer_id, query=query, limit=limit
-        )
-
-    async def replace_message(
-        self,
-        *,
-        customer_id: str,
-        conversation_id: str,
-        message_id: str,
-        message: Message | None,
-    ) -> None:
-        await asyncio.to_thread(
-            self._sync.replace_message,
-            customer_id=customer_id,
-            conversation_id=conversation_id,
-            message_id=message_id,
-            message=message,
-        )
-
-    async def delete_customer(self, *, customer_id: str) -> int:
-        return await asyncio.to_thread(self._sync.delete_customer, customer_id=customer_id)
+    async def delete_conversation(self, key: ConversationKey) -> None:
+        await asyncio.to_thread(self._sync.delete_conversation, key)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._sync.close)
+
+    async def search_messages(self, customer_id: str, *, query: str, limit: int) -> list[SearchHit]:
+        return await asyncio.to_thread(
+            self._sync.search_messages, customer_id, query=query, limit=limit
+        )
+
+    async def replace_message(
+        self, key: ConversationKey, message_id: str, message: Message | None
+    ) -> None:
+        await asyncio.to_thread(self._sync.replace_message, key, message_id, message)
+
+    async def clear_messages(self, key: ConversationKey) -> None:
+        await asyncio.to_thread(self._sync.clear_messages, key)
+
+    async def delete_customer(self, customer_id: str) -> int:
+        return await asyncio.to_thread(self._sync.delete_customer, customer_id)
 
 
 class MemoryStore(_ThreadedStore):

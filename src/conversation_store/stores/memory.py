@@ -14,9 +14,12 @@ from conversation_store.exceptions import (
 )
 from conversation_store.history import pin_system_message
 from conversation_store.models import (
+    SUMMARY_FIELDS,
     AppendResult,
     Conversation,
+    ConversationKey,
     ConversationSummary,
+    HeaderUpdate,
     Message,
     Page,
     SearchHit,
@@ -26,7 +29,6 @@ from conversation_store.models import (
 from conversation_store.retention import is_expired
 from conversation_store.search import matches, search_terms, snippet
 from conversation_store.stores.continuation import decode_continuation, encode_continuation
-from conversation_store.stores.protocol import HeaderUpdate
 from conversation_store.tracking import mark_saved, replace_in_memory
 
 
@@ -41,7 +43,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._entries: dict[ConversationKey, _Entry] = {}
         self._closed = False
 
     def __enter__(self) -> MemoryStore:
@@ -52,25 +54,22 @@ class MemoryStore:
 
     def create_conversation(self, conversation: Conversation) -> Conversation:
         with self._lock:
-            key = self._key(conversation.customer_id, conversation.id)
+            self._check_open()
+            key = ConversationKey(conversation.customer_id, conversation.id)
             if key in self._entries and not _expired(self._entries[key]):
                 raise ConflictError(f"conversation {conversation.id!r} already exists")
             stored = conversation.model_copy(deep=True)
             self._entries[key] = _Entry(stored)
             return self._loaded(stored, version=1, last=None)
 
-    def get_conversation(
-        self, *, customer_id: str, conversation_id: str, last: int | None = None
-    ) -> Conversation:
+    def get_conversation(self, key: ConversationKey, *, last: int | None = None) -> Conversation:
         with self._lock:
-            entry = self._entry(customer_id, conversation_id)
+            entry = self._entry(key)
             return self._loaded(entry.conversation, version=entry.version, last=last)
 
-    def append_messages(
-        self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
-    ) -> AppendResult:
+    def append_messages(self, key: ConversationKey, messages: Sequence[Message]) -> AppendResult:
         with self._lock:
-            entry = self._entry(customer_id, conversation_id)
+            entry = self._entry(key)
             stored = entry.conversation
             known = {m.id for m in stored.messages if m.id is not None}
             added = [m for m in messages if m.id is None or m.id not in known]
@@ -81,35 +80,28 @@ class MemoryStore:
                 stored.updated_at = utc_now()
                 entry.version += 1
             return AppendResult(
-                conversation_id=conversation_id,
+                conversation_id=key.conversation_id,
                 message_ids=[m.id for m in messages if m.id is not None],
             )
 
     def update_conversation(
-        self,
-        *,
-        customer_id: str,
-        conversation_id: str,
-        update: HeaderUpdate,
-        etag: str | None = None,
+        self, key: ConversationKey, update: HeaderUpdate, *, etag: str | None = None
     ) -> None:
         with self._lock:
-            entry = self._entry(customer_id, conversation_id)
+            entry = self._entry(key)
             if etag is not None and etag != str(entry.version):
-                raise ConflictError(f"conversation {conversation_id!r} changed since it was read")
+                raise ConflictError(
+                    f"conversation {key.conversation_id!r} changed since it was read"
+                )
             stored = entry.conversation
-            for name, value in update.fields.items():
+            for name, value in update.apply({"metadata": stored.metadata}).items():
                 setattr(stored, name, value)
-            metadata = {**stored.metadata, **update.metadata_set}
-            for key in update.metadata_removed:
-                metadata.pop(key, None)
-            stored.metadata = metadata
             stored.updated_at = utc_now()
             entry.version += 1
 
-    def clear_messages(self, *, customer_id: str, conversation_id: str) -> None:
+    def clear_messages(self, key: ConversationKey) -> None:
         with self._lock:
-            entry = self._entry(customer_id, conversation_id)
+            entry = self._entry(key)
             entry.conversation.messages = []
             entry.conversation.message_count = 0
             entry.conversation.total_tokens = 0
@@ -118,8 +110,8 @@ class MemoryStore:
 
     def list_conversations(
         self,
-        *,
         customer_id: str,
+        *,
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
@@ -148,11 +140,12 @@ class MemoryStore:
             )
             return Page(items=summaries, continuation=token)
 
-    def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
+    def delete_conversation(self, key: ConversationKey) -> None:
         with self._lock:
-            self._entries.pop(self._key(customer_id, conversation_id), None)
+            self._check_open()
+            self._entries.pop(key, None)
 
-    def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
+    def search_messages(self, customer_id: str, *, query: str, limit: int) -> list[SearchHit]:
         terms = search_terms(query)
         with self._lock:
             self._check_open()
@@ -173,26 +166,21 @@ class MemoryStore:
         return hits[:limit]
 
     def replace_message(
-        self,
-        *,
-        customer_id: str,
-        conversation_id: str,
-        message_id: str,
-        message: Message | None,
+        self, key: ConversationKey, message_id: str, message: Message | None
     ) -> None:
         with self._lock:
-            entry = self._entry(customer_id, conversation_id)
+            entry = self._entry(key)
             stored = entry.conversation
             copy = message.model_copy(deep=True) if message else None
             if not replace_in_memory(stored, message_id, copy):
-                raise MessageNotFoundError(conversation_id, customer_id, message_id)
+                raise MessageNotFoundError(key.conversation_id, key.customer_id, message_id)
             stored.updated_at = utc_now()
             entry.version += 1
 
-    def delete_customer(self, *, customer_id: str) -> int:
+    def delete_customer(self, customer_id: str) -> int:
         with self._lock:
             self._check_open()
-            keys = [key for key in self._entries if key[0] == customer_id]
+            keys = [key for key in self._entries if key.customer_id == customer_id]
             for key in keys:
                 del self._entries[key]
             return len(keys)
@@ -204,8 +192,8 @@ class MemoryStore:
             self._check_open()
             summaries = [
                 _summary(e.conversation)
-                for (customer, _), e in self._entries.items()
-                if customer_id in (None, customer)
+                for key, e in self._entries.items()
+                if customer_id in (None, key.customer_id)
                 and (
                     updated_before is None
                     or format_timestamp(e.conversation.updated_at) < updated_before
@@ -217,38 +205,29 @@ class MemoryStore:
         days: dict[str, int] = {}
         with self._lock:
             self._check_open()
-            for (customer, _), entry in self._entries.items():
-                if customer_id in (None, customer) and not _expired(entry):
+            for key, entry in self._entries.items():
+                if customer_id in (None, key.customer_id) and not _expired(entry):
                     for message in entry.conversation.messages:
                         day = format_timestamp(message.timestamp)[:10]
                         days[day] = days.get(day, 0) + 1
         return days
-
-    def delete_orphans(self, *, customer_id: str | None = None) -> int:
-        """A conversation is one entry here: nothing outlives it."""
-        with self._lock:
-            self._check_open()
-        return 0
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             self._entries.clear()
 
-    def _key(self, customer_id: str, conversation_id: str) -> tuple[str, str]:
+    def _entry(self, key: ConversationKey) -> _Entry:
         self._check_open()
-        return (customer_id, conversation_id)
-
-    def _entry(self, customer_id: str, conversation_id: str) -> _Entry:
-        entry = self._entries.get(self._key(customer_id, conversation_id))
+        entry = self._entries.get(key)
         if entry is None or _expired(entry):
-            raise ConversationNotFoundError(conversation_id, customer_id)
+            raise ConversationNotFoundError(key.conversation_id, key.customer_id)
         return entry
 
     def _live(self, customer_id: str) -> Iterator[_Entry]:
         """The customer's entries that have not expired."""
-        for (customer, _), entry in self._entries.items():
-            if customer == customer_id and not _expired(entry):
+        for key, entry in self._entries.items():
+            if key.customer_id == customer_id and not _expired(entry):
                 yield entry
 
     def _check_open(self) -> None:
@@ -269,6 +248,4 @@ def _expired(entry: _Entry) -> bool:
 
 
 def _summary(conversation: Conversation) -> ConversationSummary:
-    return ConversationSummary.model_validate(
-        conversation.model_dump(exclude={"messages", "type", "schema_version", "share_id"})
-    )
+    return ConversationSummary.model_validate(conversation.model_dump(include=set(SUMMARY_FIELDS)))

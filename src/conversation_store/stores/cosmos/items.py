@@ -1,4 +1,4 @@
-"""Pure document logic of the Cosmos stores (sync and aio share all of it).
+"""Pure item logic of the Cosmos stores (sync and aio share all of it).
 
 A conversation is a **head** item (`type: "conversation"`, id = conversation id) holding the
 metadata and the newest messages, plus immutable **segment** items (`type: "segment"`, id
@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conversation_store.exceptions import InvalidInputError
-from conversation_store.models import Conversation, Message, format_timestamp, utc_now
-from conversation_store.stores.protocol import HeaderUpdate
+from conversation_store.models import Conversation, HeaderUpdate, Message, format_timestamp, utc_now
 
 SYSTEM_PROPERTIES = ("_rid", "_self", "_etag", "_attachments", "_ts")
 MAX_PATCH_OPERATIONS = 10  # Cosmos DB's limit per patch request
@@ -279,6 +278,25 @@ def header_predicate(now: int) -> str:
     return f"FROM c WHERE IS_DEFINED(c.head_bytes) AND {live_condition(str(now))}"
 
 
+# -- batch operations --------------------------------------------------------------------------
+
+
+def delete_operation(item_id: str) -> tuple[Any, ...]:
+    return ("delete", (item_id,))
+
+
+def replace_operation(item: dict[str, Any], etag: str) -> tuple[Any, ...]:
+    """Replace `item` only if the stored one is still at `etag`."""
+    return ("replace", (item["id"], item), {"if_match_etag": etag})
+
+
+def sealing_batch(
+    head: dict[str, Any], segments: Sequence[dict[str, Any]], etag: str
+) -> list[tuple[Any, ...]]:
+    """Create the newly sealed `segments` and replace the head by ETag, in one transaction."""
+    return [*(("create", (s,)) for s in segments), replace_operation(head, etag)]
+
+
 # -- patches -----------------------------------------------------------------------------------
 
 
@@ -368,11 +386,11 @@ def _field_operation(name: str, value: Any) -> dict[str, Any]:
 
 
 def updated_head(head: dict[str, Any], update: HeaderUpdate, now: str) -> dict[str, Any]:
-    """`head` (in today's layout) with `update` applied, for a whole-item replace."""
-    metadata = {**(head.get("metadata") or {}), **update.metadata_set}
-    for key in update.metadata_removed:
-        metadata.pop(key, None)
-    body = {**head, **update.fields, "metadata": metadata, "updated_at": now}
+    """`head` (in today's layout) with `update` applied, for a whole-item replace.
+
+    Raises InvalidInputError for a field that is not a header field.
+    """
+    body = {**update.apply(head), "updated_at": now}
     if body.get("ttl") is None:
         body.pop("ttl", None)
     return with_head_bytes(body)
@@ -456,10 +474,7 @@ def replace_in_head(
     messages, old = edit
     base = {**_counted(head, old, new, now), "pinned_system": _still_pinned(head, messages)}
     new_head, segments = seal_into_head({**base, "messages": []}, messages, limits)
-    return [
-        *(("create", (s,)) for s in segments),
-        ("replace", (new_head["id"], new_head), {"if_match_etag": etag}),
-    ]
+    return sealing_batch(new_head, segments, etag)
 
 
 def replace_in_segment(
@@ -484,7 +499,4 @@ def replace_in_segment(
     if json_size(body) > COSMOS_ITEM_LIMIT - SYSTEM_PROPERTY_BYTES:
         raise InvalidInputError("the edited message makes its segment exceed the 2 MB item limit")
     new_head = with_head_bytes(_counted(head, old, new, now))
-    return [
-        ("replace", (body["id"], body), {"if_match_etag": segment["_etag"]}),
-        ("replace", (new_head["id"], new_head), {"if_match_etag": head_etag}),
-    ]
+    return [replace_operation(body, segment["_etag"]), replace_operation(new_head, head_etag)]

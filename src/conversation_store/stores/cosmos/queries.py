@@ -5,7 +5,7 @@ Sync and aio share all of it. Heads are items of type "conversation" or of no ty
 
 Expiry: Cosmos DB hides a head `ttl` seconds after its last write (`_ts`). A Cosmos-compatible
 server that does not enforce TTL (the local test server) would still return it, so every query
-a user sees also filters on `LIVE`, and point reads check `documents.head_expired`. Segments
+a user sees also filters on `LIVE`, and point reads check `items.head_expired`. Segments
 carry no `ttl` (their `_ts` is the time they were sealed, not the conversation's last write),
 so a segment is only live through its head: queries that reach segments look their heads up.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conversation_store.exceptions import InvalidInputError
-from conversation_store.models import SearchHit
+from conversation_store.models import SUMMARY_FIELDS, ConversationKey, SearchHit
 from conversation_store.search import matches, snippet
 from conversation_store.stores.continuation import decode_continuation, encode_continuation
 
@@ -26,22 +26,6 @@ MAX_IDS_PER_QUERY = 100  # conversation ids per ARRAY_CONTAINS(@ids, ...) parame
 HEAD = "(NOT IS_DEFINED(c.type) OR c.type = 'conversation')"
 LIVE = "(NOT IS_NUMBER(c.ttl) OR c._ts + c.ttl > @now)"
 
-SUMMARY_FIELDS = (
-    "id",
-    "customer_id",
-    "session_id",
-    "title",
-    "persona",
-    "org_id",
-    "metadata",
-    "created_at",
-    "updated_at",
-    "message_count",
-    "total_tokens",
-    "summary",
-    "archived",
-    "ttl",
-)
 _SUMMARY = ", ".join(f"c.{f}" for f in SUMMARY_FIELDS)
 
 # `archived` absent (documents written before it existed) counts as false.
@@ -139,21 +123,21 @@ def list_continuation(customer_id: str, archived: bool | None, token: str | None
     return encode_continuation(customer_id, [token, _LIST_FILTER_NAMES[archived]])
 
 
-def segments_query(customer_id: str, conversation_id: str) -> Query:
-    values = parameters(customer_id=customer_id, conversation_id=conversation_id)
-    return Query(SEGMENTS_QUERY, values, customer_id)
+def _in_conversation(text: str, key: ConversationKey, **values: Any) -> Query:
+    """`text` over the items of one conversation (its parameters named after the key's)."""
+    return Query(text, parameters(**key._asdict(), **values), key.customer_id)
 
 
-def segment_ids_query(customer_id: str, conversation_id: str) -> Query:
-    values = parameters(customer_id=customer_id, conversation_id=conversation_id)
-    return Query(SEGMENT_IDS_QUERY, values, customer_id)
+def segments_query(key: ConversationKey) -> Query:
+    return _in_conversation(SEGMENTS_QUERY, key)
 
 
-def segment_holding_query(customer_id: str, conversation_id: str, message_id: str) -> Query:
-    values = parameters(
-        customer_id=customer_id, conversation_id=conversation_id, message_id=message_id
-    )
-    return Query(SEGMENT_HOLDING_QUERY, values, customer_id)
+def segment_ids_query(key: ConversationKey) -> Query:
+    return _in_conversation(SEGMENT_IDS_QUERY, key)
+
+
+def segment_holding_query(key: ConversationKey, message_id: str) -> Query:
+    return _in_conversation(SEGMENT_HOLDING_QUERY, key, message_id=message_id)
 
 
 def customer_items_query(customer_id: str) -> Query:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from conversation_store.models import format_timestamp, utc_now
+from conversation_store.models import ConversationKey, format_timestamp, utc_now
 from conversation_store.stores.sqlite.connections import ThreadConnections
 
 Operation = Literal["create", "append", "update", "clear", "delete", "replace_message"]
@@ -27,6 +27,10 @@ class QueuedWrite:
     conversation_id: str
     operation: Operation
     payload: dict[str, Any]
+
+    @property
+    def key(self) -> ConversationKey:
+        return ConversationKey(self.customer_id, self.conversation_id)
 
 
 class OutboxQueue:
@@ -51,16 +55,13 @@ class OutboxQueue:
     def path(self) -> Path:
         return self._path
 
-    def put(
-        self, customer_id: str, conversation_id: str, operation: Operation, payload: dict[str, Any]
-    ) -> None:
+    def put(self, key: ConversationKey, operation: Operation, payload: dict[str, Any]) -> None:
         """Durably queue one write (on disk when this returns)."""
         self._run(
             "INSERT INTO outbox (customer_id, conversation_id, operation, payload, queued_at) "
             "VALUES (?, ?, ?, ?, ?)",
             (
-                customer_id,
-                conversation_id,
+                *key,
                 operation,
                 json.dumps(payload, ensure_ascii=False),
                 format_timestamp(utc_now()),

@@ -6,6 +6,11 @@ pending; while anything is queued, new writes queue behind it, so order is kept.
 the pending writes into what the primary returns. A flusher replays the queue in order —
 in a background thread, woken by every queued write and every `interval` seconds.
 Nothing acknowledged is lost: a write is either applied by the primary or on disk here.
+
+The outbox offers every capability of the protocol and hands it to the primary, raising
+UnsupportedOperationError when the primary lacks it — except the orphan sweep, which only an
+outbox over a primary that sweeps offers (`OrphanSweepingOutboxStore`), so that the manager's
+cleanup, which sweeps every store declaring it, still runs over an outbox on SQLite.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from conversation_store.exceptions import (
     ConflictError,
@@ -23,23 +28,50 @@ from conversation_store.exceptions import (
 )
 from conversation_store.history import pin_system_message
 from conversation_store.models import (
+    SUMMARY_FIELDS,
     AppendResult,
     Conversation,
+    ConversationKey,
     ConversationSummary,
+    HeaderUpdate,
     Message,
     Page,
     SearchHit,
 )
+from conversation_store.operations import SupportsOrphanSweep, SupportsScans
 from conversation_store.stores.outbox.queue import Operation, OutboxQueue, QueuedWrite
-from conversation_store.stores.protocol import ConversationStore, HeaderUpdate
+from conversation_store.stores.protocol import (
+    ConversationStore,
+    SupportsEditing,
+    SupportsErasure,
+    SupportsSearch,
+)
 from conversation_store.tracking import mark_saved, replace_in_memory
+from conversation_store.validation import require_capability
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+@runtime_checkable
+class SupportsPendingCount(Protocol):
+    """A store that queues writes locally while its backend is unavailable."""
+
+    def pending_count(self) -> int:
+        """How many writes wait in the local outbox."""
+        ...
+
+
 class OutboxStore:
     """A ConversationStore that degrades to a local outbox instead of failing writes."""
+
+    def __new__(cls, primary: ConversationStore, *args: object, **kwargs: object) -> OutboxStore:
+        # As `pathlib.Path()` gives a PosixPath: the class says what the primary can do, since
+        # callers look for a capability with isinstance.
+        chosen: type[OutboxStore] = cls
+        if cls is OutboxStore and isinstance(primary, SupportsOrphanSweep):
+            chosen = OrphanSweepingOutboxStore
+        return super().__new__(chosen)
 
     def __init__(
         self,
@@ -88,88 +120,60 @@ class OutboxStore:
             return queued
 
         return self._write(
-            conversation.customer_id,
-            conversation.id,
+            ConversationKey(conversation.customer_id, conversation.id),
             "create",
             {"conversation": conversation.to_document()},
             lambda: self._primary.create_conversation(conversation),
             pending,
         )
 
-    def get_conversation(
-        self, *, customer_id: str, conversation_id: str, last: int | None = None
-    ) -> Conversation:
-        queued = self._queue.pending(customer_id, conversation_id)
+    def get_conversation(self, key: ConversationKey, *, last: int | None = None) -> Conversation:
+        queued = self._queue.pending(key.customer_id, key.conversation_id)
         try:
-            stored: Conversation | None = self._primary.get_conversation(
-                customer_id=customer_id, conversation_id=conversation_id, last=last
-            )
+            stored: Conversation | None = self._primary.get_conversation(key, last=last)
         except (ConversationNotFoundError, StoreUnavailableError):
             if not any(w.operation == "create" for w in queued):
                 raise
             stored = None
         merged = merge_pending(stored, queued, last=last)
         if merged is None:
-            raise ConversationNotFoundError(conversation_id, customer_id)
+            raise ConversationNotFoundError(key.conversation_id, key.customer_id)
         return merged
 
-    def append_messages(
-        self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
-    ) -> AppendResult:
+    def append_messages(self, key: ConversationKey, messages: Sequence[Message]) -> AppendResult:
         ids = [m.id for m in messages if m.id]
         return self._write(
-            customer_id,
-            conversation_id,
+            key,
             "append",
             {"messages": [m.model_dump(mode="json") for m in messages]},
-            lambda: self._primary.append_messages(
-                customer_id=customer_id, conversation_id=conversation_id, messages=messages
+            lambda: self._primary.append_messages(key, messages),
+            lambda: AppendResult(
+                conversation_id=key.conversation_id, message_ids=ids, pending=True
             ),
-            lambda: AppendResult(conversation_id=conversation_id, message_ids=ids, pending=True),
         )
 
     def update_conversation(
-        self,
-        *,
-        customer_id: str,
-        conversation_id: str,
-        update: HeaderUpdate,
-        etag: str | None = None,
+        self, key: ConversationKey, update: HeaderUpdate, *, etag: str | None = None
     ) -> None:
         def send() -> None:
-            self._primary.update_conversation(
-                customer_id=customer_id, conversation_id=conversation_id, update=update, etag=etag
-            )
+            self._primary.update_conversation(key, update, etag=etag)
 
         if etag is not None:  # an ETag can only be checked by the primary, never offline
             send()
             return
-        self._write(
-            customer_id, conversation_id, "update", _update_payload(update), send, lambda: None
-        )
-
-    def clear_messages(self, *, customer_id: str, conversation_id: str) -> None:
-        self._write(
-            customer_id,
-            conversation_id,
-            "clear",
-            {},
-            lambda: self._primary.clear_messages(
-                customer_id=customer_id, conversation_id=conversation_id
-            ),
-            lambda: None,
-        )
+        update.apply({})  # refuse a bad update now: queued, it would break every merged read
+        self._write(key, "update", update.to_json(), send, lambda: None)
 
     def list_conversations(
         self,
-        *,
         customer_id: str,
+        *,
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
     ) -> Page[ConversationSummary]:
         page = self._primary.list_conversations(
-            customer_id=customer_id, limit=limit, continuation=continuation, archived=archived
+            customer_id, limit=limit, continuation=continuation, archived=archived
         )
         queued = self._queue.pending(customer_id)
         if not queued or archived:  # queued creates are never archived
@@ -180,7 +184,7 @@ class OutboxStore:
             []
             if continuation
             else [
-                ConversationSummary.model_validate(w.payload["conversation"])
+                _queued_summary(w.payload["conversation"])
                 for w in queued
                 if w.operation == "create" and w.conversation_id not in listed
             ]
@@ -188,65 +192,59 @@ class OutboxStore:
         items = [s for s in [*created, *page.items] if s.id not in deleted]
         return Page(items=items, continuation=page.continuation)
 
-    def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
-        self._write(
-            customer_id,
-            conversation_id,
-            "delete",
-            {},
-            lambda: self._primary.delete_conversation(
-                customer_id=customer_id, conversation_id=conversation_id
-            ),
-            lambda: None,
-        )
+    def delete_conversation(self, key: ConversationKey) -> None:
+        self._write(key, "delete", {}, lambda: self._primary.delete_conversation(key), lambda: None)
 
-    def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
-        """Searches the primary only: messages still queued are found once replayed."""
-        return self._primary.search_messages(customer_id=customer_id, query=query, limit=limit)
+    def search_messages(self, customer_id: str, *, query: str, limit: int) -> list[SearchHit]:
+        """Searches the primary only: messages still queued are found once replayed.
+
+        Raises UnsupportedOperationError when the primary cannot search.
+        """
+        searcher = require_capability(self._primary, SupportsSearch, "search")
+        return searcher.search_messages(customer_id, query=query, limit=limit)
 
     def replace_message(
-        self,
-        *,
-        customer_id: str,
-        conversation_id: str,
-        message_id: str,
-        message: Message | None,
+        self, key: ConversationKey, message_id: str, message: Message | None
     ) -> None:
+        """Raises UnsupportedOperationError, before queueing, when the primary cannot edit."""
+        editor = self._editor()
         self._write(
-            customer_id,
-            conversation_id,
+            key,
             "replace_message",
             {
                 "message_id": message_id,
                 "message": None if message is None else message.model_dump(mode="json"),
             },
-            lambda: self._primary.replace_message(
-                customer_id=customer_id,
-                conversation_id=conversation_id,
-                message_id=message_id,
-                message=message,
-            ),
+            lambda: editor.replace_message(key, message_id, message),
             lambda: None,
         )
 
-    def delete_customer(self, *, customer_id: str) -> int:
+    def clear_messages(self, key: ConversationKey) -> None:
+        """Raises UnsupportedOperationError, before queueing, when the primary cannot edit."""
+        editor = self._editor()
+        self._write(key, "clear", {}, lambda: editor.clear_messages(key), lambda: None)
+
+    def delete_customer(self, customer_id: str) -> int:
         """Drops the customer's queued writes, then deletes in the primary (which must be up:
-        an erasure is confirmed only once it is done)."""
+        an erasure is confirmed only once it is done).
+
+        Raises UnsupportedOperationError, dropping nothing, when the primary cannot erase.
+        """
+        eraser = require_capability(self._primary, SupportsErasure, "erasure")
         self._queue.drop_customer(customer_id)
-        return self._primary.delete_customer(customer_id=customer_id)
+        return eraser.delete_customer(customer_id)
 
     def scan_conversations(
         self, *, customer_id: str | None = None, updated_before: str | None = None
     ) -> Iterator[ConversationSummary]:
-        return self._primary.scan_conversations(
+        """Raises UnsupportedOperationError when the primary cannot scan."""
+        return self._scanner().scan_conversations(
             customer_id=customer_id, updated_before=updated_before
         )
 
     def count_messages_by_day(self, *, customer_id: str | None = None) -> dict[str, int]:
-        return self._primary.count_messages_by_day(customer_id=customer_id)
-
-    def delete_orphans(self, *, customer_id: str | None = None) -> int:
-        return self._primary.delete_orphans(customer_id=customer_id)
+        """Raises UnsupportedOperationError when the primary cannot scan."""
+        return self._scanner().count_messages_by_day(customer_id=customer_id)
 
     def close(self) -> None:
         self._stopping.set()
@@ -278,10 +276,15 @@ class OutboxStore:
 
     # -- internals --------------------------------------------------------------------------
 
+    def _editor(self) -> SupportsEditing:
+        return require_capability(self._primary, SupportsEditing, "editing")
+
+    def _scanner(self) -> SupportsScans:
+        return require_capability(self._primary, SupportsScans, "scans")
+
     def _write(
         self,
-        customer_id: str,
-        conversation_id: str,
+        key: ConversationKey,
         operation: Operation,
         payload: dict[str, Any],
         send: Callable[[], T],
@@ -292,37 +295,29 @@ class OutboxStore:
                 return send()
             except StoreUnavailableError as exc:
                 log.warning("outbox: primary unavailable, queueing %s: %s", operation, exc)
-        self._queue.put(customer_id, conversation_id, operation, payload)
+        self._queue.put(key, operation, payload)
         self._wake.set()
         return pending()
 
     def _replay(self, write: QueuedWrite) -> None:
-        scope = {"customer_id": write.customer_id, "conversation_id": write.conversation_id}
+        key = write.key
         if write.operation == "create":
             conversation = Conversation.model_validate(write.payload["conversation"])
             try:
                 self._primary.create_conversation(conversation)
             except ConflictError:  # created before a lost response, or by a replay: merge
-                self._primary.append_messages(**scope, messages=conversation.messages)
+                self._primary.append_messages(key, conversation.messages)
         elif write.operation == "append":
             messages = [Message.model_validate(m) for m in write.payload["messages"]]
-            self._primary.append_messages(**scope, messages=messages)
+            self._primary.append_messages(key, messages)
         elif write.operation == "update":
-            self._primary.update_conversation(
-                **scope,
-                update=HeaderUpdate(
-                    fields=write.payload["fields"],
-                    metadata_set=write.payload["metadata_set"],
-                    metadata_removed=tuple(write.payload["metadata_removed"]),
-                ),
-            )
+            self._primary.update_conversation(key, HeaderUpdate.from_json(write.payload))
         elif write.operation == "clear":
-            self._primary.clear_messages(**scope)
+            self._editor().clear_messages(key)
         elif write.operation == "replace_message":
-            message_id, message = _replacement(write.payload)
-            self._primary.replace_message(**scope, message_id=message_id, message=message)
+            self._editor().replace_message(key, *_replacement(write.payload))
         else:
-            self._primary.delete_conversation(**scope)
+            self._primary.delete_conversation(key)
 
     def _flush_forever(self) -> None:
         while not self._stopping.is_set():
@@ -337,12 +332,20 @@ class OutboxStore:
                 log.warning("outbox: flush failed: %s", exc)
 
 
-def _update_payload(update: HeaderUpdate) -> dict[str, Any]:
-    return {
-        "fields": update.fields,
-        "metadata_set": update.metadata_set,
-        "metadata_removed": list(update.metadata_removed),
-    }
+class OrphanSweepingOutboxStore(OutboxStore):
+    """The OutboxStore over a primary that sweeps orphans (Cosmos DB); `OutboxStore(...)`
+    returns one for such a primary."""
+
+    def delete_orphans(self, *, customer_id: str | None = None) -> int:
+        sweeper = require_capability(self._primary, SupportsOrphanSweep, "orphan sweeps")
+        return sweeper.delete_orphans(customer_id=customer_id)
+
+
+def _queued_summary(document: dict[str, Any]) -> ConversationSummary:
+    """The listing entry of a conversation whose create is still queued."""
+    return ConversationSummary.model_validate(
+        {k: document[k] for k in SUMMARY_FIELDS if k in document}
+    )
 
 
 def _replacement(payload: dict[str, Any]) -> tuple[str, Message | None]:
@@ -373,12 +376,9 @@ def merge_pending(
             conversation.message_count += len(added)
             conversation.total_tokens += sum(m.tokens or 0 for m in added)
         elif write.operation == "update":
-            for name, value in write.payload["fields"].items():
+            update = HeaderUpdate.from_json(write.payload)
+            for name, value in update.apply({"metadata": conversation.metadata}).items():
                 setattr(conversation, name, value)
-            metadata = {**conversation.metadata, **write.payload["metadata_set"]}
-            for key in write.payload["metadata_removed"]:
-                metadata.pop(key, None)
-            conversation.metadata = metadata
         elif write.operation == "clear":
             conversation.messages, conversation.message_count, conversation.total_tokens = [], 0, 0
         elif write.operation == "replace_message":

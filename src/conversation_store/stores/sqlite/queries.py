@@ -1,6 +1,6 @@
 """SQL of the SQLite store that spans conversations: the TTL filter, search and day counts.
 
-Kept apart from `sqlite.py` so the store class stays a readable list of protocol methods.
+Kept apart from `store.py` so the store class stays a readable list of protocol methods.
 Every function takes an open connection and runs one statement; the caller owns transactions.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 from conversation_store.models import SearchHit
 from conversation_store.retention import is_expired
 from conversation_store.search import matches, search_terms, snippet
+from conversation_store.validation import validate_query
 
 
 def register_functions(db: sqlite3.Connection) -> None:
@@ -65,9 +66,10 @@ def search_messages(
     combining mark as part of a word where Python's `\\w` does not, so in decomposed (NFD)
     text a term right after a mark ("b" in "a\\u0301b") is not found here.
 
-    Raises InvalidInputError for a query `search.search_terms` refuses.
+    Raises InvalidInputError for a query `validation.validate_query` refuses: checked here
+    too, since the query becomes FTS5 syntax.
     """
-    terms = search_terms(query)
+    terms = search_terms(validate_query(query))
     cursor = db.execute(_SEARCH, (fts_query(terms), customer_id, now))
     try:
         found = (_hit(row, json.loads(row["body"]), terms) for row in cursor)

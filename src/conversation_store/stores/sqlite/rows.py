@@ -16,30 +16,19 @@ from pydantic import JsonValue
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.models import (
     HEADER_FIELDS,
+    SUMMARY_FIELDS,
+    Conversation,
     ConversationSummary,
+    HeaderUpdate,
     Message,
     format_timestamp,
     utc_now,
 )
 from conversation_store.retention import is_expired
-from conversation_store.stores.protocol import HeaderUpdate
 
-HEADER_COLUMNS = (
-    "id, customer_id, session_id, title, persona, org_id, metadata, extra, created_at, "
-    "updated_at, message_count, total_tokens, summary, archived, ttl, share_id, version"
-)
-_KNOWN_FIELDS = {
-    *HEADER_FIELDS,
-    "id",
-    "type",
-    "schema_version",
-    "customer_id",
-    "created_at",
-    "updated_at",
-    "message_count",
-    "total_tokens",
-    "messages",
-}
+# A header row: the summary and header fields, the fields the model does not know, its version.
+HEADER_COLUMNS = ", ".join((*dict.fromkeys((*SUMMARY_FIELDS, *HEADER_FIELDS)), "extra", "version"))
+_KNOWN_FIELDS = set(Conversation.model_fields)
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -89,21 +78,13 @@ def new_header_columns(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def updated_header_columns(stored_metadata: str, update: HeaderUpdate) -> dict[str, Any]:
-    """The columns `update` sets: its fields, and metadata whole (`fields["metadata"]`) and
-    then key by key.
+    """The columns `update` sets: its fields, and the metadata it leads to.
 
-    Raises InvalidInputError for a name that is not a header field, since names become SQL.
+    Raises InvalidInputError (from `HeaderUpdate.apply`) for a name that is not a header
+    field, which matters here since the names become SQL.
     """
-    unknown = sorted(set(update.fields) - set(HEADER_FIELDS))
-    if unknown:
-        raise InvalidInputError(f"not header fields of a conversation: {unknown}")
-    metadata = update.fields.get("metadata", json.loads(stored_metadata))
-    if not isinstance(metadata, dict):
-        raise InvalidInputError("metadata must be a JSON object")
-    metadata = {**metadata, **update.metadata_set}
-    for key in update.metadata_removed:
-        metadata.pop(key, None)
-    return {**update.fields, "metadata": json.dumps(metadata)}
+    columns = update.apply({"metadata": json.loads(stored_metadata)})
+    return {**columns, "metadata": json.dumps(columns["metadata"])}
 
 
 def header_document(row: sqlite3.Row) -> dict[str, JsonValue]:
@@ -117,6 +98,6 @@ def header_document(row: sqlite3.Row) -> dict[str, JsonValue]:
 
 
 def summary(row: sqlite3.Row) -> ConversationSummary:
+    # Only the summary fields: a share link's nonce comes only with the whole conversation.
     data = header_document(row)
-    del data["share_id"]  # a share link's nonce comes only with the whole conversation
-    return ConversationSummary.model_validate(data)
+    return ConversationSummary.model_validate({name: data[name] for name in SUMMARY_FIELDS})

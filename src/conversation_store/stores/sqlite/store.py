@@ -24,13 +24,14 @@ from conversation_store.exceptions import (
 from conversation_store.models import (
     AppendResult,
     Conversation,
+    ConversationKey,
     ConversationSummary,
+    HeaderUpdate,
     Message,
     Page,
     SearchHit,
 )
 from conversation_store.stores.continuation import decode_continuation, encode_continuation
-from conversation_store.stores.protocol import HeaderUpdate
 from conversation_store.stores.sqlite import queries as sqlite_queries
 from conversation_store.stores.sqlite.connections import ThreadConnections
 from conversation_store.stores.sqlite.migrations import apply_migrations
@@ -77,13 +78,13 @@ class SQLiteStore:
 
     def create_conversation(self, conversation: Conversation) -> Conversation:
         columns = new_header_columns(conversation.to_document())
-        scope = (conversation.customer_id, conversation.id)
+        key = ConversationKey(conversation.customer_id, conversation.id)
         with self._write() as db:
             # An expired conversation is gone, so its id may be used again (as in Cosmos DB).
             db.execute(
                 "DELETE FROM conversations "
                 f"WHERE customer_id = ? AND id = ? AND NOT {live('conversations')}",
-                (*scope, now()),
+                (*key, now()),
             )
             try:
                 db.execute(
@@ -93,67 +94,57 @@ class SQLiteStore:
                 )
             except sqlite3.IntegrityError as exc:
                 raise ConflictError(f"conversation {conversation.id!r} already exists") from exc
-            self._insert_messages(db, *scope, conversation.messages, touch=False)
+            self._insert_messages(db, key, conversation.messages, touch=False)
             # Read back in the same transaction; an imported conversation may be born expired.
-            return self._read(db, *scope, last=None, include_expired=True)
+            return self._read(db, key, last=None, include_expired=True)
 
-    def get_conversation(
-        self, *, customer_id: str, conversation_id: str, last: int | None = None
-    ) -> Conversation:
+    def get_conversation(self, key: ConversationKey, *, last: int | None = None) -> Conversation:
         with self._connections.session() as db:
             db.execute("BEGIN")  # one snapshot for the header and its messages
             try:
-                return self._read(db, customer_id, conversation_id, last=last)
+                return self._read(db, key, last=last)
             finally:
                 db.execute("COMMIT")
 
-    def append_messages(
-        self, *, customer_id: str, conversation_id: str, messages: Sequence[Message]
-    ) -> AppendResult:
+    def append_messages(self, key: ConversationKey, messages: Sequence[Message]) -> AppendResult:
         with self._write() as db:
-            self._header_row(db, customer_id, conversation_id)
-            self._insert_messages(db, customer_id, conversation_id, messages, touch=True)
+            self._header_row(db, key)
+            self._insert_messages(db, key, messages, touch=True)
         return AppendResult(
-            conversation_id=conversation_id, message_ids=[m.id for m in messages if m.id]
+            conversation_id=key.conversation_id, message_ids=[m.id for m in messages if m.id]
         )
 
     def update_conversation(
-        self,
-        *,
-        customer_id: str,
-        conversation_id: str,
-        update: HeaderUpdate,
-        etag: str | None = None,
+        self, key: ConversationKey, update: HeaderUpdate, *, etag: str | None = None
     ) -> None:
         with self._write() as db:
-            row = self._header_row(db, customer_id, conversation_id)
+            row = self._header_row(db, key)
             if etag is not None and etag != str(row["version"]):
-                raise ConflictError(f"conversation {conversation_id!r} changed since it was read")
+                raise ConflictError(
+                    f"conversation {key.conversation_id!r} changed since it was read"
+                )
             columns = updated_header_columns(row["metadata"], update)
             assignments = ", ".join(f"{name} = ?" for name in columns)
             db.execute(
                 f"UPDATE conversations SET {assignments}, updated_at = ?, version = version + 1 "
                 "WHERE customer_id = ? AND id = ?",
-                (*columns.values(), now(), customer_id, conversation_id),
+                (*columns.values(), now(), *key),
             )
 
-    def clear_messages(self, *, customer_id: str, conversation_id: str) -> None:
+    def clear_messages(self, key: ConversationKey) -> None:
         with self._write() as db:
-            self._header_row(db, customer_id, conversation_id)
-            db.execute(
-                "DELETE FROM messages WHERE customer_id = ? AND conversation_id = ?",
-                (customer_id, conversation_id),
-            )
+            self._header_row(db, key)
+            db.execute("DELETE FROM messages WHERE customer_id = ? AND conversation_id = ?", key)
             db.execute(
                 "UPDATE conversations SET message_count = 0, total_tokens = 0, updated_at = ?, "
                 "version = version + 1 WHERE customer_id = ? AND id = ?",
-                (now(), customer_id, conversation_id),
+                (now(), *key),
             )
 
     def list_conversations(
         self,
-        *,
         customer_id: str,
+        *,
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
@@ -180,49 +171,33 @@ class SQLiteStore:
         )
         return Page(items=[summary(row) for row in page], continuation=token)
 
-    def delete_conversation(self, *, customer_id: str, conversation_id: str) -> None:
+    def delete_conversation(self, key: ConversationKey) -> None:
         with self._write() as db:
-            db.execute(
-                "DELETE FROM conversations WHERE customer_id = ? AND id = ?",
-                (customer_id, conversation_id),
-            )
+            db.execute("DELETE FROM conversations WHERE customer_id = ? AND id = ?", key)
 
-    def search_messages(self, *, customer_id: str, query: str, limit: int) -> list[SearchHit]:
+    def search_messages(self, customer_id: str, *, query: str, limit: int) -> list[SearchHit]:
         with self._connections.session() as db:
             return sqlite_queries.search_messages(
                 db, customer_id=customer_id, query=query, limit=limit, now=now()
             )
 
     def replace_message(
-        self,
-        *,
-        customer_id: str,
-        conversation_id: str,
-        message_id: str,
-        message: Message | None,
+        self, key: ConversationKey, message_id: str, message: Message | None
     ) -> None:
         if message is not None and message.id != message_id:
             raise InvalidInputError(f"the message replacing {message_id!r} must keep its id")
         with self._write() as db:
-            self._header_row(db, customer_id, conversation_id)
-            old_tokens = self._swap_message_row(
-                db, customer_id, conversation_id, message_id, message
-            )
+            self._header_row(db, key)
+            old_tokens = self._swap_message_row(db, key, message_id, message)
             new_tokens = (message.tokens or 0) if message is not None else 0
             db.execute(
                 "UPDATE conversations SET message_count = message_count - ?, "
                 "total_tokens = total_tokens + ?, updated_at = ?, version = version + 1 "
                 "WHERE customer_id = ? AND id = ?",
-                (
-                    int(message is None),
-                    new_tokens - old_tokens,
-                    now(),
-                    customer_id,
-                    conversation_id,
-                ),
+                (int(message is None), new_tokens - old_tokens, now(), *key),
             )
 
-    def delete_customer(self, *, customer_id: str) -> int:
+    def delete_customer(self, customer_id: str) -> int:
         with self._write() as db:
             # rowcount leaves out the messages removed by the cascade: it counts conversations.
             deleted: int = db.execute(
@@ -247,11 +222,6 @@ class SQLiteStore:
     def count_messages_by_day(self, *, customer_id: str | None = None) -> dict[str, int]:
         with self._connections.session() as db:
             return sqlite_queries.count_messages_by_day(db, customer_id=customer_id, now=now())
-
-    def delete_orphans(self, *, customer_id: str | None = None) -> int:
-        """Messages go with their conversation (a cascading foreign key): nothing outlives it."""
-        with self._connections.session():
-            return 0
 
     def close(self) -> None:
         """Wait for the operations running in other threads, then close. Idempotent."""
@@ -294,26 +264,25 @@ class SQLiteStore:
     def _read(
         self,
         db: sqlite3.Connection,
-        customer_id: str,
-        conversation_id: str,
+        key: ConversationKey,
         *,
         last: int | None,
         include_expired: bool = False,
     ) -> Conversation:
         """The conversation with all its messages or its `last` ones, read inside the caller's
         transaction. Raises ConversationNotFoundError."""
-        row = self._header_row(db, customer_id, conversation_id, include_expired=include_expired)
+        row = self._header_row(db, key, include_expired=include_expired)
         if last is None:
             bodies = db.execute(
                 "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
                 "ORDER BY seq",
-                (customer_id, conversation_id),
+                key,
             ).fetchall()
         else:
             bodies = db.execute(
                 "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
                 "ORDER BY seq DESC LIMIT ?",
-                (customer_id, conversation_id, last),
+                (*key, last),
             ).fetchall()[::-1]
             bodies = self._pin_system_message(db, row, bodies)
         data = header_document(row)
@@ -324,29 +293,20 @@ class SQLiteStore:
 
     @staticmethod
     def _header_row(
-        db: sqlite3.Connection,
-        customer_id: str,
-        conversation_id: str,
-        *,
-        include_expired: bool = False,
+        db: sqlite3.Connection, key: ConversationKey, *, include_expired: bool = False
     ) -> sqlite3.Row:
         """The conversation's header row; an expired conversation counts as missing unless
         `include_expired`. Raises ConversationNotFoundError."""
         row: sqlite3.Row | None = db.execute(
-            f"SELECT {HEADER_COLUMNS} FROM conversations WHERE customer_id = ? AND id = ?",
-            (customer_id, conversation_id),
+            f"SELECT {HEADER_COLUMNS} FROM conversations WHERE customer_id = ? AND id = ?", key
         ).fetchone()
         if row is None or (expired(row) and not include_expired):
-            raise ConversationNotFoundError(conversation_id, customer_id)
+            raise ConversationNotFoundError(key.conversation_id, key.customer_id)
         return row
 
     @staticmethod
     def _swap_message_row(
-        db: sqlite3.Connection,
-        customer_id: str,
-        conversation_id: str,
-        message_id: str,
-        message: Message | None,
+        db: sqlite3.Connection, key: ConversationKey, message_id: str, message: Message | None
     ) -> int:
         """Overwrite the message's row in place (or delete it); returns its old token count.
 
@@ -355,10 +315,10 @@ class SQLiteStore:
         old = db.execute(
             "SELECT rowid, body FROM messages "
             "WHERE customer_id = ? AND conversation_id = ? AND id = ?",
-            (customer_id, conversation_id, message_id),
+            (*key, message_id),
         ).fetchone()
         if old is None:
-            raise MessageNotFoundError(conversation_id, customer_id, message_id)
+            raise MessageNotFoundError(key.conversation_id, key.customer_id, message_id)
         if message is None:
             db.execute("DELETE FROM messages WHERE rowid = ?", (old["rowid"],))
         else:
@@ -387,24 +347,19 @@ class SQLiteStore:
 
     @staticmethod
     def _insert_messages(
-        db: sqlite3.Connection,
-        customer_id: str,
-        conversation_id: str,
-        messages: Sequence[Message],
-        *,
-        touch: bool,
+        db: sqlite3.Connection, key: ConversationKey, messages: Sequence[Message], *, touch: bool
     ) -> None:
         (next_seq,) = db.execute(
             "SELECT COALESCE(MAX(seq), -1) + 1 FROM messages "
             "WHERE customer_id = ? AND conversation_id = ?",
-            (customer_id, conversation_id),
+            key,
         ).fetchone()
         added: list[Message] = []
         for message in messages:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO messages (customer_id, conversation_id, seq, id, body) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (customer_id, conversation_id, next_seq, message.id, message_body(message)),
+                (*key, next_seq, message.id, message_body(message)),
             )
             if cursor.rowcount:
                 added.append(message)
@@ -420,7 +375,6 @@ class SQLiteStore:
                     sum(m.tokens or 0 for m in added),
                     1 if touch else 0,
                     *([now()] if touch else []),
-                    customer_id,
-                    conversation_id,
+                    *key,
                 ),
             )

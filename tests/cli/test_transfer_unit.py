@@ -1,4 +1,4 @@
-"""migration.migrate over in-memory stores: what it copies, and that re-runs resume it."""
+"""transfer.transfer over in-memory stores: what it copies, and that re-runs resume it."""
 
 from __future__ import annotations
 
@@ -10,22 +10,23 @@ from cli_support import seed_plain_conversation, seed_rich_conversation
 
 from conversation_store import (
     Conversation,
+    ConversationKey,
     ConversationManager,
     MemoryStore,
     Message,
     StoreUnavailableError,
 )
-from conversation_store.transfer import MigrationReport, Outcome, migrate
+from conversation_store.transfer import Outcome, TransferReport, transfer
 
 
 def documents(store: MemoryStore) -> dict[str, dict[str, Any]]:
     return {
-        s.id: store.get_conversation(customer_id=s.customer_id, conversation_id=s.id).to_document()
+        s.id: store.get_conversation(ConversationKey(s.customer_id, s.id)).to_document()
         for s in store.scan_conversations()
     }
 
 
-def counts(report: MigrationReport) -> tuple[int, int, int, int, int]:
+def counts(report: TransferReport) -> tuple[int, int, int, int, int]:
     return report.created, report.updated, report.unchanged, report.skipped, report.failed
 
 
@@ -41,7 +42,7 @@ def source() -> MemoryStore:
 
 def test_copies_every_conversation_whole_with_its_header(source: MemoryStore) -> None:
     target = MemoryStore()
-    report = migrate(source, ConversationManager(target))
+    report = transfer(source, ConversationManager(target))
     assert counts(report) == (3, 0, 0, 0, 0)
     assert report.succeeded
     assert documents(target) == documents(source)
@@ -55,21 +56,21 @@ def test_copies_every_conversation_whole_with_its_header(source: MemoryStore) ->
 
 def test_a_second_run_changes_nothing(source: MemoryStore) -> None:
     target = MemoryStore()
-    migrate(source, ConversationManager(target))
+    transfer(source, ConversationManager(target))
     before = documents(target)
-    assert counts(migrate(source, ConversationManager(target))) == (0, 0, 3, 0, 0)
+    assert counts(transfer(source, ConversationManager(target))) == (0, 0, 3, 0, 0)
     assert documents(target) == before
 
 
 def test_a_re_run_copies_only_what_is_new(source: MemoryStore) -> None:
     target = MemoryStore()
-    migrate(source, ConversationManager(target))
+    transfer(source, ConversationManager(target))
     manager = ConversationManager(source)
     bob = next(s for s in source.scan_conversations(customer_id="bob"))
     manager.append_message(bob.id, "bob", "user", "one more")
     seed_plain_conversation(manager, "carol", ["new"])
 
-    report = migrate(source, ConversationManager(target))
+    report = transfer(source, ConversationManager(target))
 
     assert counts(report) == (1, 1, 2, 0, 0)
     copied = documents(target)
@@ -86,10 +87,10 @@ def test_an_interrupted_run_finishes_when_run_again(source: MemoryStore) -> None
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        migrate(source, ConversationManager(target), on_progress=stop_after_first)
+        transfer(source, ConversationManager(target), on_progress=stop_after_first)
     assert seen == ["created"]
 
-    report = migrate(source, ConversationManager(target))
+    report = transfer(source, ConversationManager(target))
     assert counts(report) == (2, 0, 1, 0, 0)
     assert documents(target) == documents(source)
 
@@ -97,33 +98,31 @@ def test_an_interrupted_run_finishes_when_run_again(source: MemoryStore) -> None
 def test_a_conflicting_conversation_fails_alone(source: MemoryStore) -> None:
     target = MemoryStore()
     bob = source.get_conversation(
-        customer_id="bob", conversation_id=next(source.scan_conversations(customer_id="bob")).id
+        ConversationKey("bob", next(source.scan_conversations(customer_id="bob")).id)
     )
     clash = bob.model_copy(deep=True)
     clash.messages = [Message(id=bob.messages[0].id, role="assistant", content="something else")]
     target.create_conversation(clash)
 
-    report = migrate(source, ConversationManager(target))
+    report = transfer(source, ConversationManager(target))
 
     assert counts(report) == (2, 0, 0, 0, 1)
     assert not report.succeeded
     assert [(f.customer_id, f.conversation_id) for f in report.failures] == [("bob", bob.id)]
     assert "has role 'user' in the source but 'assistant' in the target" in report.failures[0].error
-    stored = target.get_conversation(customer_id="bob", conversation_id=bob.id)
+    stored = target.get_conversation(ConversationKey("bob", bob.id))
     assert [m.content for m in stored.messages] == ["something else"]
 
 
 def test_an_edit_made_later_in_the_target_is_kept(source: MemoryStore) -> None:
     target = ConversationManager(MemoryStore())
-    migrate(source, target)
+    transfer(source, target)
     bob_id = next(source.scan_conversations(customer_id="bob")).id
-    message_id = str(
-        source.get_conversation(customer_id="bob", conversation_id=bob_id).messages[0].id
-    )
+    message_id = str(source.get_conversation(ConversationKey("bob", bob_id)).messages[0].id)
     ConversationManager(source).edit_message(bob_id, "bob", message_id, "edited in the source")
     target.edit_message(bob_id, "bob", message_id, "edited in the target, later")
 
-    assert counts(migrate(source, target)) == (0, 0, 3, 0, 0)
+    assert counts(transfer(source, target)) == (0, 0, 3, 0, 0)
     assert target.load_conversation(bob_id, "bob").messages[0].content == (
         "edited in the target, later"
     )
@@ -132,7 +131,7 @@ def test_an_edit_made_later_in_the_target_is_kept(source: MemoryStore) -> None:
 def test_progress_hears_the_total_then_each_outcome(source: MemoryStore) -> None:
     totals: list[int] = []
     outcomes: list[Outcome] = []
-    migrate(
+    transfer(
         source,
         ConversationManager(MemoryStore()),
         customer_id="alice",
@@ -152,7 +151,7 @@ def test_an_expired_conversation_is_skipped() -> None:
     old.updated_at = datetime(2020, 1, 1, tzinfo=UTC)
     source.create_conversation(old)  # listed by the scan, but gone for every read
 
-    report = migrate(source, ConversationManager(MemoryStore()))
+    report = transfer(source, ConversationManager(MemoryStore()))
 
     assert counts(report) == (0, 0, 0, 1, 0)
     assert report.succeeded
@@ -166,16 +165,12 @@ class FlakyStore(MemoryStore):
         super().__init__()
         self.reads_left: int | None = None
 
-    def get_conversation(
-        self, *, customer_id: str, conversation_id: str, last: int | None = None
-    ) -> Conversation:
+    def get_conversation(self, key: ConversationKey, *, last: int | None = None) -> Conversation:
         if self.reads_left is not None:
             if self.reads_left == 0:
                 raise StoreUnavailableError("network is down")
             self.reads_left -= 1
-        return super().get_conversation(
-            customer_id=customer_id, conversation_id=conversation_id, last=last
-        )
+        return super().get_conversation(key, last=last)
 
 
 def test_an_unavailable_store_stops_the_run_and_says_why() -> None:
@@ -185,7 +180,7 @@ def test_an_unavailable_store_stops_the_run_and_says_why() -> None:
         seed_plain_conversation(manager, "alice", [text])
     source.reads_left = 1
 
-    report = migrate(source, ConversationManager(MemoryStore()))
+    report = transfer(source, ConversationManager(MemoryStore()))
 
     assert counts(report) == (1, 0, 0, 0, 0)
     assert report.stopped_by == "StoreUnavailableError: network is down"

@@ -1,0 +1,32 @@
+"""Every `st.session_state` key the app reads or writes, in one place.
+
+Widget keys live here too when their value is read back from session state (a widget's
+value sits in session state under its key). Tests inject objects under the first four.
+"""
+
+from __future__ import annotations
+
+MANAGER = "conversation_manager"  # an injected ConversationManager (tests); else the process's
+RESPONDER = "responder"  # an injected Responder (tests); else Azure OpenAI or the offline one
+TRANSCRIBER = "transcriber"  # an injected Transcriber (tests); else Azure Speech or PocketSphinx
+ENRICHER = "enricher"  # an injected Enricher (tests); else the process's, or none
+CHAT = "chat_session"  # this browser session's ChatSession
+SESSION_ID = "session_id"  # this browser session's id, stored on the conversations it writes
+ANONYMOUS_ID = "anonymous_customer_id"  # the anonymous id, put back when a page drops the URL's
+SAVE_STATUS = "save_status"  # the status line of the last write ("Saved", "… pending")
+CALLBACK_ERROR = "callback_error"  # a widget callback's store error, shown once by the next run
+EDITING = "editing_message"  # the id of the message whose editor is open
+VOICE_GENERATION = "voice_input_generation"  # bumped to empty the voice widget after a take
+SIDEBAR_PAGES = "sidebar_pages"  # how many pages of recent conversations the sidebar lists
+CONFIRM_DELETE = "confirm_delete"  # the id of the conversation whose deletion awaits a yes
+SHOW_ARCHIVED = "show_archived"  # the sidebar toggle: list archived conversations instead
+
+
+def edit_text(message_id: str) -> str:
+    """The message editor's text area: its text is read when the edit is saved."""
+    return f"edit_text_{message_id}"
+
+
+def title_input(conversation_id: str) -> str:
+    """The rename box of a conversation's menu: its text is read when renaming."""
+    return f"title_{conversation_id}"
