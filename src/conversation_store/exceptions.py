@@ -7,6 +7,7 @@ the same types whatever store they use::
     ├── InvalidInputError            bad arguments; nothing was written
     ├── ConversationNotFoundError    no such conversation for this customer
     │   └── MessageNotFoundError     the conversation has no message with that id
+    ├── ShareLinkNotFoundError       the share link is unknown, revoked or expired
     ├── ConflictError                a concurrent writer won (ETag / id clash)
     ├── AccessDeniedError            the store refused our identity (401/403)
     ├── StoreUnavailableError        transient faults outlasted the retries
@@ -61,3 +62,10 @@ class StoreClosedError(ConversationStoreError, RuntimeError):
 
 class UnsupportedOperationError(ConversationStoreError, NotImplementedError):
     """The store does not declare the capability this call needs (e.g. search)."""
+
+
+class ShareLinkNotFoundError(ConversationStoreError, LookupError):
+    """The share link is unknown, was revoked, or has expired."""
+
+    def __init__(self) -> None:
+        super().__init__("this share link has expired or was revoked; ask for a new one")

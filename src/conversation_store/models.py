@@ -271,6 +271,35 @@ class ConversationSummary(_Model):
     )
 
 
+class ShareLink(BaseModel):
+    """A read-only share link as a store keeps it: the SHA-256 of its token, never the token."""
+
+    token_hash: str
+    customer_id: str
+    conversation_id: str
+    created_at: datetime = Field(default_factory=utc_now)
+    expires_at: datetime | None = None
+
+    _normalize_times = field_validator("created_at", "expires_at")(
+        classmethod(lambda cls, v: None if v is None else _as_utc(v))
+    )
+
+    @field_serializer("created_at", "expires_at")
+    def _serialize_times(self, value: datetime | None) -> str | None:
+        return None if value is None else format_timestamp(value)
+
+
+class SharedConversation(BaseModel):
+    """What a share link shows: the title and the messages, and nothing that names the
+    customer or the conversation (no ids, no metadata of the conversation, no etag)."""
+
+    title: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    message_count: int
+    messages: list[Message]
+
+
 # The fields a listing returns: the summary's, defined once by the model above.
 SUMMARY_FIELDS: tuple[str, ...] = tuple(ConversationSummary.model_fields)
 

@@ -26,6 +26,7 @@ from conversation_store.models import (
     Message,
     Page,
     SearchHit,
+    ShareLink,
 )
 
 
@@ -139,4 +140,21 @@ class SupportsErasure(Protocol):
 
     async def delete_customer(self, customer_id: str) -> int:
         """Delete every conversation of `customer_id`; returns how many there were."""
+        ...
+
+
+@runtime_checkable
+class SupportsShareLinks(Protocol):
+    """Read-only share links, resolved from the hash of their token by one point lookup."""
+
+    async def put_share_link(self, link: ShareLink) -> None:
+        """Store the link (its token is never stored, only `token_hash`)."""
+        ...
+
+    async def get_share_link(self, token_hash: str) -> ShareLink | None:
+        """The link with this token hash, or None: a point read, never a scan."""
+        ...
+
+    async def delete_share_link(self, token_hash: str) -> None:
+        """Revoke the link; succeeds if it is already gone."""
         ...

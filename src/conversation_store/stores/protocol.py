@@ -27,6 +27,7 @@ from conversation_store.models import (
     Message,
     Page,
     SearchHit,
+    ShareLink,
 )
 
 
@@ -140,4 +141,21 @@ class SupportsErasure(Protocol):
 
     def delete_customer(self, customer_id: str) -> int:
         """Delete every conversation of `customer_id`; returns how many there were."""
+        ...
+
+
+@runtime_checkable
+class SupportsShareLinks(Protocol):
+    """Read-only share links, resolved from the hash of their token by one point lookup."""
+
+    def put_share_link(self, link: ShareLink) -> None:
+        """Store the link (its token is never stored, only `token_hash`)."""
+        ...
+
+    def get_share_link(self, token_hash: str) -> ShareLink | None:
+        """The link with this token hash, or None: a point read, never a scan."""
+        ...
+
+    def delete_share_link(self, token_hash: str) -> None:
+        """Revoke the link; succeeds if it is already gone."""
         ...
