@@ -47,7 +47,7 @@ bench-features: $(INSTALLED) $(NODE_INSTALLED)
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[app,dev,tokens]'
+	$(BIN)/python -m pip install --quiet -e '.[app,dev,tokens,postgres]'
 	touch $@
 
 $(NODE_INSTALLED): $(COSMOS_SERVER)/package-lock.json

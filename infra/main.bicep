@@ -73,6 +73,10 @@ param azureOpenAiEndpoint string = ''
 @description('Optional Azure OpenAI deployment name for the chat app.')
 param azureOpenAiDeployment string = ''
 
+@description('Server key anonymous visitors\' ids are derived from (CONVERSATION_STORE_IDENTITY_KEY, 32+ characters). Pass the same value on every deployment; empty gives each app process its own key, so anonymous histories are lost on restart.')
+@secure()
+param appIdentityKey string = ''
+
 @description('Address space of the virtual network the apps and the private endpoint use.')
 param vnetAddressPrefix string = '10.42.0.0/16'
 
@@ -519,6 +523,13 @@ var openAiAppSettings = empty(azureOpenAiEndpoint) ? [] : [
   }
 ]
 
+var identityKeyAppSettings = empty(appIdentityKey) ? [] : [
+  {
+    name: 'CONVERSATION_STORE_IDENTITY_KEY'
+    value: appIdentityKey
+  }
+]
+
 resource webApp 'Microsoft.Web/sites@2023-12-01' = {
   //checkov:skip=CKV_AZURE_17:A browser-facing chat app; users do not hold client certificates.
   //checkov:skip=CKV_AZURE_222:A public web app for browsers; its data store (Cosmos DB) is private.
@@ -555,7 +566,7 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
       httpLoggingEnabled: true
       detailedErrorLoggingEnabled: true
       requestTracingEnabled: true
-      appSettings: concat(cosmosAppSettings, openAiAppSettings)
+      appSettings: concat(cosmosAppSettings, openAiAppSettings, identityKeyAppSettings)
     }
   }
   dependsOn: [

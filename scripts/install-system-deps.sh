@@ -1,10 +1,11 @@
 #!/bin/sh
 # Debian packages the tests need: chromium (the e2e browser test drives /usr/bin/chromium with
-# Playwright; `playwright install` is never used) and espeak-ng (speaks the voice-input test's WAV).
+# Playwright; `playwright install` is never used), espeak-ng (speaks the voice-input test's WAV)
+# and postgresql (the tests start a throwaway cluster from its initdb and postgres binaries).
 # Idempotent: installs only what is missing, and runs `apt-get update` only then.
 set -eu
 
-PACKAGES="chromium espeak-ng"
+PACKAGES="chromium espeak-ng postgresql"
 
 missing=""
 for package in $PACKAGES; do

@@ -193,9 +193,12 @@ class ChatSession:
         """Messages of this customer matching `query`. Raises InvalidInputError."""
         return self.manager.search_conversations(self.customer_id, query, limit)
 
-    def share(self) -> str:
-        """A new read-only link token for the open conversation; older links stop working."""
-        self.share_token = self.manager.share_conversation(self.conversation_id, self.customer_id)
+    def share(self, *, expires_in: int | None = None) -> str:
+        """A new read-only link token for the open conversation, working for `expires_in`
+        seconds (None: until revoked); older links stop working."""
+        self.share_token = self.manager.share_conversation(
+            self.conversation_id, self.customer_id, expires_in=expires_in
+        )
         return self.share_token
 
     def unshare(self) -> None:
@@ -229,6 +232,10 @@ class ChatSession:
             if self.stored and summary.id == self.conversation_id:
                 self.conversation.title = summary.title
                 self.conversation.summary = summary.summary
+
+    def parked_count(self) -> int | None:
+        """Writes the store refused for good after they were accepted (None: no outbox)."""
+        return self.manager.parked_count()
 
     def _save_status(self, result: AppendResult) -> str:
         """The status line after the write that returned `result`."""

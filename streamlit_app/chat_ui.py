@@ -14,10 +14,15 @@ from . import services, state_keys
 from .callbacks import forget_save_status, guarded
 from .chat_session import ChatSession
 from .share_links import share_url
-from .status import SAVING
+from .status import SAVING, parked_status
 from .transcribers import TranscriptionError
 
 _SHOWN_ROLES = ("user", "assistant")
+SHARE_EXPIRIES: dict[str, int | None] = {  # the share menu's choices: seconds, None = until revoked
+    "until revoked": None,
+    "for 1 day": 24 * 3600,
+    "for 7 days": 7 * 24 * 3600,
+}
 
 
 def render_header(slot: DeltaGenerator, chat: ChatSession) -> None:
@@ -42,8 +47,15 @@ def render_toolbar() -> tuple[DeltaGenerator, DeltaGenerator]:
         return status_slot(), share_column
 
 
+def render_parked_warning(chat: ChatSession) -> None:
+    """Say so when writes the user was told were saved were refused for good later."""
+    notice = parked_status(chat.parked_count())
+    if notice is not None:
+        st.warning(notice, icon=":material/warning:")
+
+
 def render_share_menu(chat: ChatSession) -> None:
-    """Create, replace or revoke the open conversation's read-only link."""
+    """Create (with an optional expiry), replace or revoke the open conversation's link."""
     if not chat.stored:
         return
     with st.popover("Share", icon=":material/share:", key="share_menu"):
@@ -54,13 +66,14 @@ def render_share_menu(chat: ChatSession) -> None:
             st.caption("Shared. A new link replaces the current one, which then stops working.")
         else:
             st.caption("Create a read-only link to this conversation.")
+        choice = st.selectbox("Link works", list(SHARE_EXPIRIES), key=state_keys.SHARE_EXPIRY)
         st.button(
             "New link" if chat.is_shared else "Create link",
             key="share_create",
-            on_click=guarded(chat.share),
+            on_click=guarded(chat.share, expires_in=SHARE_EXPIRIES[choice]),
         )
         if chat.is_shared:
-            st.button("Stop sharing", key="share_stop", on_click=guarded(chat.unshare))
+            st.button("Revoke", key="share_revoke", on_click=guarded(chat.unshare))
 
 
 def render_messages(chat: ChatSession) -> None:

@@ -9,13 +9,18 @@ loading `.env`), cached with `st.cache_resource` and shared by every session, an
 `Enricher` over it.
 With an injected manager and no injected enricher, nothing is enriched: the process's enricher
 writes to the process's store, never to the injected one.
+Anonymous visitors' ids are derived with the process's identity key (`identity_key`), and tests
+give the browser's cookies under `state_keys.COOKIES` (see `visitor`).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import streamlit as st
@@ -23,9 +28,17 @@ from dotenv import find_dotenv, load_dotenv
 
 from conversation_store import ConversationManager, Enricher, Settings
 
-from . import state_keys
+from . import state_keys, visitor
 from .chat_session import ChatSession
-from .identity import anonymous_customer_id, new_session_id, signed_in_customer_id
+from .identity import (
+    KEY_BYTES,
+    KEY_FILE_NAME,
+    anonymous_customer_id,
+    configured_key,
+    key_from_file,
+    new_session_id,
+    signed_in_customer_id,
+)
 from .responders import (
     DEFAULT_HISTORY_TOKENS,
     AzureOpenAIConfig,
@@ -37,6 +50,8 @@ from .responders import (
 from .transcribers import Transcriber, transcriber_from_env
 
 T = TypeVar("T")
+SQLITE_URL_PREFIX = "sqlite:///"
+log = logging.getLogger(__name__)
 
 
 class ConfigurationError(RuntimeError):
@@ -56,6 +71,32 @@ def _environment() -> dict[str, str]:
 @st.cache_resource(show_spinner=False)
 def _process_manager() -> ConversationManager:
     return ConversationManager.from_settings(Settings.from_env(_environment()))
+
+
+@st.cache_resource(show_spinner=False)
+def _process_identity_key() -> bytes:
+    environ = _environment()
+    configured = configured_key(environ.get("CONVERSATION_STORE_IDENTITY_KEY"))
+    if configured is not None:
+        return configured
+    key_file = _key_file(Settings.from_env(environ))
+    if key_file is not None:  # beside the database, so restarts keep identities
+        return key_from_file(key_file)
+    log.warning(
+        "CONVERSATION_STORE_IDENTITY_KEY is not set: anonymous visitors get a key of this "
+        "process only, so their conversations cannot be found again after a restart. Set it "
+        "to a long random secret."
+    )
+    return secrets.token_bytes(KEY_BYTES)
+
+
+def _key_file(settings: Settings) -> Path | None:
+    """`identity.key` beside the SQLite database; None for every other store."""
+    url = settings.store_url
+    if settings.backend != "sqlite" or not url.startswith(SQLITE_URL_PREFIX):
+        return None
+    database = url.removeprefix(SQLITE_URL_PREFIX)
+    return Path(database).parent / KEY_FILE_NAME if database else None
 
 
 @st.cache_resource(show_spinner=False)
@@ -131,16 +172,19 @@ def history_token_budget() -> int:
     return config.history_tokens if config else DEFAULT_HISTORY_TOKENS
 
 
+def identity_key() -> bytes:
+    """The server key anonymous ids are derived with: CONVERSATION_STORE_IDENTITY_KEY, else
+    `identity.key` beside the SQLite database, else one of this process (logged). Raises
+    ConfigurationError."""
+    return _configured(_process_identity_key, "The identity key is unusable")
+
+
 def customer_id() -> str:
-    """The signed-in user's stable id, else the anonymous id kept in the URL (`?cid=`)."""
+    """The signed-in user's stable id, else the id derived from the browser's secret."""
     signed_in = signed_in_customer_id(st.user.to_dict())
     if signed_in is not None:
         return signed_in
-    anonymous = anonymous_customer_id(
-        st.query_params, remembered=st.session_state.get(state_keys.ANONYMOUS_ID)
-    )
-    st.session_state[state_keys.ANONYMOUS_ID] = anonymous
-    return anonymous
+    return anonymous_customer_id(visitor.anonymous_secret(), identity_key())
 
 
 def is_signed_in() -> bool:
@@ -159,6 +203,7 @@ def chat_session() -> ChatSession:
     """This session's chat for the current customer (a new one if the customer changed)."""
     session_id = st.session_state.setdefault(state_keys.SESSION_ID, new_session_id())
     current = customer_id()
+    visitor.adopt_legacy_history(manager(), current)
     chat = st.session_state.get(state_keys.CHAT)
     if not isinstance(chat, ChatSession) or chat.customer_id != current:
         chat = ChatSession(manager(), customer_id=current, session_id=str(session_id))

@@ -1,7 +1,7 @@
-"""Read-only share links: `?share=<token>` on the app's address.
+"""Read-only share links: `?share=<token>` on the app's address, and nothing else.
 
-The link never carries the sharer's `?cid=` (their anonymous id is a secret: it opens their
-whole history), only the token, which opens one conversation for reading.
+The token is random and names nothing; it opens one conversation for reading. Other query
+parameters of the page's address are dropped from the link.
 """
 
 from __future__ import annotations

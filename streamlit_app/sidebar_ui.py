@@ -21,7 +21,7 @@ from conversation_store import (
     conversation_to_markdown,
 )
 
-from . import services, state_keys
+from . import services, state_keys, visitor
 from .callbacks import forget_save_status, guarded, show_callback_error
 from .chat_session import UNTITLED, ChatSession
 from .sidebar_groups import display_title, group_conversations
@@ -57,9 +57,21 @@ def _render_identity() -> None:
         st.caption(f"Signed in as {st.user.get('name') or st.user.get('email') or 'you'}.")
         st.button("Log out", key="logout", on_click=st.logout)
         return
-    st.caption("Anonymous history: anyone with this page's link sees it. Keep the link private.")
+    visitor.show_forgotten()
+    st.caption(
+        "Anonymous history, kept by this browser only. Log in to keep it safe everywhere."
+        if services.login_configured()
+        else "Anonymous history, kept by this browser only."
+    )
     if services.login_configured():
         st.button("Log in", key="login", on_click=st.login)
+    st.button(
+        "Forget me on this browser",
+        key="forget_me",
+        icon=":material/logout:",
+        help="Start afresh: this browser will no longer open your conversations",
+        on_click=_forget_me,
+    )
 
 
 def _render_recent(chat: ChatSession) -> list[ConversationSummary]:
@@ -176,6 +188,11 @@ def _render_export(chat: ChatSession) -> None:
 
 def _new_conversation(chat: ChatSession) -> None:
     chat.new_conversation()
+    forget_save_status()
+
+
+def _forget_me() -> None:
+    visitor.forget_me()
     forget_save_status()
 
 

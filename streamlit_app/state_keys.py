@@ -1,7 +1,7 @@
 """Every `st.session_state` key the app reads or writes, in one place.
 
 Widget keys live here too when their value is read back from session state (a widget's
-value sits in session state under its key). Tests inject objects under the first four.
+value sits in session state under its key). Tests inject objects under the first five.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ MANAGER = "conversation_manager"  # an injected ConversationManager (tests); els
 RESPONDER = "responder"  # an injected Responder (tests); else Azure OpenAI or the offline one
 TRANSCRIBER = "transcriber"  # an injected Transcriber (tests); else Azure Speech or PocketSphinx
 ENRICHER = "enricher"  # an injected Enricher (tests); else the process's, or none
+COOKIES = "browser_cookies"  # injected browser cookies (AppTest has none); else st.context's
 CHAT = "chat_session"  # this browser session's ChatSession
 SESSION_ID = "session_id"  # this browser session's id, stored on the conversations it writes
-ANONYMOUS_ID = "anonymous_customer_id"  # the anonymous id, put back when a page drops the URL's
+BROWSER_SECRET = "browser_secret"  # the anonymous visitor's secret (its cookie's value)
+FORGOTTEN = "forgotten"  # set by "Forget me on this browser", shown once by the next run
 SAVE_STATUS = "save_status"  # the status line of the last write ("Saved", "… pending")
 CALLBACK_ERROR = "callback_error"  # a widget callback's store error, shown once by the next run
 EDITING = "editing_message"  # the id of the message whose editor is open
@@ -20,6 +22,7 @@ VOICE_GENERATION = "voice_input_generation"  # bumped to empty the voice widget 
 SIDEBAR_PAGES = "sidebar_pages"  # how many pages of recent conversations the sidebar lists
 CONFIRM_DELETE = "confirm_delete"  # the id of the conversation whose deletion awaits a yes
 SHOW_ARCHIVED = "show_archived"  # the sidebar toggle: list archived conversations instead
+SHARE_EXPIRY = "share_expiry"  # the share menu's choice of how long a new link works
 
 
 def edit_text(message_id: str) -> str:

@@ -30,10 +30,13 @@ from conversation_store import (
     SupportsOrphanSweep,
     SupportsScans,
     SupportsSearch,
+    SupportsShareLinks,
 )
 from conversation_store.stores.outbox.queue import OutboxQueue
+from conversation_store.stores.postgres.store import PostgresStore
 from support.cosmos_fixtures import CosmosTarget, fresh_container, open_cosmos_store
 from support.local_cosmos import EMULATOR_KEY, LocalCosmosServer
+from support.postgres_server import PostgresServer, drop_schema, fresh_schema_url
 
 StoreFactory = Callable[[], ConversationStore]
 
@@ -43,6 +46,7 @@ CAPABILITIES: dict[str, type] = {
     "erasure": SupportsErasure,
     "scans": SupportsScans,
     "orphan_sweep": SupportsOrphanSweep,
+    "share_links": SupportsShareLinks,
 }
 
 
@@ -81,8 +85,33 @@ def cosmos_container(cosmos_target: CosmosTarget) -> Iterator[tuple[CosmosTarget
         yield cosmos_target, name
 
 
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster for the session, or `POSTGRES_TEST_URL`'s server."""
+    existing = os.environ.get("POSTGRES_TEST_URL")
+    if existing:
+        yield existing
+        return
+    with PostgresServer() as server:
+        yield server.url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """The URL of a new empty schema, dropped after the test."""
+    url, schema = fresh_schema_url(postgres_server_url)
+    yield url
+    drop_schema(postgres_server_url, schema)
+
+
 @pytest.fixture(
-    params=["memory", "sqlite", "outbox", pytest.param("cosmos", marks=pytest.mark.cosmos)]
+    params=[
+        "memory",
+        "sqlite",
+        "outbox",
+        pytest.param("cosmos", marks=pytest.mark.cosmos),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
 )
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     """Opens a store of one backend; every store it opens shares that backend's data."""
@@ -94,6 +123,9 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactor
         return lambda: OutboxStore(
             SQLiteStore(tmp_path / "conversations.db"), OutboxQueue(tmp_path / "outbox.db")
         )
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        return lambda: PostgresStore(url)
     target, container = request.getfixturevalue("cosmos_container")
     return lambda: open_cosmos_store(target, container)
 

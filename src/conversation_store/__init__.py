@@ -15,6 +15,7 @@ from conversation_store.exceptions import (
     ConversationStoreError,
     InvalidInputError,
     MessageNotFoundError,
+    ShareLinkNotFoundError,
     StoreClosedError,
     StoreUnavailableError,
     UnsupportedOperationError,
@@ -36,6 +37,8 @@ from conversation_store.models import (
     Message,
     Page,
     SearchHit,
+    SharedConversation,
+    ShareLink,
     Stats,
     ToolCall,
 )
@@ -51,6 +54,7 @@ from conversation_store.stores.protocol import (
     SupportsEditing,
     SupportsErasure,
     SupportsSearch,
+    SupportsShareLinks,
 )
 from conversation_store.stores.sqlite.store import SQLiteStore
 from conversation_store.tokens import tokenizer_name
@@ -83,6 +87,9 @@ __all__ = [
     "SQLiteStore",
     "SearchHit",
     "Settings",
+    "ShareLink",
+    "ShareLinkNotFoundError",
+    "SharedConversation",
     "SizeLimits",
     "Stats",
     "StoreClosedError",
@@ -92,6 +99,7 @@ __all__ = [
     "SupportsOrphanSweep",
     "SupportsScans",
     "SupportsSearch",
+    "SupportsShareLinks",
     "ToolCall",
     "UnsupportedOperationError",
     "as_chat_messages",

@@ -1,12 +1,19 @@
 """The operator CLI: `conversation-store [--store URL] COMMAND ...` (see docs/cli.md).
 
-Commands: export, import, stats, cleanup, search, migrate, delete-customer. The store is
-`--store sqlite:///path`, `--store cosmos` (the COSMOSDB_* settings), or what the environment
-names (`Settings.from_env`). Cosmos DB is used directly, never through the offline outbox: an
-operator wants a failure reported, not a write queued on their laptop.
+Commands: export, import, stats, cleanup, search, migrate, delete-customer, and `outbox list |
+show | requeue | drop` over the local outbox file. The store is a URL the settings open
+(`--store sqlite:///path`, `memory://`, ...), `--store cosmos` (the COSMOSDB_* settings), or
+what the environment names (`Settings.from_env`). Cosmos DB is used directly, never through
+the offline outbox: an operator wants a failure reported, not a write queued on their laptop.
+
+Commands that delete across customers (`cleanup` without `--customer`, `delete-customer`,
+`outbox drop`) print what they would delete and go on only with `--yes`; `--dry-run` on every
+deleting command prints the same and deletes nothing.
 
 Exit codes: 0 done; 1 a store error, or some conversations failed to migrate; 2 invalid input
-(including bad arguments); 3 conversation not found; 130 interrupted.
+(including bad arguments, and a deletion without `--yes`); 3 not found (a conversation, or a
+customer without conversations); 130 interrupted; 141 the reader of standard output left
+(`| head`), as for a process ended by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from conversation_store.exceptions import (
@@ -32,25 +40,49 @@ from conversation_store.exceptions import (
 )
 from conversation_store.export import render_export
 from conversation_store.manager import ConversationManager
-from conversation_store.models import SearchHit, Stats
+from conversation_store.models import SearchHit, Stats, format_timestamp
+from conversation_store.operations import (
+    DeletionPlan,
+    SupportsScans,
+    plan_cleanup,
+    plan_customer_deletion,
+)
 from conversation_store.settings import Settings, open_store, sqlite_path
+from conversation_store.stores.outbox.queue import OutboxQueue, ParkedWrite
 from conversation_store.stores.protocol import ConversationStore
 from conversation_store.transfer import Outcome, TransferReport, transfer
-from conversation_store.validation import MAX_IMPORT_BYTES
+from conversation_store.validation import (
+    MAX_IMPORT_BYTES,
+    optional_customer,
+    require_capability,
+    validate_days,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_NOT_FOUND = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 
 MAX_CLEANUP_DAYS = 36_500  # a century: beyond it the cut-off date leaves datetime's range
 DAYS_SHOWN = 14  # the stats table shows the most recent days; --json has them all
 BAR_WIDTH = 30
+CUSTOMER_WIDTH = 30  # the customer column of the stats table; longer ids end with an ellipsis
+IDS_SHOWN = 20  # a deletion plan lists this many conversations, then "and N more"
+REFUSAL = "refusing to delete without --yes (see --dry-run)"
 
 Command = Callable[[argparse.Namespace], int]
 if TYPE_CHECKING:
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+class CommandError(Exception):
+    """An outcome the CLI reports with its own exit code rather than a library error's."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,7 +93,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_INVALID
     command: Command = args.command
     try:
-        return command(args)
+        code = command(args)
+        sys.stdout.flush()  # inside the try: a reader that left shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return _reader_left()
+    except CommandError as exc:
+        return _fail(exc, exc.code)
     except InvalidInputError as exc:
         return _fail(exc, EXIT_INVALID)
     except ConversationNotFoundError as exc:
@@ -78,12 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="conversation-store",
         description="Export, import, migrate, search, clean up and count stored conversations.",
         epilog="Exit codes: 0 done, 1 store error or failed conversations, 2 invalid input, "
-        "3 not found.",
+        "3 not found (a conversation, or a customer without conversations), 130 interrupted, "
+        "141 the reader of standard output left.",
     )
     parser.add_argument(
         "--store",
         metavar="URL",
-        help="sqlite:///path or cosmos (the COSMOSDB_* settings); default: from the environment",
+        help="a store URL (sqlite:///path, memory://, ...) or cosmos (the COSMOSDB_* "
+        "settings); default: from the environment",
     )
     commands = parser.add_subparsers(metavar="COMMAND", required=True)
     _add_export(commands)
@@ -93,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search(commands)
     _add_migrate(commands)
     _add_delete_customer(commands)
+    _add_outbox(commands)
     return parser
 
 
@@ -110,18 +151,20 @@ def _add_export(commands: Subparsers) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Export before writing anything, so a failed export never leaves a truncated file."""
+    output = None if args.output is None else writable_file(args.output)
     with open_manager(_store_of(args)) as manager:
         if args.conversation is None:
             conversations = list(manager.iter_customer_conversations(args.customer))
         else:
             conversations = [manager.load_conversation(args.conversation, args.customer)]
+        if not conversations:
+            raise no_conversations(args.customer)
         text = render_export(conversations, args.format)
     data = text.encode("utf-8")  # the export format is UTF-8 whatever the console uses
-    if args.output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+    if output is None:
+        write_stdout(data)
     else:
-        Path(args.output).write_bytes(data)
+        write_file(output, data)
     where = "" if args.output is None else f" to {args.output}"
     _note(f"exported {len(conversations)} conversation(s) of customer {args.customer!r}{where}")
     return EXIT_OK
@@ -155,6 +198,8 @@ def _add_stats(commands: Subparsers) -> None:
 def run_stats(args: argparse.Namespace) -> int:
     with open_manager(_store_of(args)) as manager:
         stats = manager.get_stats(args.customer)
+    if args.customer is not None and stats.conversations == 0:
+        raise no_conversations(args.customer)
     print(stats.model_dump_json(indent=2) if args.json else format_stats(stats))
     return EXIT_OK
 
@@ -164,15 +209,27 @@ def _add_cleanup(commands: Subparsers) -> None:
         "cleanup", help="delete conversations not updated for N days, and expired ones"
     )
     parser.add_argument("--days", type=cleanup_days, required=True, metavar="N")
-    parser.add_argument("--customer", help="one customer (default: every customer)")
+    parser.add_argument(
+        "--customer", help="one customer (default: every customer, which needs --yes)"
+    )
+    _add_confirmation(parser, "needed without --customer")
     parser.set_defaults(command=run_cleanup)
 
 
 def run_cleanup(args: argparse.Namespace) -> int:
+    """Every customer's conversations only with `--yes`; one customer's without asking. The
+    deletion plans again, so a conversation updated since the plan was printed is kept."""
+    days = validate_days(args.days)
+    customer = optional_customer(args.customer)
     with open_manager(_store_of(args)) as manager:
-        deleted = manager.cleanup_old_conversations(args.days, customer_id=args.customer)
-    whose = "" if args.customer is None else f" of customer {args.customer!r}"
-    print(f"deleted {deleted} conversation(s){whose}: idle for {args.days:g} days or expired")
+        if customer is None or args.dry_run:
+            scans = require_capability(manager.store, SupportsScans, "scans")
+            plan = plan_cleanup(scans, days, customer_id=customer)
+            if not confirmed(args, format_plan(plan), asks=customer is None):
+                return EXIT_OK
+        deleted = manager.cleanup_old_conversations(days, customer_id=customer)
+    whose = "" if customer is None else f" of customer {customer!r}"
+    print(f"deleted {deleted} conversation(s){whose}: idle for {days:g} days or expired")
     return EXIT_OK
 
 
@@ -200,6 +257,8 @@ def _add_search(commands: Subparsers) -> None:
 def run_search(args: argparse.Namespace) -> int:
     with open_manager(_store_of(args)) as manager:
         hits = manager.search_conversations(args.customer, args.query, args.limit)
+        if not hits and not has_conversations(manager, args.customer):
+            raise no_conversations(args.customer)
     if args.json:
         print(json.dumps([hit.model_dump(mode="json") for hit in hits], indent=2))
     else:
@@ -248,37 +307,150 @@ def run_migrate(args: argparse.Namespace) -> int:
 def _add_delete_customer(commands: Subparsers) -> None:
     parser = commands.add_parser("delete-customer", help="delete every conversation of a customer")
     parser.add_argument("--customer", required=True)
-    parser.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
+    _add_confirmation(parser, "this cannot be undone")
     parser.set_defaults(command=run_delete_customer)
 
 
 def run_delete_customer(args: argparse.Namespace) -> int:
-    if not args.yes:
-        raise InvalidInputError(
-            f"this deletes every conversation of customer {args.customer!r}; add --yes to confirm"
-        )
+    """A customer without conversations has nothing to delete: said, and exit 0, so a
+    re-run of a finished deletion succeeds."""
+    customer = optional_customer(args.customer)
+    assert customer is not None  # --customer is required
     with open_manager(_store_of(args)) as manager:
-        deleted = manager.delete_customer_data(args.customer)
-    print(f"deleted {deleted} conversation(s) of customer {args.customer!r}")
+        scans = require_capability(manager.store, SupportsScans, "scans")
+        plan = plan_customer_deletion(scans, customer)
+        if not plan.conversations:
+            _note(f"no conversations for customer {customer!r}: nothing to delete")
+            return EXIT_OK
+        if not confirmed(args, format_plan(plan), asks=True):
+            return EXIT_OK
+        deleted = manager.delete_customer_data(customer)
+    print(f"deleted {deleted} conversation(s) of customer {customer!r}")
     return EXIT_OK
+
+
+def _add_confirmation(parser: argparse.ArgumentParser, why: str) -> None:
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--yes", action="store_true", help=f"delete without asking ({why})")
+    choice.add_argument(
+        "--dry-run", action="store_true", help="print what would be deleted; delete nothing"
+    )
+
+
+def confirmed(args: argparse.Namespace, plan: str, *, asks: bool) -> bool:
+    """Print the plan when the command asks first or is a dry run; True when the deletion
+    may go on. Raises CommandError (exit 2) when it asks and `--yes` was not given."""
+    if asks or args.dry_run:
+        print(plan)
+    if args.dry_run:
+        print("dry run: nothing deleted")
+        return False
+    if asks and not args.yes:
+        raise CommandError(REFUSAL, EXIT_INVALID)
+    return True
+
+
+# -- the outbox -----------------------------------------------------------------------------
+
+
+def _add_outbox(commands: Subparsers) -> None:
+    parser = commands.add_parser(
+        "outbox", help="writes the local outbox parked (refused for good by the store)"
+    )
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument(
+        "--outbox",
+        metavar="PATH",
+        help="the outbox file (default: CONVERSATION_STORE_OUTBOX, else data/outbox.db)",
+    )
+    actions = parser.add_subparsers(metavar="ACTION", required=True)
+    listing = actions.add_parser("list", parents=[where], help="the parked writes, oldest first")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(command=run_outbox_list)
+    show = actions.add_parser("show", parents=[where], help="one parked write, payload included")
+    show.add_argument("seq", type=int, metavar="SEQ")
+    show.set_defaults(command=run_outbox_show)
+    requeue = actions.add_parser(
+        "requeue", parents=[where], help="queue a parked write again, in its original place"
+    )
+    requeue.add_argument("seq", type=int, metavar="SEQ")
+    requeue.set_defaults(command=run_outbox_requeue)
+    drop = actions.add_parser("drop", parents=[where], help="delete a parked write for good")
+    drop.add_argument("seq", type=int, metavar="SEQ")
+    _add_confirmation(drop, "the write is lost")
+    drop.set_defaults(command=run_outbox_drop)
+
+
+def run_outbox_list(args: argparse.Namespace) -> int:
+    with open_outbox(args.outbox) as queue:
+        parked = queue.parked()
+    if args.json:
+        print(json.dumps([parked_fields(write) for write in parked], indent=2))
+    else:
+        print(format_parked(parked))
+    _note(f"{len(parked)} parked write(s)")
+    return EXIT_OK
+
+
+def run_outbox_show(args: argparse.Namespace) -> int:
+    with open_outbox(args.outbox) as queue:
+        write = queue.parked_write(args.seq)
+    shown = {**parked_fields(write), "payload": write.payload}
+    print(json.dumps(shown, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def run_outbox_requeue(args: argparse.Namespace) -> int:
+    with open_outbox(args.outbox) as queue:
+        write = queue.parked_write(args.seq)
+        queue.requeue(write.seq)
+    print(f"requeued {describe_parked(write)}: replayed when the store is reachable")
+    return EXIT_OK
+
+
+def run_outbox_drop(args: argparse.Namespace) -> int:
+    with open_outbox(args.outbox) as queue:
+        write = queue.parked_write(args.seq)
+        if not confirmed(args, f"to drop: {describe_parked(write)}", asks=True):
+            return EXIT_OK
+        queue.drop(write.seq)
+    print(f"dropped {describe_parked(write)}")
+    return EXIT_OK
+
+
+def outbox_path(option: str | None, environ: Mapping[str, str]) -> Path:
+    """The outbox file `--outbox` or the settings name; it must exist, so a mistyped path is
+    an error rather than a new empty outbox. Raises InvalidInputError."""
+    name = option or Settings.from_env(environ).outbox_path
+    if name is None:
+        raise InvalidInputError("the outbox is off (CONVERSATION_STORE_OUTBOX); use --outbox PATH")
+    path = Path(name)
+    if not path.is_file():
+        raise InvalidInputError(f"no outbox at {path}")
+    return path
+
+
+@contextmanager
+def open_outbox(option: str | None) -> Iterator[OutboxQueue]:
+    with closing(OutboxQueue(outbox_path(option, os.environ))) as queue:
+        yield queue
 
 
 # -- stores ---------------------------------------------------------------------------------
 
 
 def store_settings(url: str | None, environ: Mapping[str, str]) -> Settings:
-    """The settings a `--store`/`--from`/`--to` URL names, on top of the environment's; the
-    Cosmos store is never wrapped in the outbox (`outbox_path=None`).
+    """The settings a `--store`/`--from`/`--to` URL names, on top of the environment's: `cosmos`
+    is the COSMOSDB_* settings, any other value a store URL for the settings to open (which
+    refuse one they cannot). The Cosmos store is never wrapped in the outbox.
 
-    Raises InvalidInputError (an unknown URL, or `cosmos` without COSMOSDB_ENDPOINT).
+    Raises InvalidInputError (`cosmos` without COSMOSDB_ENDPOINT).
     """
     settings = Settings.from_env(environ)
     if url == "cosmos":
         if settings.cosmos_endpoint is None:
             raise InvalidInputError("the store 'cosmos' needs COSMOSDB_ENDPOINT in the environment")
     elif url is not None:
-        if not url.startswith("sqlite:///"):
-            raise InvalidInputError(f"a store is 'cosmos' or sqlite:///path, not {url!r}")
         settings = replace(settings, store_url=url, cosmos_endpoint=None)
     return replace(settings, outbox_path=None)
 
@@ -288,15 +460,20 @@ def _store_of(args: argparse.Namespace) -> Settings:
 
 
 def same_store(a: Settings, b: Settings) -> bool:
-    if a.backend == b.backend == "cosmos":
-        return (a.cosmos_endpoint, a.cosmos_database, a.cosmos_container) == (
-            b.cosmos_endpoint,
-            b.cosmos_database,
-            b.cosmos_container,
-        )
-    if a.backend == b.backend == "sqlite":
-        return sqlite_path(a.store_url).resolve() == sqlite_path(b.store_url).resolve()
-    return False
+    identity = store_identity(a)
+    return identity is not None and a.backend == b.backend and identity == store_identity(b)
+
+
+def store_identity(settings: Settings) -> object:
+    """What tells two stores of one backend apart; None for `memory://`, which is a new
+    store every time it is opened."""
+    if settings.backend == "cosmos":
+        return (settings.cosmos_endpoint, settings.cosmos_database, settings.cosmos_container)
+    if settings.backend == "sqlite":
+        return sqlite_path(settings.store_url).resolve()
+    if settings.backend == "memory":
+        return None
+    return settings.store_url
 
 
 def open_existing_store(settings: Settings, *, must_exist: bool = True) -> ConversationStore:
@@ -338,6 +515,40 @@ def read_input(name: str) -> bytes:
         raise InvalidInputError(f"cannot read {name}: {exc.strerror}") from exc
 
 
+def writable_file(name: str) -> Path:
+    """`--output FILE`, checked before any work: its folder must exist. Raises
+    InvalidInputError."""
+    path = Path(name)
+    if not path.parent.is_dir():
+        raise InvalidInputError(f"cannot write {name}: no folder {path.parent}")
+    return path
+
+
+def write_stdout(data: bytes) -> None:
+    """All of `data`: a buffered write can stop short when the reader leaves (`| head`) and
+    report it only on the next write, which raises BrokenPipeError."""
+    rest = memoryview(data)
+    while rest:
+        rest = rest[sys.stdout.buffer.write(rest) :]
+    sys.stdout.buffer.flush()
+
+
+def write_file(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def has_conversations(manager: ConversationManager, customer_id: str) -> bool:
+    """One listing of a single summary, archived ones included."""
+    return bool(manager.get_recent_conversations(customer_id, 1, archived=None).items)
+
+
+def no_conversations(customer_id: str) -> CommandError:
+    return CommandError(f"no conversations for customer {customer_id!r}", EXIT_NOT_FOUND)
+
+
 # -- output ---------------------------------------------------------------------------------
 
 
@@ -366,7 +577,8 @@ def format_stats(stats: Stats) -> str:
             f"  {'customer':<30}{'conversations':>14}{'messages':>12}",
         ]
         lines += [
-            f"  {c.customer_id:<30}{c.conversations:>14,}{c.messages:>12,}"
+            f"  {shorten(c.customer_id, CUSTOMER_WIDTH - 1):<{CUSTOMER_WIDTH}}"
+            f"{c.conversations:>14,}{c.messages:>12,}"
             for c in stats.most_active_customers
         ]
     lines += _day_lines(stats.messages_per_day)
@@ -386,6 +598,62 @@ def _day_lines(per_day: Mapping[str, int]) -> list[str]:
     if len(per_day) > len(days):
         lines.append(f"  ({len(per_day) - len(days)} earlier days: see --json)")
     return lines
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` in at most `width` characters, ending with an ellipsis when cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_plan(plan: DeletionPlan) -> str:
+    """The conversations a deletion would remove: a count, the customers, then the first
+    `IDS_SHOWN` as `customer/conversation` and how many more."""
+    customers = plan.customers
+    names = ", ".join(repr(c) for c in customers[:IDS_SHOWN])
+    if len(customers) > IDS_SHOWN:
+        names += f" and {len(customers) - IDS_SHOWN} more"
+    lines = [
+        f"to delete: {len(plan.conversations)} conversation(s) of {len(customers)} "
+        f"customer(s){': ' + names if names else ''}"
+    ]
+    lines += [
+        f"  {key.customer_id}/{key.conversation_id}" for key in plan.conversations[:IDS_SHOWN]
+    ]
+    if len(plan.conversations) > IDS_SHOWN:
+        lines.append(f"  and {len(plan.conversations) - IDS_SHOWN} more")
+    return "\n".join(lines)
+
+
+def parked_fields(write: ParkedWrite) -> dict[str, object]:
+    """A parked write without its payload, as `outbox list --json` prints it."""
+    return {
+        "seq": write.seq,
+        "customer_id": write.customer_id,
+        "conversation_id": write.conversation_id,
+        "operation": write.operation,
+        "error": write.error,
+        "queued_at": format_timestamp(write.queued_at),
+        "parked_at": format_timestamp(write.parked_at),
+    }
+
+
+def format_parked(parked: Sequence[ParkedWrite]) -> str:
+    """One line per parked write; long ids end with an ellipsis (`--json` keeps them)."""
+    header = f"{'seq':>6}  {'parked_at':<27}  {'customer':<24}  {'conversation':<24}  "
+    lines = [header + f"{'operation':<15}  error"]
+    lines += [
+        f"{w.seq:>6}  {format_timestamp(w.parked_at):<27}  {shorten(w.customer_id, 24):<24}  "
+        f"{shorten(w.conversation_id, 24):<24}  {w.operation:<15}  {w.error}"
+        for w in parked
+    ]
+    return "\n".join(lines)
+
+
+def describe_parked(write: ParkedWrite) -> str:
+    return (
+        f"parked write {write.seq} ({write.operation} of conversation {write.conversation_id!r}"
+        f" of customer {write.customer_id!r})"
+    )
 
 
 def format_hit(hit: SearchHit) -> str:
@@ -424,8 +692,38 @@ def _note(text: str) -> None:
 
 
 def _fail(error: BaseException, code: int) -> int:
-    _note(f"error: {error}")
+    _note(f"error: {error_line(error)}")
     return code
+
+
+def error_line(error: BaseException) -> str:
+    """The error's message on one line: a pydantic report inside it becomes `field: problem`
+    pairs, without pydantic's links, and any other line break a space."""
+    message = str(error)
+    cause = error.__cause__
+    if isinstance(cause, ValidationError):
+        message = message.replace(str(cause), describe_validation(cause))
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def describe_validation(error: ValidationError) -> str:
+    problems = []
+    for detail in error.errors(include_url=False):
+        field = ".".join(str(part) for part in detail["loc"]) or "value"
+        given = detail.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+        problems.append(f"{field}: {detail['msg']}{shown}")
+    return "; ".join(problems)
+
+
+def _reader_left() -> int:
+    """The reader of standard output is gone (`| head`): stop quietly, the way Python's docs
+    advise for SIGPIPE. Standard output is pointed at /dev/null so the interpreter's last
+    flush cannot fail again and print `Broken pipe`."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -69,3 +69,19 @@ def forked(source: Conversation, message_id: str, *, title: str | None) -> Conve
         total_tokens=sum(m.tokens or 0 for m in messages),
         messages=messages,
     )
+
+
+def same_fork(stored: Conversation, fork: Conversation) -> bool:
+    """True if `stored` (found under the fork's id) is that fork: the same source and the
+    same messages, as a retried create whose first attempt landed stores it."""
+    return stored.metadata.get("forked_from") == fork.metadata.get("forked_from") and [
+        (m.id, m.role, m.content) for m in stored.messages
+    ] == [(m.id, m.role, m.content) for m in fork.messages]
+
+
+def moved(conversation: Conversation, customer_id: str) -> Conversation:
+    """`conversation` whole (same id, header and messages) under another customer, not
+    shared: a share link names its customer, so moving revokes it."""
+    document = {**conversation.to_document(), "customer_id": customer_id, "share_id": None}
+    with invalid_input():
+        return Conversation.model_validate(document)

@@ -15,6 +15,7 @@ from conversation_store.exceptions import ConflictError, InvalidInputError
 from conversation_store.models import Conversation, ImportAction, Message, format_timestamp, utc_now
 from conversation_store.syncing import missing_messages
 from conversation_store.validation import (
+    DEFAULT_MAX_CONTENT_BYTES,
     validate_document,
     validate_export_format,
     validate_import_owners,
@@ -75,18 +76,25 @@ def render_export(conversations: Iterable[Conversation], format: object) -> str:
     return bundle_to_markdown(conversations)
 
 
-def parse_import(data: object, *, customer_id: str | None = None) -> list[Conversation]:
+def parse_import(
+    data: object,
+    *,
+    customer_id: str | None = None,
+    max_content_bytes: int = DEFAULT_MAX_CONTENT_BYTES,
+) -> list[Conversation]:
     """The conversations in a bundle, a single document or a list of documents.
 
-    Every document is validated first (ids, roles, timestamps, no repeated message id), so a
-    bad file is refused whole; with `customer_id`, so is a file holding any other customer's
-    document. Counters are recomputed from the messages the file holds. Raises
-    InvalidInputError.
+    Every document is validated first, with the limits of appends (ids, roles, content,
+    titles, metadata, timestamps, tokens, nesting, no repeated message id), so a bad file is
+    refused whole; with `customer_id`, so is a file holding any other customer's document.
+    Counters are recomputed from the messages the file holds. Raises InvalidInputError.
     """
     if isinstance(data, str | bytes):
         validate_import_size(data)
         try:
             data = json.loads(data)
+        except RecursionError as exc:
+            raise InvalidInputError("import is nested too deeply") from exc
         except ValueError as exc:
             raise InvalidInputError(f"import is not valid JSON: {exc}") from exc
     if isinstance(data, dict) and data.get("format") == BUNDLE_FORMAT:
@@ -94,7 +102,10 @@ def parse_import(data: object, *, customer_id: str | None = None) -> list[Conver
             raise InvalidInputError(f"unsupported export version {data.get('version')!r}")
         data = data.get("conversations")
     documents = data if isinstance(data, list) else [data]
-    conversations = [validate_document(doc, n) for n, doc in enumerate(documents)]
+    conversations = [
+        validate_document(doc, n, max_content_bytes=max_content_bytes)
+        for n, doc in enumerate(documents)
+    ]
     validate_import_owners(conversations, customer_id)
     return conversations
 

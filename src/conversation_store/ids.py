@@ -14,8 +14,13 @@ import time
 from conversation_store.exceptions import InvalidInputError
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-MAX_ID_LENGTH = 255  # Cosmos DB's limit for the id property
+MAX_ID_BYTES = 255  # Cosmos DB's limit for the id property, in bytes of UTF-8
 _FORBIDDEN = re.compile(r"[/\\?#\x00-\x1f\x7f]")
+_RESERVED_NAMES = (".", "..")  # path segments: Cosmos DB cannot address such an item
+# Internal items share the conversations' namespaces: Cosmos segment ids are
+# `<conversation id>:<n>`, and share links live in `_share:<token hash>` partitions.
+_SEGMENT_SUFFIX = re.compile(r":[0-9]+\Z")
+SHARE_PARTITION_PREFIX = "_share:"
 
 
 def new_ulid() -> str:
@@ -39,16 +44,50 @@ def new_message_id() -> str:
 def validate_id(value: object, what: str) -> str:
     """Return `value` if it is usable as a Cosmos id or partition key, else raise.
 
+    `what` names the field in the error; a "customer id" and a "conversation id" also get the
+    reserved forms of `validate_customer_id` and `validate_conversation_id`.
+
     Raises:
-        InvalidInputError: not a string, empty, too long, surrounding blanks, or it
-            holds `/ \\ ? #` or control characters.
+        InvalidInputError: not a string, empty, over 255 bytes of UTF-8, not valid Unicode
+            (a lone surrogate), surrounding blanks, `.` or `..`, a reserved form, or it holds
+            `/ \\ ? #` or control characters.
     """
+    if what == "customer id":
+        return validate_customer_id(value, what)
+    if what == "conversation id":
+        return validate_conversation_id(value, what)
+    return _validate_any_id(value, what)
+
+
+def _validate_any_id(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be a string, not {type(value).__name__}")
     if not value or value.strip() != value:
         raise InvalidInputError(f"{what} must be non-empty without surrounding whitespace")
-    if len(value) > MAX_ID_LENGTH:
-        raise InvalidInputError(f"{what} is longer than {MAX_ID_LENGTH} characters")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"{what} is not valid Unicode text") from exc
+    if size > MAX_ID_BYTES:
+        raise InvalidInputError(f"{what} is longer than {MAX_ID_BYTES} bytes of UTF-8")
     if _FORBIDDEN.search(value):
         raise InvalidInputError(f"{what} {value!r} contains one of / \\ ? # or a control character")
+    if value in _RESERVED_NAMES:
+        raise InvalidInputError(f"{what} may not be {value!r}")
     return value
+
+
+def validate_customer_id(value: object, what: str = "customer id") -> str:
+    """`validate_id`, and not `_share:...` (share-link partitions). Raises InvalidInputError."""
+    checked = _validate_any_id(value, what)
+    if checked.startswith(SHARE_PARTITION_PREFIX):
+        raise InvalidInputError(f"{what} may not start with {SHARE_PARTITION_PREFIX!r} (reserved)")
+    return checked
+
+
+def validate_conversation_id(value: object, what: str = "conversation id") -> str:
+    """`validate_id`, and not ending with `:<digits>` (segment ids). Raises InvalidInputError."""
+    checked = _validate_any_id(value, what)
+    if _SEGMENT_SUFFIX.search(checked):
+        raise InvalidInputError(f"{what} may not end with ':<digits>' (reserved)")
+    return checked

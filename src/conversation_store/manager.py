@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from conversation_store import manager_twin, operations
 from conversation_store.models import Stats
-from conversation_store.stores.outbox.store import SupportsPendingCount
+from conversation_store.stores.outbox.store import SupportsParkedWrites, SupportsPendingCount
 from conversation_store.validation import (
     optional_customer,
     require_capability,
@@ -57,3 +57,10 @@ class ConversationManager(manager_twin.ConversationManager):
         self._check_open()
         store = self._store
         return store.pending_count() if isinstance(store, SupportsPendingCount) else None
+
+    def parked_count(self) -> int | None:
+        """How many writes the store refused for good wait, parked in the local outbox, for an
+        operator (`conversation-store outbox list`); None when the store has no outbox."""
+        self._check_open()
+        store = self._store
+        return store.parked_count() if isinstance(store, SupportsParkedWrites) else None

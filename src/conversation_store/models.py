@@ -39,13 +39,21 @@ def utc_now() -> datetime:
 
 
 def format_timestamp(value: datetime) -> str:
-    """UTC ISO-8601 with microseconds and `Z`: one fixed width, so strings sort as instants."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC ISO-8601 with microseconds and `Z`: one fixed width, so strings sort as instants.
+
+    The year is written with four digits (`strftime("%Y")` drops the padding below 1000);
+    `validation.validate_timestamp` keeps stored years within 1000..9999.
+    """
+    utc = value.astimezone(UTC)
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.%fZ")
 
 
 def _as_utc(value: datetime) -> datetime:
     # Seed documents may hold naive timestamps; they were written in UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:  # an offset that moves the instant out of datetime's range
+        raise ValueError("timestamp is out of range") from exc
 
 
 class _Model(BaseModel):

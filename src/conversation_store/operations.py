@@ -1,4 +1,5 @@
-"""Operator-only calls: whole-store scans, messages per day, the orphan sweep, cleanup, stats.
+"""Operator-only calls: whole-store scans, messages per day, the orphan sweep, cleanup, stats,
+and the deletion plans the CLI prints before it deletes (`DeletionPlan`).
 
 Sync only, and not twinned: these serve the CLI and the app's insights, never a request path.
 A store declares the scans (`SupportsScans`) and, where a conversation can leave parts behind
@@ -8,7 +9,9 @@ The sync `ConversationManager` checks its inputs and the capabilities, then call
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from conversation_store.models import ConversationKey, ConversationSummary, Stats, format_timestamp
@@ -49,23 +52,56 @@ class SupportsOrphanSweep(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class DeletionPlan:
+    """The conversations a deleting command would delete, in a stable order."""
+
+    conversations: tuple[ConversationKey, ...]
+
+    @property
+    def customers(self) -> list[str]:
+        """The customers those conversations belong to, sorted."""
+        return sorted({key.customer_id for key in self.conversations})
+
+
+def cleanup_plan(
+    summaries: Iterable[ConversationSummary], days: float, *, now: datetime | None = None
+) -> DeletionPlan:
+    """The conversations among `summaries` not updated for `days` days or past their TTL
+    (pure but for the clock, which `now` fixes)."""
+    before = cutoff(days, now)
+    doomed = [
+        ConversationKey(s.customer_id, s.id)
+        for s in summaries
+        if format_timestamp(s.updated_at) < before or is_expired(s.updated_at, s.ttl, now)
+    ]
+    return DeletionPlan(tuple(sorted(doomed)))
+
+
+def plan_cleanup(scans: SupportsScans, days: float, *, customer_id: str | None) -> DeletionPlan:
+    """What `cleanup_old_conversations` would delete now (the orphan sweep aside)."""
+    return cleanup_plan(scans.scan_conversations(customer_id=customer_id), days)
+
+
+def plan_customer_deletion(scans: SupportsScans, customer_id: str) -> DeletionPlan:
+    """Every conversation of the customer, archived and expired ones included: what deleting
+    the customer's data deletes."""
+    summaries = scans.scan_conversations(customer_id=customer_id)
+    return DeletionPlan(tuple(sorted(ConversationKey(s.customer_id, s.id) for s in summaries)))
+
+
 def cleanup_old_conversations(
     store: ConversationStore, scans: SupportsScans, days: float, *, customer_id: str | None
 ) -> int:
-    """Delete the conversations of `store` (scanned through `scans`, the same store) not
-    updated for `days` days or past their TTL, then sweep its orphans if it has any kind;
-    returns how many conversations that was."""
-    before = cutoff(days)
-    doomed = [
-        s
-        for s in scans.scan_conversations(customer_id=customer_id)
-        if format_timestamp(s.updated_at) < before or is_expired(s.updated_at, s.ttl)
-    ]
-    for summary in doomed:
-        store.delete_conversation(ConversationKey(summary.customer_id, summary.id))
+    """Delete the conversations of `store` (scanned through `scans`, the same store) that
+    `plan_cleanup` names, then sweep its orphans if it has any kind; returns how many
+    conversations that was."""
+    plan = plan_cleanup(scans, days, customer_id=customer_id)
+    for key in plan.conversations:
+        store.delete_conversation(key)
     if not isinstance(store, SupportsOrphanSweep):
-        return len(doomed)
-    return len(doomed) + store.delete_orphans(customer_id=customer_id)
+        return len(plan.conversations)
+    return len(plan.conversations) + store.delete_orphans(customer_id=customer_id)
 
 
 def get_stats(scans: SupportsScans, *, customer_id: str | None, top: int) -> Stats:

@@ -14,7 +14,8 @@ MAX_TTL_SECONDS = 2_147_483_647  # Cosmos DB's ttl is a 32-bit signed integer
 
 
 def is_expired(updated_at: datetime, ttl: int | None, now: datetime | None = None) -> bool:
-    return ttl is not None and updated_at + timedelta(seconds=ttl) <= (now or utc_now())
+    # Measured from `updated_at` rather than adding `ttl` to it, which overflows near year 9999.
+    return ttl is not None and (now or utc_now()) - updated_at >= timedelta(seconds=ttl)
 
 
 def cutoff(days: float, now: datetime | None = None) -> str:

@@ -21,6 +21,7 @@ from conversation_store.stores.sqlite.store import SQLiteStore
 
 DEFAULT_STORE_URL = "sqlite:///data/conversations.db"
 DEFAULT_OUTBOX_PATH = "data/outbox.db"
+POSTGRES_URL_PREFIXES = ("postgresql://", "postgres://")
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,11 @@ class Settings:
 
     @property
     def backend(self) -> str:
-        """`cosmos`, `sqlite` or `memory`."""
+        """`cosmos`, `postgres`, `sqlite` or `memory`."""
         if self.cosmos_endpoint:
             return "cosmos"
+        if self.store_url.startswith(POSTGRES_URL_PREFIXES):
+            return "postgres"
         return "memory" if self.store_url.startswith("memory://") else "sqlite"
 
 
@@ -72,6 +75,11 @@ def open_store(settings: Settings) -> ConversationStore:
         return MemoryStore()
     if settings.backend == "sqlite":
         return SQLiteStore(sqlite_path(settings.store_url))
+    if settings.backend == "postgres":
+        # psycopg comes with the optional `postgres` extra, so it is imported only here.
+        from conversation_store.stores.postgres.store import PostgresStore
+
+        return PostgresStore.from_url(settings.store_url)
     endpoint, options = cosmos_arguments(settings)
     cosmos = CosmosStore.from_endpoint(endpoint, **options)
     if settings.outbox_path is None:

@@ -10,6 +10,7 @@ import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
 from pydantic import JsonValue, ValidationError
@@ -30,7 +31,13 @@ from conversation_store.tokens import count_message_tokens
 
 DEFAULT_MAX_CONTENT_BYTES = 100_000  # ~25k tokens; JSON escaping must still fit a segment
 MAX_METADATA_BYTES = 64 * 1024
-MAX_METADATA_DEPTH = 32
+MAX_JSON_DEPTH = 32  # nesting levels of any JSON value we store (metadata, tool-call extras)
+MAX_SAFE_INTEGER = 2**53 - 1  # the integers Cosmos DB (a JSON double) keeps exactly
+MAX_TOKENS = 2**31 - 1  # tokens of one message
+MIN_YEAR, MAX_YEAR = 1000, 9999  # timestamps are written with exactly four year digits
+# An import document nests its metadata at most this much deeper: document, messages list,
+# message, metadata.
+_DOCUMENT_DEPTH = MAX_JSON_DEPTH + 4
 MAX_TITLE_CHARS = 200
 MAX_SUMMARY_CHARS = 2_000
 MAX_QUERY_CHARS = 200
@@ -91,10 +98,10 @@ def new_conversation(
             if conversation_id is None
             else validate_id(conversation_id, "conversation id"),
             customer_id=validate_id(customer_id, "customer id"),
-            session_id=session_id,
+            session_id=validate_optional_text(session_id, "session_id"),
             title=validate_title(title),
-            persona=persona,
-            org_id=org_id,
+            persona=validate_optional_text(persona, "persona"),
+            org_id=validate_optional_text(org_id, "org_id"),
             metadata=validate_metadata(metadata),
         )
 
@@ -113,8 +120,8 @@ def new_message(
 ) -> Message:
     """A new message stamped now, built from checked arguments; tokens counted unless given."""
     checked_role = validate_role(role)
+    calls = validate_tool_calls(tool_calls)
     with invalid_input():
-        calls = [ToolCall.model_validate(c) for c in tool_calls] if tool_calls else None
         checked_content = validate_content(
             content, role=checked_role, has_tool_calls=bool(calls), max_bytes=max_content_bytes
         )
@@ -127,8 +134,8 @@ def new_message(
             tokens=count_message_tokens(checked_content, calls) if counted is None else counted,
             metadata=validate_metadata(metadata),
             tool_calls=calls,
-            tool_call_id=tool_call_id,
-            name=name,
+            tool_call_id=validate_optional_text(tool_call_id, "tool_call_id"),
+            name=validate_optional_text(name, "name"),
         )
 
 
@@ -141,17 +148,122 @@ def validate_messages(messages: object, *, max_content_bytes: int) -> list[Messa
         if not isinstance(message, Message):
             raise InvalidInputError(f"messages must be Message, not {type(message).__name__}")
         validate_id(message.id, "message id")
-        validate_content(
-            message.content,
-            role=message.role,
-            has_tool_calls=bool(message.tool_calls),
-            max_bytes=max_content_bytes,
-        )
-        validate_metadata(message.metadata)
+        validate_message(message, max_content_bytes=max_content_bytes)
     ids = [m.id for m in messages]
     if len(set(ids)) != len(ids):
         raise InvalidInputError("messages repeat a message id")
     return list(messages)
+
+
+def validate_message(message: Message, *, max_content_bytes: int) -> Message:
+    """A built message (appended, saved, imported or copied) within the limits a new message
+    has: its id (None only in seed documents), content, timestamp, tokens, metadata, tool
+    calls, names and any extra fields the document carried."""
+    if message.id is not None:
+        validate_id(message.id, "message id")
+    validate_content(
+        message.content,
+        role=message.role,
+        has_tool_calls=bool(message.tool_calls),
+        max_bytes=max_content_bytes,
+    )
+    validate_timestamp(message.timestamp, "timestamp")
+    validate_tokens(message.tokens)
+    validate_metadata(message.metadata)
+    validate_tool_calls(message.tool_calls)
+    validate_optional_text(message.tool_call_id, "tool_call_id")
+    validate_optional_text(message.name, "name")
+    validate_extra_fields(message.model_extra, "message")
+    return message
+
+
+def validate_conversation(conversation: Conversation, *, max_content_bytes: int) -> Conversation:
+    """A whole conversation (saved new, imported, copied between stores or customers): its
+    header as `validate_header` checks it, and every message as `validate_message` does."""
+    validate_header(conversation)
+    for message in conversation.messages:
+        validate_message(message, max_content_bytes=max_content_bytes)
+    return conversation
+
+
+def validate_header(conversation: Conversation) -> Conversation:
+    """A conversation's fields other than its messages, within the limits of the calls that
+    set them: ids, texts, metadata, timestamps, counters, ttl and extra fields."""
+    conversation_key(conversation.id, conversation.customer_id)
+    for name in ("session_id", "persona", "org_id", "share_id"):
+        validate_optional_text(getattr(conversation, name), name)
+    if conversation.title is not None:
+        validate_title(conversation.title)
+    if conversation.summary is not None:
+        validate_summary(conversation.summary)
+    validate_metadata(conversation.metadata)
+    validate_timestamp(conversation.created_at, "created_at")
+    validate_timestamp(conversation.updated_at, "updated_at")
+    validate_counter(conversation.schema_version, "schema_version")
+    validate_counter(conversation.message_count, "message_count")
+    validate_counter(conversation.total_tokens, "total_tokens")
+    validate_ttl(conversation.ttl)
+    validate_extra_fields(conversation.model_extra, "conversation")
+    return conversation
+
+
+def validate_text(value: object, what: str) -> str:
+    """A string of valid Unicode scalar values (no lone surrogate), so every store can encode
+    it as UTF-8."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a string, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"{what} is not valid Unicode text") from exc
+    return value
+
+
+def validate_optional_text(value: object, what: str) -> str | None:
+    return None if value is None else validate_text(value, what)
+
+
+def validate_tool_calls(tool_calls: object) -> list[ToolCall] | None:
+    """None, or a list of tool calls in OpenAI's shape: `{"id": str, "type": str, "function":
+    {"name": str, "arguments": str}}`; extra fields must be JSON."""
+    if tool_calls is None:
+        return None
+    if isinstance(tool_calls, str | bytes | Mapping) or not isinstance(tool_calls, Sequence):
+        raise InvalidInputError(
+            f"tool_calls must be a list of tool calls, not {type(tool_calls).__name__}"
+        )
+    checked = [_tool_call(call) for call in tool_calls]
+    return checked or None
+
+
+def _tool_call(call: object) -> ToolCall:
+    if not isinstance(call, ToolCall | Mapping):
+        raise InvalidInputError(f"tool_calls items must be objects, not {type(call).__name__}")
+    try:
+        parsed = ToolCall.model_validate(call, strict=True) if isinstance(call, Mapping) else call
+    except ValidationError as exc:
+        raise InvalidInputError(f"tool_calls item is malformed: {exc}") from exc
+    _check_json(parsed.model_dump(), what="tool_calls", depth=0, seen=set())
+    return parsed
+
+
+def validate_extra_fields(extra: Mapping[str, Any] | None, what: str) -> None:
+    """Fields a document carries beyond the model's (kept on save): JSON within our limits."""
+    if extra:
+        _check_json(dict(extra), what=f"{what} fields", depth=0, seen=set())
+
+
+def validate_timestamp(value: datetime, what: str) -> datetime:
+    """A UTC instant whose year has four digits (MIN_YEAR..MAX_YEAR), as stored strings need."""
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise InvalidInputError(f"{what} must be in the years {MIN_YEAR}..{MAX_YEAR}")
+    return value
+
+
+def validate_counter(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SAFE_INTEGER:
+        raise InvalidInputError(f"{what} must be an integer in 0..{MAX_SAFE_INTEGER}")
+    return value
 
 
 def validate_role(role: object) -> str:
@@ -185,15 +297,15 @@ def validate_content(
 def validate_tokens(tokens: object) -> int | None:
     if tokens is None:
         return None
-    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
-        raise InvalidInputError(f"tokens must be a non-negative integer, not {tokens!r}")
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or not 0 <= tokens <= MAX_TOKENS:
+        raise InvalidInputError(f"tokens must be an integer in 0..{MAX_TOKENS}, not {tokens!r}")
     return tokens
 
 
 def validate_title(title: object) -> str | None:
     if title is None:
         return None
-    if not isinstance(title, str) or not title.strip():
+    if not isinstance(title, str) or not validate_text(title, "title").strip():
         raise InvalidInputError("title must be a non-blank string or None")
     if len(title) > MAX_TITLE_CHARS:
         raise InvalidInputError(f"title is longer than {MAX_TITLE_CHARS} characters")
@@ -203,7 +315,7 @@ def validate_title(title: object) -> str | None:
 def validate_summary(summary: object) -> str | None:
     if summary is None:
         return None
-    if not isinstance(summary, str) or not summary.strip():
+    if not isinstance(summary, str) or not validate_text(summary, "summary").strip():
         raise InvalidInputError("summary must be a non-blank string or None")
     if len(summary) > MAX_SUMMARY_CHARS:
         raise InvalidInputError(f"summary is longer than {MAX_SUMMARY_CHARS} characters")
@@ -217,12 +329,13 @@ def validate_archived_filter(archived: object) -> bool | None:
 
 
 def validate_metadata(metadata: object) -> dict[str, JsonValue]:
-    """A JSON object of bounded size and depth, with string keys and no cycles or NaN."""
+    """A JSON object of bounded size and depth (MAX_JSON_DEPTH), with string keys, valid
+    Unicode, integers within MAX_SAFE_INTEGER and no cycles or NaN."""
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):
         raise InvalidInputError(f"metadata must be a mapping, not {type(metadata).__name__}")
-    _check_json(metadata, depth=0, seen=set())
+    _check_json(metadata, what="metadata", depth=0, seen=set())
     encoded = json.dumps(metadata, ensure_ascii=False, allow_nan=False)
     if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
         raise InvalidInputError(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
@@ -230,30 +343,52 @@ def validate_metadata(metadata: object) -> dict[str, JsonValue]:
     return loaded
 
 
-def _check_json(value: Any, *, depth: int, seen: set[int]) -> None:
-    if depth > MAX_METADATA_DEPTH:
-        raise InvalidInputError(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
-    if value is None or isinstance(value, bool | int | str):
+def _check_json(value: Any, *, what: str, depth: int, seen: set[int]) -> None:
+    """Recursion is bounded by MAX_JSON_DEPTH, so a deep value is refused, never overflows."""
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidInputError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+    if value is None or isinstance(value, bool):
         return
-    if isinstance(value, float):
+    if isinstance(value, str):
+        validate_text(value, what)
+    elif isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise InvalidInputError(f"{what} integers must be within ±{MAX_SAFE_INTEGER}")
+    elif isinstance(value, float):
         if not math.isfinite(value):
-            raise InvalidInputError("metadata numbers must be finite")
-        return
-    if isinstance(value, Mapping | list | tuple):
-        if id(value) in seen:
-            raise InvalidInputError("metadata contains a cycle")
-        seen.add(id(value))
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    raise InvalidInputError(f"metadata keys must be strings, not {key!r}")
-                _check_json(item, depth=depth + 1, seen=seen)
-        else:
-            for item in value:
-                _check_json(item, depth=depth + 1, seen=seen)
-        seen.discard(id(value))
-        return
-    raise InvalidInputError(f"metadata value of type {type(value).__name__} is not JSON")
+            raise InvalidInputError(f"{what} numbers must be finite")
+    elif isinstance(value, Mapping | list | tuple):
+        _check_container(value, what=what, depth=depth, seen=seen)
+    else:
+        raise InvalidInputError(f"{what} value of type {type(value).__name__} is not JSON")
+
+
+def _check_container(value: Any, *, what: str, depth: int, seen: set[int]) -> None:
+    if id(value) in seen:
+        raise InvalidInputError(f"{what} contains a cycle")
+    seen.add(id(value))
+    items = value.items() if isinstance(value, Mapping) else enumerate(value)
+    for key, item in items:
+        if isinstance(value, Mapping) and not isinstance(key, str):
+            raise InvalidInputError(f"{what} keys must be strings, not {key!r}")
+        if isinstance(key, str):
+            validate_text(key, f"{what} key")
+        _check_json(item, what=what, depth=depth + 1, seen=seen)
+    seen.discard(id(value))
+
+
+def check_json_depth(value: object, *, limit: int, what: str) -> None:
+    """Refuse `value` nested deeper than `limit`, without recursion (a deep or cyclic input
+    of any size is an InvalidInputError, never a RecursionError)."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise InvalidInputError(f"{what} is nested deeper than {limit} levels")
+        if isinstance(item, Mapping):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((child, depth + 1) for child in item)
 
 
 def validate_metadata_keys(keys: object) -> tuple[str, ...]:
@@ -263,12 +398,13 @@ def validate_metadata_keys(keys: object) -> tuple[str, ...]:
     for key in keys:
         if not isinstance(key, str):
             raise InvalidInputError(f"metadata keys must be strings, not {key!r}")
+        validate_text(key, "metadata key")
     return tuple(keys)
 
 
 def validate_etag(etag: object) -> str | None:
     """None (write unconditionally) or a version tag as a load returned it."""
-    if etag is not None and (not isinstance(etag, str) or not etag):
+    if etag is not None and (not isinstance(etag, str) or not validate_text(etag, "etag")):
         raise InvalidInputError("etag must be None or the etag of a loaded conversation")
     return etag
 
@@ -283,7 +419,7 @@ def validate_continuation(token: object) -> str | None:
     """None (first page) or a non-empty token string as a listing returned it."""
     if token is None:
         return None
-    if not isinstance(token, str) or not token or len(token) > 16_384:
+    if not isinstance(token, str) or not token or len(token) > 16_384 or not token.isascii():
         raise InvalidInputError("continuation must be None or a token returned by a listing")
     return token
 
@@ -299,8 +435,7 @@ def validate_window_limits(*limits: object) -> bool:
 def validate_query(query: object) -> str:
     """A search query of at most MAX_QUERY_CHARS with 1 to MAX_QUERY_TERMS terms
     (`search.search_terms`)."""
-    if not isinstance(query, str):
-        raise InvalidInputError(f"search query must be a string, not {type(query).__name__}")
+    query = validate_text(query, "search query")
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidInputError(f"search query is longer than {MAX_QUERY_CHARS} characters")
     terms = search_terms(query)
@@ -311,12 +446,13 @@ def validate_query(query: object) -> str:
     return query
 
 
-def validate_ttl(ttl: object) -> int | None:
-    """Seconds to keep a conversation after its last write, or None for no expiry."""
+def validate_ttl(ttl: object, what: str = "ttl") -> int | None:
+    """Seconds to keep a conversation after its last write (or a share link after it is
+    made), or None for no expiry."""
     if ttl is None:
         return None
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= MAX_TTL_SECONDS:
-        raise InvalidInputError(f"ttl must be None or whole seconds in 1..{MAX_TTL_SECONDS}")
+        raise InvalidInputError(f"{what} must be None or whole seconds in 1..{MAX_TTL_SECONDS}")
     return ttl
 
 
@@ -344,15 +480,19 @@ def validate_import_size(data: str | bytes) -> None:
         raise InvalidInputError(f"import is larger than {MAX_IMPORT_BYTES} bytes")
 
 
-def validate_document(document: object, number: int) -> Conversation:
-    """Import document #`number` as a conversation whose counters count the messages it holds.
+def validate_document(document: object, number: int, *, max_content_bytes: int) -> Conversation:
+    """Import document #`number` as a conversation within the limits of the calls that write
+    one (`validate_conversation`), whose counters count the messages it holds.
 
     Raises InvalidInputError for a non-object, an invalid document or a repeated message id.
     """
     if not isinstance(document, dict):
         raise InvalidInputError(f"import document #{number} is not a JSON object")
     try:
-        conversation = Conversation.model_validate(document)
+        check_json_depth(document, limit=_DOCUMENT_DEPTH, what=f"import document #{number}")
+        conversation = validate_conversation(
+            Conversation.model_validate(document), max_content_bytes=max_content_bytes
+        )
     except (ValidationError, InvalidInputError) as exc:
         raise InvalidInputError(f"import document #{number} is invalid: {exc}") from exc
     ids = [m.id for m in conversation.messages if m.id is not None]

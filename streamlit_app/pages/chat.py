@@ -7,6 +7,7 @@ from streamlit_app.chat_ui import (
     PageTurn,
     render_header,
     render_messages,
+    render_parked_warning,
     render_share_menu,
     render_toolbar,
     voice_input,
@@ -18,6 +19,7 @@ chat = services.chat_session_or_stop()
 header = st.empty()
 render_header(header, chat)
 slot, share_area = render_toolbar()
+render_parked_warning(chat)
 show_callback_error()
 messages = st.container()  # the new turn is drawn here too, above the voice input
 with messages:

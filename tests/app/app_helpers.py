@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import re
+
 from streamlit.testing.v1 import AppTest
 from streamlit_app import state_keys
+from streamlit_app.identity import IDENTITY_COOKIE, anonymous_customer_id
 
 from conversation_store import Enricher
 
-CID = "anon_0123456789abcdef0123456789abcdef"
+IDENTITY_KEY = "test-identity-key-0123456789abcdef"  # CONVERSATION_STORE_IDENTITY_KEY (conftest)
+SECRET = "S" * 43  # the browser secret of the visitor most tests play
+CID = anonymous_customer_id(SECRET, IDENTITY_KEY.encode())  # ... and their stored customer id
 WAIT = 10  # seconds: a bound on waiting for the enricher's thread, never asserted on
+_COOKIE_WRITE = re.compile(rf"{IDENTITY_COOKIE}=([A-Za-z0-9_-]+);")
+
+
+def in_browser(at: AppTest, secret: str | None) -> AppTest:
+    """`at` as a browser holding `secret` in its cookie (None: a browser without one)."""
+    at.session_state[state_keys.COOKIES] = {} if secret is None else {IDENTITY_COOKIE: secret}
+    return at
+
+
+def cookie_written(at: AppTest) -> str | None:
+    """The secret the page's script tells the browser to keep, as a browser would run it."""
+    written = [
+        match.group(1)
+        for element in at.get("html")
+        for match in _COOKIE_WRITE.finditer(element.proto.body)
+    ]
+    assert len(written) <= 1, written
+    return written[0] if written else None
 
 
 def send(at: AppTest, text: str) -> AppTest:

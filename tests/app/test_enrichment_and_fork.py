@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app_helpers import CID, chat_texts, conversation_ids, open_buttons, send, settle
+from app_helpers import CID, SECRET, chat_texts, conversation_ids, open_buttons, send, settle
 from streamlit.testing.v1 import AppTest
 
 from conversation_store import ConversationKey, ConversationManager, MemoryStore, SQLiteStore
@@ -15,7 +15,7 @@ AppFactory = Callable[..., AppTest]
 
 def test_the_page_leaves_titles_to_the_enricher(open_app: AppFactory) -> None:
     store = MemoryStore()
-    at = send(open_app(cid=CID, store=store, enrich=False), "Plan a trip to Tokyo")
+    at = send(open_app(SECRET, store=store, enrich=False), "Plan a trip to Tokyo")
     at = at.run()
     assert open_buttons(at) == ["New conversation"]
     assert at.title[0].value == "New conversation"
@@ -24,7 +24,7 @@ def test_the_page_leaves_titles_to_the_enricher(open_app: AppFactory) -> None:
 
 
 def test_title_then_summary_appear_after_enough_turns(open_app: AppFactory) -> None:
-    at = settle(send(open_app(cid=CID), "Plan a trip to Tokyo. In spring."))
+    at = settle(send(open_app(SECRET), "Plan a trip to Tokyo. In spring."))
     assert at.title[0].value == "Plan a trip to Tokyo. In spring."
     assert open_buttons(at) == ["Plan a trip to Tokyo. In spring."]
     at = settle(send(send(at, "What about Kyoto? Two days."), "Book a hotel."))
@@ -41,14 +41,14 @@ def test_a_summary_shows_when_a_conversation_is_opened(open_app: AppFactory) -> 
     manager.add_message_to_conversation(conversation, "user", "hi")
     manager.save_conversation(conversation)
     manager.set_summary(conversation.id, CID, "A greeting, nothing more.")
-    at = open_app(cid=CID, store=store)
+    at = open_app(SECRET, store=store)
     assert "A greeting, nothing more." not in [c.value for c in at.main.caption]
     at = at.sidebar.button(key=f"open_{conversation.id}").click().run()
     assert "A greeting, nothing more." in [c.value for c in at.main.caption]
 
 
 def test_fork_from_a_message_opens_the_fork(open_app: AppFactory) -> None:
-    at = settle(send(send(open_app(cid=CID), "first question"), "second question"))
+    at = settle(send(send(open_app(SECRET), "first question"), "second question"))
     [original] = conversation_ids(at)
     fork_buttons = [b for b in at.main.button if b.key and b.key.startswith("fork_")]
     assert len(fork_buttons) == 4  # one per shown message
@@ -71,7 +71,7 @@ def test_fork_from_a_message_opens_the_fork(open_app: AppFactory) -> None:
 
 def test_fork_of_a_deleted_conversation_is_reported(open_app: AppFactory) -> None:
     store = MemoryStore()
-    at = send(open_app(cid=CID, store=store), "soon gone")
+    at = send(open_app(SECRET, store=store), "soon gone")
     [conversation_id] = conversation_ids(at)
     store.delete_conversation(ConversationKey(CID, conversation_id))
     fork = next(b for b in at.main.button if b.key and b.key.startswith("fork_"))
@@ -85,7 +85,7 @@ def message_keys(at: AppTest, prefix: str) -> list[str]:
 
 
 def test_edit_a_message_in_place(open_app: AppFactory, db_path) -> None:
-    at = send(open_app(cid=CID), "teh typo")
+    at = send(open_app(SECRET), "teh typo")
     at = at.run()  # a later run: every message drawn with its menu
     [user_edit, _] = message_keys(at, "edit_")
     message_id = user_edit.removeprefix("edit_")
@@ -103,7 +103,7 @@ def test_edit_a_message_in_place(open_app: AppFactory, db_path) -> None:
 
 
 def test_a_blank_edit_is_refused_and_cancel_leaves_the_text(open_app: AppFactory) -> None:
-    at = send(open_app(cid=CID), "keep this").run()
+    at = send(open_app(SECRET), "keep this").run()
     [user_edit, _] = message_keys(at, "edit_")
     message_id = user_edit.removeprefix("edit_")
     at = at.main.button(key=user_edit).click().run()
@@ -115,7 +115,7 @@ def test_a_blank_edit_is_refused_and_cancel_leaves_the_text(open_app: AppFactory
 
 
 def test_delete_a_message(open_app: AppFactory) -> None:
-    at = send(open_app(cid=CID), "one")
+    at = send(open_app(SECRET), "one")
     at = send(at, "two").run()
     deletes = message_keys(at, "delete_message_")
     assert len(deletes) == 4

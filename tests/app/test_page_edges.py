@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from app_helpers import CID, SECRET, cookie_written, in_browser
 from streamlit.testing.v1 import AppTest
 from streamlit_app import services, state_keys
 
@@ -13,7 +14,6 @@ from conversation_store import ConversationKey, ConversationManager, MemoryStore
 
 AppFactory = Callable[..., AppTest]
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py")
-CID = "anon_0123456789abcdef0123456789abcdef"
 
 
 def send(at: AppTest, text: str) -> AppTest:
@@ -46,7 +46,7 @@ def test_signed_in_user_is_the_customer() -> None:
     at.session_state[state_keys.MANAGER] = ConversationManager(store)
     at.user = {"is_logged_in": True, "oid": "oid-123", "name": "Ada"}
     at = send(at.run(), "signed in")
-    assert "cid" not in at.query_params
+    assert "cid" not in at.query_params and cookie_written(at) is None
     assert len(store.list_conversations(customer_id="oid-123", limit=5).items) == 1
     assert any("Signed in as Ada" in c.value for c in at.sidebar.caption)
 
@@ -57,7 +57,7 @@ def test_injected_responder_streams_and_is_recorded() -> None:
     at = AppTest.from_file(APP, default_timeout=20)
     at.session_state[state_keys.MANAGER] = ConversationManager(store)
     at.session_state[state_keys.RESPONDER] = responder
-    at.query_params["cid"] = CID
+    in_browser(at, SECRET)
     at = send(send(at.run(), "one"), "two")
     assert responder.histories == [["one"], ["one", "Hello, world", "two"]]
     [summary] = store.list_conversations(customer_id=CID, limit=5).items
@@ -71,7 +71,7 @@ def test_a_failing_model_keeps_the_question_and_shows_an_error() -> None:
     at = AppTest.from_file(APP, default_timeout=20)
     at.session_state[state_keys.MANAGER] = ConversationManager(store)
     at.session_state[state_keys.RESPONDER] = BrokenResponder()
-    at.query_params["cid"] = CID
+    in_browser(at, SECRET)
     at = send(at.run(), "are you there?")
     assert not at.exception
     assert any("could not answer" in e.value for e in at.error)
@@ -93,7 +93,7 @@ def test_a_broken_store_setting_shows_an_error_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch, fresh_process_cache: None
 ) -> None:
     monkeypatch.delenv("COSMOSDB_ENDPOINT", raising=False)
-    monkeypatch.setenv("CONVERSATION_STORE_URL", "postgres://nowhere")
+    monkeypatch.setenv("CONVERSATION_STORE_URL", "mysql://nowhere")  # no such store
     at = AppTest.from_file(APP, default_timeout=20).run()
     assert not at.exception
     assert any("could not be opened" in e.value for e in at.error)
@@ -116,7 +116,7 @@ def test_insights_page() -> None:
     store = MemoryStore()
     at = AppTest.from_file(APP, default_timeout=20)
     at.session_state[state_keys.MANAGER] = ConversationManager(store)
-    at.query_params["cid"] = CID
+    in_browser(at, SECRET)
     at = at.run().switch_page("pages/insights.py").run()
     assert any("No saved conversations" in i.value for i in at.info)
     at = at.switch_page("pages/chat.py").run()
@@ -139,7 +139,7 @@ def test_insights_totals_count_every_conversation_not_only_the_charted_ones() ->
         manager.save_conversation(doc)
     at = AppTest.from_file(APP, default_timeout=30)
     at.session_state[state_keys.MANAGER] = manager
-    at.query_params["cid"] = CID
+    in_browser(at, SECRET)
     at = at.run().switch_page("pages/insights.py").run()
 
     assert not at.exception

@@ -4,9 +4,10 @@ archive."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
-from app_helpers import CID, chat_texts, conversation_ids, open_buttons, send, settle
+from app_helpers import CID, SECRET, chat_texts, conversation_ids, open_buttons, send, settle
 from streamlit.testing.v1 import AppTest
 
 from conversation_store import (
@@ -15,13 +16,16 @@ from conversation_store import (
     ConversationManager,
     MemoryStore,
     Message,
+    SQLiteStore,
 )
+from conversation_store import OutboxStore as RealOutboxStore
+from conversation_store.stores.outbox.queue import OutboxQueue
 
 AppFactory = Callable[..., AppTest]
 
 
 def test_rename(open_app: AppFactory) -> None:
-    at = settle(send(open_app(cid=CID), "old title"))
+    at = settle(send(open_app(SECRET), "old title"))
     [button] = [b for b in at.sidebar.button if b.key and b.key.startswith("open_")]
     conversation_id = button.key.removeprefix("open_")
     at.sidebar.text_input(key=f"title_{conversation_id}").set_value("New title")
@@ -31,7 +35,7 @@ def test_rename(open_app: AppFactory) -> None:
 
 
 def test_delete_asks_for_confirmation(open_app: AppFactory) -> None:
-    at = settle(send(open_app(cid=CID), "doomed"))
+    at = settle(send(open_app(SECRET), "doomed"))
     conversation_id = next(
         b.key for b in at.sidebar.button if b.key and b.key.startswith("open_")
     ).removeprefix("open_")
@@ -53,7 +57,7 @@ def test_groups_and_load_more(open_app: AppFactory) -> None:
         conversation = manager.create_conversation_document(CID, "s", title=f"chat {number}")
         manager.add_message_to_conversation(conversation, "user", "hi")
         manager.save_conversation(conversation)
-    at = open_app(cid=CID, store=store)
+    at = open_app(SECRET, store=store)
     assert [h.value for h in at.sidebar.subheader] == ["Today"]
     assert len(open_buttons(at)) == 20
     at = at.sidebar.button(key="load_more").click().run()
@@ -66,7 +70,7 @@ def test_groups_and_load_more(open_app: AppFactory) -> None:
 def test_search_is_always_there_and_a_hit_opens_its_conversation(
     open_app: AppFactory, store_kind: str
 ) -> None:
-    at = open_app(cid=CID, store=MemoryStore() if store_kind == "memory" else None)
+    at = open_app(SECRET, store=MemoryStore() if store_kind == "memory" else None)
     at = send(at, "pandas are bears")
     at = at.sidebar.button(key="new_conversation").click().run()
     at = settle(send(at, "koalas are not"))
@@ -83,14 +87,14 @@ def test_search_is_always_there_and_a_hit_opens_its_conversation(
 
 
 def test_an_unusable_query_is_explained_not_raised(open_app: AppFactory) -> None:
-    at = open_app(cid=CID, store=MemoryStore())
+    at = open_app(SECRET, store=MemoryStore())
     at = at.sidebar.text_input(key="search_query").set_value("x" * 5000).run()
     assert not at.exception
     assert any(c.value.startswith("Search failed:") for c in at.sidebar.caption)
 
 
 def test_archive_show_archived_and_unarchive(open_app: AppFactory) -> None:
-    at = send(open_app(cid=CID), "keep me")
+    at = send(open_app(SECRET), "keep me")
     at = at.sidebar.button(key="new_conversation").click().run()
     at = settle(send(at, "put me away"))
     archived_id, kept_id = conversation_ids(at)
@@ -110,7 +114,7 @@ def test_archive_show_archived_and_unarchive(open_app: AppFactory) -> None:
 
 
 def test_export_downloads_only_for_a_stored_conversation(open_app: AppFactory) -> None:
-    at = open_app(cid=CID)
+    at = open_app(SECRET)
     assert not at.get("download_button")
     at = send(at, "export me")
     buttons = {b.proto.label: b for b in at.get("download_button")}
@@ -131,10 +135,30 @@ class OutboxStore(MemoryStore):
 
 
 def test_status_line_shows_pending_writes(open_app: AppFactory) -> None:
-    at = send(
-        open_app(cid=CID, store=OutboxStore()), "first"
-    )  # created: pending count from the store
+    at = send(open_app(SECRET, store=OutboxStore()), "first")  # created: the store's count
     at = send(at, "second")
     assert [c.value for c in at.main.caption if "pending" in c.value] == [
         "Saving locally — 2 pending"
     ]
+
+
+def test_parked_writes_are_reported_with_the_command_that_lists_them(
+    open_app: AppFactory, tmp_path: Path
+) -> None:
+    outbox = RealOutboxStore(
+        SQLiteStore(tmp_path / "primary.db"), OutboxQueue(tmp_path / "outbox.db"), background=False
+    )
+    at = send(open_app(SECRET, store=outbox), "saved")
+    assert not at.main.warning
+    # A write accepted earlier that the store then refuses for good: its conversation is gone.
+    message = Message(id="m_parked", role="user", content="lost?")
+    gone = ConversationKey(CID, "c_gone")
+    queue = OutboxQueue(tmp_path / "outbox.db")  # another handle on the outbox file
+    queue.put(gone, "append", {"messages": [message.model_dump(mode="json")]})
+    queue.close()
+    outbox.flush()
+    at = at.run()
+    assert [w.value for w in at.main.warning] == [
+        "1 write could not be saved — run `conversation-store outbox list`"
+    ]
+    outbox.close()

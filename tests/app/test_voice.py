@@ -13,6 +13,7 @@ import wave
 from pathlib import Path
 
 import pytest
+from app_helpers import CID, SECRET, in_browser
 from streamlit.testing.v1 import AppTest
 from streamlit_app import state_keys
 from streamlit_app.transcribers import PocketSphinxTranscriber
@@ -20,7 +21,6 @@ from streamlit_app.transcribers import PocketSphinxTranscriber
 from conversation_store import ConversationKey, ConversationManager, MemoryStore
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py")
-CID = "anon_0123456789abcdef0123456789abcdef"
 PHRASE = "one two three four five"
 DIGITS = set(PHRASE.split())
 
@@ -70,7 +70,7 @@ def test_a_recording_becomes_a_stored_message(
     at = AppTest.from_file(APP, default_timeout=30)
     at.session_state[state_keys.MANAGER] = ConversationManager(store)
     at.session_state[state_keys.TRANSCRIBER] = transcriber
-    at.query_params["cid"] = CID
+    in_browser(at, SECRET)
     at = at.run()
     at = at.audio_input(key="voice_input_0").set_value(("voice.wav", spoken_wav, "audio/wav")).run()
     assert not at.exception

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cli_support import Cli, clean_env, run_cli, seed_plain_conversation, stored_documents, url
+from cli_support import (
+    CLI_TIMEOUT,
+    MODULE,
+    Cli,
+    clean_env,
+    run_cli,
+    seed_plain_conversation,
+    stored_documents,
+    url,
+)
 
 from conversation_store import Conversation, ConversationManager, SQLiteStore
 
@@ -198,25 +210,16 @@ def test_cleanup_deletes_conversations_idle_for_n_days(cli: Cli, seeded: Seeded)
         only_bob.stdout
         == "deleted 1 conversation(s) of customer 'bob': idle for 30 days or expired\n"
     )
-    everyone = cli("--store", url(path), "cleanup", "--days", "30")
-    assert everyone.stdout == "deleted 1 conversation(s): idle for 30 days or expired\n"
+    everyone = cli("--store", url(path), "cleanup", "--days", "30", "--yes")
+    assert everyone.stdout.splitlines() == [
+        "to delete: 1 conversation(s) of 1 customer(s): 'alice'",
+        f"  alice/{old_alice}",
+        "deleted 1 conversation(s): idle for 30 days or expired",
+    ]
 
     remaining = {key[1] for key in stored_documents(path)}
     assert len(remaining) == 3 and not remaining & {old_alice, old_bob}
     assert cli("--store", url(path), "cleanup", "--days", "-1").returncode == 2
-
-
-def test_delete_customer_needs_yes(cli: Cli, seeded: Seeded) -> None:
-    path, _ = seeded
-    refused = cli("--store", url(path), "delete-customer", "--customer", "alice")
-    assert refused.returncode == 2
-    assert "add --yes to confirm" in refused.stderr
-    assert len(stored_documents(path)) == 3
-
-    done = cli("--store", url(path), "delete-customer", "--customer", "alice", "--yes")
-
-    assert (done.returncode, done.stdout) == (0, "deleted 2 conversation(s) of customer 'alice'\n")
-    assert [key[0] for key in stored_documents(path)] == ["bob"]
 
 
 # -- choosing the store, and usage errors ---------------------------------------------------
@@ -237,7 +240,7 @@ def test_without_store_the_environment_decides(cli: Cli, seeded: Seeded, tmp_pat
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--store", "postgres://x", "stats"], "a store is 'cosmos' or sqlite:///path"),
+        (["--store", "mysql://x", "stats"], "store URL 'mysql://x'"),
         (["--store", "cosmos", "stats"], "the store 'cosmos' needs COSMOSDB_ENDPOINT"),
         (["stats", "--customer", "a/b"], "customer id"),
         (["export"], "the following arguments are required: --customer"),
@@ -261,3 +264,106 @@ def test_the_installed_script_runs(tmp_path: Path, seeded: Seeded) -> None:
     args = ("--store", url(path), "stats", "--json")
     done = run_cli(*args, env=clean_env(), cwd=tmp_path, program=[str(script)])
     assert (done.returncode, json.loads(done.stdout)["conversations"]) == (0, 3)
+
+
+# -- what an operator sees (issue 18, finding 12) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["export", "--customer", "alcie"],
+        ["export", "--customer", "alcie", "--output", "alcie.json"],
+        ["search", "--customer", "alcie", "tokyo"],
+        ["stats", "--customer", "alcie"],
+        ["stats", "--customer", "alcie", "--json"],
+    ],
+)
+def test_a_customer_without_conversations_is_not_found(
+    cli: Cli, seeded: Seeded, tmp_path: Path, args: list[str]
+) -> None:
+    path, _ = seeded
+    done = cli("--store", url(path), *args)
+    assert (done.returncode, done.stdout) == (3, "")
+    assert done.stderr == "error: no conversations for customer 'alcie'\n"
+    assert not (tmp_path / "alcie.json").exists()
+
+
+def test_a_search_without_hits_of_a_known_customer_is_not_an_error(
+    cli: Cli, seeded: Seeded
+) -> None:
+    path, _ = seeded
+    done = cli("--store", url(path), "search", "--customer", "bob", "zebra")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "0 message(s) found\n")
+
+
+def test_a_bad_role_is_one_clear_line(cli: Cli, tmp_path: Path) -> None:
+    document = {"id": "c_1", "customer_id": "a", "messages": [{"role": "robot", "content": "x"}]}
+    done = cli("--store", url(tmp_path / "t.db"), "import", "-", stdin=json.dumps(document))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("error: import document #0 is invalid: messages.0.role: ")
+    assert "'robot'" in done.stderr and "pydantic" not in done.stderr
+
+
+def test_output_into_a_missing_folder_is_invalid_input(
+    cli: Cli, seeded: Seeded, tmp_path: Path
+) -> None:
+    path, _ = seeded
+    done = cli("--store", url(path), "export", "--customer", "bob", "--output", "no/such/b.json")
+    assert (done.returncode, done.stderr) == (
+        2,
+        "error: cannot write no/such/b.json: no folder no/such\n",
+    )
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_reader_that_leaves_early_gets_no_broken_pipe_message(
+    seeded: Seeded, tmp_path: Path
+) -> None:
+    path, _ = seeded
+    with ConversationManager(SQLiteStore(path), owns_store=True) as manager:
+        seed_plain_conversation(manager, "bob", ["word " * 2000 for _ in range(40)])  # ~400 KB
+    export = shlex.join([*MODULE, "--store", url(path), "export", "--customer", "bob"])
+    script = f"set -o pipefail; {export} | head -c 100 >/dev/null"
+    done = subprocess.run(
+        ["bash", "-c", script],
+        env=clean_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+    )
+    assert (done.returncode, done.stderr) == (141, "")
+    reader, writer = os.pipe()
+    os.close(reader)  # gone before the first byte
+    closed = subprocess.run(
+        [*MODULE, "--store", url(path), "stats"],
+        stdout=writer,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+        cwd=tmp_path,
+        text=True,
+        timeout=CLI_TIMEOUT,
+    )
+    os.close(writer)
+    assert (closed.returncode, closed.stderr) == (141, "")
+
+
+def test_the_stats_table_cuts_long_customer_ids_and_json_keeps_them(
+    cli: Cli, seeded: Seeded
+) -> None:
+    path, _ = seeded
+    long_id = "customer_" + "x" * 60
+    with ConversationManager(SQLiteStore(path), owns_store=True) as manager:
+        seed_plain_conversation(manager, long_id, ["a", "b", "c", "d"])
+    done = cli("--store", url(path), "stats")
+    lines = done.stdout.splitlines()
+    header = next(
+        line for line in lines if line.split() == ["customer", "conversations", "messages"]
+    )
+    row = next(line for line in lines if line.strip().startswith("customer_x"))
+    assert row.split() == ["customer_" + "x" * 19 + "…", "1", "4"]  # 29 characters
+    assert len(row) == len(header)  # the columns still line up
+    whole = json.loads(cli("--store", url(path), "stats", "--json").stdout)
+    assert long_id in {c["customer_id"] for c in whole["most_active_customers"]}

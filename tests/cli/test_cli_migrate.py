@@ -211,6 +211,59 @@ def test_migrate_sqlite_to_cosmos_is_idempotent(
     assert (stats.returncode, json.loads(stats.stdout)["conversations"]) == (0, 5)
 
 
+@pytest.mark.cosmos
+def test_migrate_back_from_cosmos_into_a_new_sqlite_file(
+    cli: Cli, seeded: Seeded, tmp_path: Path, cosmos_container: tuple[CosmosTarget, str]
+) -> None:
+    source, _ = seeded
+    target, container = cosmos_container
+    env = {
+        "COSMOSDB_ENDPOINT": target.endpoint,
+        "COSMOSDB_KEY": target.key,
+        "COSMOSDB_DATABASE": TEST_DATABASE,
+        "COSMOSDB_AIConversations_CONTAINER": container,
+        "COSMOSDB_INSECURE_EMULATOR_TLS": "false" if target.verify_tls else "true",
+    }
+    assert migrate(cli, source, "cosmos", **env)[0] == 0
+    back = tmp_path / "back.db"
+
+    done = cli("migrate", "--from", "cosmos", "--to", url(back), **env)
+
+    assert (done.returncode, done.stdout) == (
+        0,
+        f"migrate cosmos -> {url(back)}: {summary(created=3)}\n",
+    )
+    assert stored_documents(back) == stored_documents(source)
+
+
+@pytest.mark.postgres
+def test_migrate_sqlite_to_postgresql_and_back(
+    cli: Cli, seeded: Seeded, tmp_path: Path, postgres_url: str
+) -> None:
+    source, _ = seeded
+    back = tmp_path / "back.db"
+
+    there = migrate(cli, source, postgres_url)
+    again = migrate(cli, source, postgres_url)
+    home = cli("migrate", "--from", postgres_url, "--to", url(back))
+
+    assert (there[0], summary(created=3) in there[1]) == (0, True), there[2]
+    assert (again[0], summary(unchanged=3) in again[1]) == (0, True)
+    assert (home.returncode, summary(created=3) in home.stdout) == (0, True), home.stderr
+    assert stored_documents(back) == stored_documents(source)
+    stats = cli("--store", postgres_url, "stats", "--json")
+    assert (stats.returncode, json.loads(stats.stdout)["conversations"]) == (0, 3)
+
+
+def test_any_store_url_the_settings_open_is_a_migration_end(cli: Cli, seeded: Seeded) -> None:
+    """The URL is the settings' to open: `memory://` here (a new empty store each time)."""
+    source, _ = seeded
+    code, out, _ = migrate(cli, source, "memory://")
+    assert (code, out) == (0, f"migrate {url(source)} -> memory://: {summary(created=3)}\n")
+    unknown = migrate(cli, source, "mysql://db/x")
+    assert (unknown[0], "'mysql://db/x'" in unknown[2]) == (2, True)
+
+
 def run_with_tty_stderr(args: list[str], cwd: Path) -> tuple[int, str]:
     """Run the CLI with stderr on a pseudo-terminal, as in an operator's shell; returns the
     exit code and what the terminal showed."""

@@ -11,7 +11,9 @@ import pytest
 
 import conversation_store as sync_api
 from conversation_store import aio
+from conversation_store.aio.postgres import PostgresStore as AsyncPostgresStore
 from conversation_store.stores.cosmos.store import CosmosStore as SyncCosmosStore
+from conversation_store.stores.postgres.store import PostgresStore as SyncPostgresStore
 from support.cosmos_fixtures import TEST_DATABASE, TEST_LIMITS, CosmosTarget, fresh_container
 
 Call = Callable[..., Awaitable[Any]]
@@ -26,6 +28,7 @@ SYNC_ONLY = {
     "cleanup_old_conversations",
     "get_stats",
     "pending_count",  # the outbox is sync-only
+    "parked_count",
 }
 
 
@@ -42,6 +45,7 @@ def _public_methods(cls: type) -> list[str]:
     [
         (sync_api.ConversationManager, aio.ConversationManager),
         (SyncCosmosStore, aio.CosmosStore),
+        (SyncPostgresStore, AsyncPostgresStore),
         (sync_api.SQLiteStore, aio.SQLiteStore),
         (sync_api.MemoryStore, aio.MemoryStore),
     ],
@@ -119,6 +123,11 @@ async def _scenario(call: Call) -> list[Any]:
     trace.append((await call("load_conversation", conversation_id, "alice")).message_count)
     await call("delete_conversation", conversation_id, "alice")
     await call("delete_conversation", conversation_id, "alice")
+    moving = await call("create_conversation_document", "alice", "s1", title="Moving")
+    await call("add_message_to_conversation", moving, "user", "Move me", tokens=2)
+    await call("save_conversation", moving)
+    trace.append(await call("move_customer_data", "alice", "bob"))
+    trace.append((await call("load_conversation", moving.id, "bob")).to_document())
     trace.append((await call("get_recent_conversations", "alice")).items)
     return trace
 

@@ -48,6 +48,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "COSMOSDB_ENDPOINT": "",  # never a developer's real account, whatever .env says
         "AZURE_OPENAI_ENDPOINT": "",
         "AZURE_SPEECH_KEY": "",
+        "CONVERSATION_STORE_IDENTITY_KEY": "",  # so the key is kept in identity.key beside e2e.db
     }
     command = [
         sys.executable,

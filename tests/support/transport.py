@@ -7,6 +7,7 @@ after the server applied the write (the "timeout after the write landed" case).
 
 from __future__ import annotations
 
+import random
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,7 +22,8 @@ FaultKind = Literal["status", "refuse", "lose_response"]
 
 @dataclass
 class Fault:
-    """Hit the next `times` requests whose method and URL match."""
+    """Hit the next `times` requests whose method and URL match; with `rate` below 1, each
+    matching request only with that probability (drawn from `seed`, so a run repeats)."""
 
     kind: FaultKind
     method: str | None = None
@@ -29,11 +31,25 @@ class Fault:
     times: int = 1
     status: int = 503
     headers: dict[str, str] = field(default_factory=dict)
+    rate: float = 1.0
+    seed: int = 0
+    batches_only: bool = False  # only transactional batches (queries POST to the same URL)
+    hits: int = 0
+    _draws: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._draws = random.Random(self.seed)
 
     def matches(self, request: HttpRequest) -> bool:
-        return (self.method is None or request.method == self.method) and (
-            self.url_contains is None or self.url_contains in request.url
+        return (
+            (self.method is None or request.method == self.method)
+            and (self.url_contains is None or self.url_contains in request.url)
+            and (not self.batches_only or _is_batch(request))
         )
+
+    def strikes(self) -> bool:
+        """Whether this matching request is hit (the caller holds the transport's lock)."""
+        return self._draws.random() < self.rate
 
 
 @dataclass(frozen=True)
@@ -84,8 +100,9 @@ class RecordingTransport(RequestsTransport):
     def _take_fault(self, request: HttpRequest) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.times > 0 and fault.matches(request):
+                if fault.times > 0 and fault.matches(request) and fault.strikes():
                     fault.times -= 1
+                    fault.hits += 1
                     return fault
         return None
 
@@ -98,10 +115,15 @@ class RecordingTransport(RequestsTransport):
         fault: FaultKind | None,
     ) -> None:
         with self._lock:
-            batch = request.headers.get("x-ms-cosmos-is-batch-request", "").lower() == "true"
             self.records.append(
-                Recorded(request.method, request.url, size, received, status, fault, batch)
+                Recorded(
+                    request.method, request.url, size, received, status, fault, _is_batch(request)
+                )
             )
+
+
+def _is_batch(request: HttpRequest) -> bool:
+    return request.headers.get("x-ms-cosmos-is-batch-request", "").lower() == "true"
 
 
 def _body_size(request: HttpRequest) -> int:

@@ -3,8 +3,10 @@ storing the Message as built; a turn shows itself through a TurnView."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from conversation_store import (
     MemoryStore,
     Message,
     MessageNotFoundError,
+    ShareLinkNotFoundError,
     SQLiteStore,
     StoreUnavailableError,
     ToolCall,
@@ -151,13 +154,28 @@ def test_share_then_unshare(chat: ChatSession) -> None:
     assert not chat.is_shared
     token = chat.share()
     assert chat.is_shared and chat.share_token == token
-    assert chat.manager.open_shared_conversation(token).id == chat.conversation_id
+    shared = chat.manager.open_shared_conversation(token)
+    assert [m.content for m in shared.messages] == ["shared"]
     chat.open(chat.conversation_id)  # reloaded: the link is not known, the share is
     assert chat.share_token is None and chat.is_shared
     chat.unshare()
     assert not chat.is_shared
-    with pytest.raises(ConversationNotFoundError):
+    with pytest.raises(ShareLinkNotFoundError):
         chat.manager.open_shared_conversation(token)
+
+
+def test_a_link_can_expire_and_a_new_one_replaces_it(chat: ChatSession, store: MemoryStore) -> None:
+    chat.record("user", "for a day")
+    never = chat.share()
+    daily = chat.share(expires_in=86_400)
+    assert [m.content for m in chat.manager.open_shared_conversation(daily).messages] == [
+        "for a day"
+    ]
+    link = store.get_share_link(hashlib.sha256(daily.encode()).hexdigest())
+    assert link is not None and link.expires_at is not None
+    assert link.expires_at - link.created_at == timedelta(days=1)
+    with pytest.raises(ShareLinkNotFoundError):
+        chat.manager.open_shared_conversation(never)
 
 
 def test_fork_opens_a_copy_up_to_the_message(chat: ChatSession, store: MemoryStore) -> None:

@@ -1,4 +1,4 @@
-"""Share links: the app's address and the token only, never the sharer's `?cid=`."""
+"""Share links: the app's address and the token only, no other query parameter."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
-"""The save status line honours AppendResult.pending and a store's pending count."""
+"""The save status line honours AppendResult.pending and a store's pending count; parked
+writes get their own warning."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from streamlit_app.status import SAVED, save_status
+from streamlit_app.status import SAVED, parked_status, save_status
 
 from conversation_store import ConversationManager, MemoryStore, OutboxStore, SQLiteStore
 from conversation_store.stores.outbox.queue import OutboxQueue
@@ -34,3 +35,9 @@ def test_pending_count_only_from_stores_with_an_outbox(tmp_path: Path) -> None:
     )
     with ConversationManager(outbox, owns_store=True) as manager:
         assert manager.pending_count() == 0
+
+
+def test_parked_writes_are_counted_and_point_to_the_cli() -> None:
+    assert parked_status(None) is None and parked_status(0) is None
+    assert parked_status(1) == "1 write could not be saved — run `conversation-store outbox list`"
+    assert parked_status(3) == "3 writes could not be saved — run `conversation-store outbox list`"

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conversation_store import Conversation, Message
-from conversation_store.models import ROLES
+from conversation_store.models import ROLES, format_timestamp
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)
 json_values = st.recursive(
@@ -62,6 +62,15 @@ def test_conversation_round_trips_through_json(conversation: Conversation) -> No
 def test_timestamps_are_utc_with_z_and_sort_as_instants(moment: datetime) -> None:
     document = Message(role="user", content="x", timestamp=moment).model_dump(mode="json")
     assert document["timestamp"].endswith("Z") and len(document["timestamp"]) == 27
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_every_timestamp_is_written_with_four_year_digits(moment: datetime) -> None:
+    written = format_timestamp(moment)
+
+    assert len(written) == 27 and written[4] == "-" and written.endswith("Z")
+    assert written[:4] == f"{moment.year:04d}"
+    assert datetime.fromisoformat(written) == moment
 
 
 def test_seed_document_keeps_its_fields_and_gains_counters() -> None:

@@ -26,6 +26,7 @@ from conversation_store.exceptions import (
 )
 from conversation_store.models import Conversation, ConversationKey, HeaderUpdate, Message
 from conversation_store.search import matches, search_terms
+from conversation_store.stores.continuation import encode_continuation
 from conversation_store.stores.sqlite import migrations as sqlite_migrations
 from conversation_store.stores.sqlite import store as sqlite_module
 from conversation_store.stores.sqlite.queries import fts_query
@@ -412,3 +413,50 @@ async def test_async_twin_searches_replaces_and_deletes_customers(tmp_path: Path
         assert [c.id for c in page.items] == ["c_1"]
         assert await store.delete_customer("alice") == 1
         assert await store.delete_customer("alice") == 0
+
+
+# -- values at the edges of what the validation boundary admits --------------------------------
+
+EDGE_TIMES = [
+    datetime(1000, 1, 1, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+]
+SAFE = 2**53 - 1
+
+
+@pytest.mark.parametrize("when", EDGE_TIMES, ids=["year 1000", "year 9999"])
+def test_admitted_edge_values_are_stored_exactly_and_stay_readable(
+    store: SQLiteStore, when: datetime
+) -> None:
+    """The largest integers, token counts, ttl and the 4-digit-year range: every call still
+    answers, and a conversation timed at year 9999 with the longest ttl is live."""
+    metadata = {"max": SAFE, "min": -SAFE, "nested": [SAFE, {"n": -SAFE}]}
+    conversation = _conversation(
+        f"c_{when.year}", "edge", created_at=when, updated_at=when, metadata=metadata
+    )
+    conversation.messages[0].tokens = 2**31 - 1
+    conversation.messages[0].timestamp = when
+    conversation.messages[0].metadata = metadata
+    store.create_conversation(conversation)
+    live = _conversation("c_ttl", "edge ttl", updated_at=EDGE_TIMES[1], ttl=2**31 - 1)
+    store.create_conversation(live)
+    key = ConversationKey("alice", conversation.id)
+    store.append_messages(key, [Message(id="m_more", role="user", content="x", tokens=2**31 - 1)])
+
+    loaded = store.get_conversation(key)
+    assert loaded.metadata == metadata == loaded.messages[0].metadata
+    assert loaded.messages[0].timestamp == when and loaded.created_at == when
+    assert loaded.total_tokens == 2 * (2**31 - 1)
+    assert store.get_conversation(ConversationKey("alice", "c_ttl")).ttl == 2**31 - 1
+    listed = store.list_conversations("alice", limit=10).items
+    assert {s.id for s in listed} == {conversation.id, "c_ttl"}
+    assert sorted(_found(store, "edge")) == sorted([f"m_{conversation.id}_0", "m_c_ttl_0"])
+    assert store.count_messages_by_day()[when.strftime("%Y-%m-%d")] == 1
+    assert len(list(store.scan_conversations())) == 2
+
+
+def test_a_continuation_position_sqlite_cannot_bind_is_invalid_input(store: SQLiteStore) -> None:
+    for position in (["\ud800", "c_1"], ["2025-01-24T10:30:00.000000Z"]):
+        token = encode_continuation("alice", position)
+        with pytest.raises(InvalidInputError, match="continuation token is malformed"):
+            store.list_conversations("alice", limit=5, continuation=token)

@@ -12,6 +12,7 @@ from conversation_store.aio.protocol import (
     SupportsEditing,
     SupportsErasure,
     SupportsSearch,
+    SupportsShareLinks,
 )
 from conversation_store.aio.settings import open_store
 
@@ -24,5 +25,6 @@ __all__ = [
     "SupportsEditing",
     "SupportsErasure",
     "SupportsSearch",
+    "SupportsShareLinks",
     "open_store",
 ]

@@ -20,13 +20,15 @@ from conversation_store.models import (
     Message,
     Page,
     SearchHit,
+    ShareLink,
 )
 from conversation_store.stores import memory
 from conversation_store.stores.sqlite import store as sqlite
 
 
 class _ThreadedStore:
-    """The core protocol with search, editing and erasure, as the wrapped store offers them."""
+    """The core protocol with search, editing, erasure and share links, as the wrapped store
+    offers them."""
 
     def __init__(self, store: memory.MemoryStore | sqlite.SQLiteStore) -> None:
         self._sync = store
@@ -92,6 +94,15 @@ class _ThreadedStore:
 
     async def delete_customer(self, customer_id: str) -> int:
         return await asyncio.to_thread(self._sync.delete_customer, customer_id)
+
+    async def put_share_link(self, link: ShareLink) -> None:
+        await asyncio.to_thread(self._sync.put_share_link, link)
+
+    async def get_share_link(self, token_hash: str) -> ShareLink | None:
+        return await asyncio.to_thread(self._sync.get_share_link, token_hash)
+
+    async def delete_share_link(self, token_hash: str) -> None:
+        await asyncio.to_thread(self._sync.delete_share_link, token_hash)
 
 
 class MemoryStore(_ThreadedStore):

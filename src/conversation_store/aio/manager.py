@@ -19,16 +19,19 @@ from conversation_store.aio.protocol import (
     SupportsEditing,
     SupportsErasure,
     SupportsSearch,
+    SupportsShareLinks,
 )
 from conversation_store.aio.settings import open_store
 from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
+    InvalidInputError,
+    ShareLinkNotFoundError,
     StoreClosedError,
 )
 from conversation_store.export import parse_import, plan_import, render_export
 from conversation_store.history import window
-from conversation_store.ids import validate_id
+from conversation_store.ids import validate_customer_id, validate_id
 from conversation_store.models import (
     AppendResult,
     Conversation,
@@ -40,6 +43,7 @@ from conversation_store.models import (
     Message,
     Page,
     SearchHit,
+    SharedConversation,
 )
 from conversation_store.settings import Settings
 from conversation_store.syncing import SyncOutcome, plan_sync
@@ -56,8 +60,11 @@ from conversation_store.validation import (
     validate_archived,
     validate_archived_filter,
     validate_continuation,
+    validate_conversation,
     validate_etag,
+    validate_header,
     validate_limit,
+    validate_message,
     validate_messages,
     validate_metadata,
     validate_metadata_keys,
@@ -187,12 +194,16 @@ class ConversationManager:
         saved = conversation._saved
         key = conversation_key(conversation.id, conversation.customer_id)
         if saved is None:
+            validate_conversation(conversation, max_content_bytes=self._max_content_bytes)
             created, stored = await self._create_or_load(conversation, look_first=False)
             if not created:  # a store skips the messages it holds already
                 await self._store.append_messages(key, conversation.messages)
             mark_saved(conversation, stored.etag if created else None)
             return conversation
         messages = unsaved_messages(conversation, saved)
+        validate_header(conversation)
+        for message in messages:
+            validate_message(message, max_content_bytes=self._max_content_bytes)
         update = header_update(conversation, saved)
         if update:
             await self._store.update_conversation(key, update)
@@ -235,9 +246,12 @@ class ConversationManager:
         )
 
     async def delete_conversation(self, conversation_id: str, customer_id: str) -> None:
-        """Delete the conversation; succeeds if it is already gone. Raises InvalidInputError."""
+        """Delete the conversation and its share link; succeeds if it is already gone.
+
+        Raises InvalidInputError.
+        """
         self._check_open()
-        await self._store.delete_conversation(conversation_key(conversation_id, customer_id))
+        await self._delete(conversation_key(conversation_id, customer_id))
 
     # -- higher-level calls -----------------------------------------------------------------
 
@@ -324,7 +338,15 @@ class ConversationManager:
         """
         self._check_open()
         key = conversation_key(conversation_id, customer_id)
-        await require_capability(self._store, SupportsEditing, "editing").clear_messages(key)
+        editor = require_capability(self._store, SupportsEditing, "editing")
+        try:
+            await editor.clear_messages(key)
+        except ConversationNotFoundError:
+            # A retried clear whose first attempt landed may be told "not found" about its
+            # own write: the conversation is there, so the clear is done or is redone now.
+            if await self._find(key, last=1) is None:
+                raise
+            await editor.clear_messages(key)
 
     async def get_history(
         self,
@@ -365,12 +387,10 @@ class ConversationManager:
         Raises InvalidInputError (empty or over-long query), UnsupportedOperationError.
         """
         self._check_open()
+        customer = validate_id(customer_id, "customer id")
+        checked_query, checked_limit = validate_query(query), validate_limit(limit)
         searcher = require_capability(self._store, SupportsSearch, "search")
-        return await searcher.search_messages(
-            validate_id(customer_id, "customer id"),
-            query=validate_query(query),
-            limit=validate_limit(limit),
-        )
+        return await searcher.search_messages(customer, query=checked_query, limit=checked_limit)
 
     async def edit_message(
         self,
@@ -403,8 +423,9 @@ class ConversationManager:
         MessageNotFoundError, UnsupportedOperationError."""
         self._check_open()
         key = conversation_key(conversation_id, customer_id)
+        checked_id = validate_id(message_id, "message id")
         editor = require_capability(self._store, SupportsEditing, "editing")
-        await editor.replace_message(key, validate_id(message_id, "message id"), None)
+        await editor.replace_message(key, checked_id, None)
 
     async def fork_conversation(
         self,
@@ -424,7 +445,13 @@ class ConversationManager:
         fork = editing.forked(
             source, validate_id(message_id, "message id"), title=validate_title(title)
         )
-        return await self._store.create_conversation(fork)
+        try:  # the fork's id is fixed before the first attempt, so a retry finds its own fork
+            return await self._store.create_conversation(fork)
+        except ConflictError:
+            stored = await self._find(ConversationKey(fork.customer_id, fork.id))
+            if stored is None or not editing.same_fork(stored, fork):
+                raise
+            return stored
 
     async def archive_conversation(
         self, conversation_id: str, customer_id: str, archived: bool = True
@@ -435,30 +462,75 @@ class ConversationManager:
         """
         await self._set(conversation_id, customer_id, {"archived": validate_archived(archived)})
 
-    async def share_conversation(self, conversation_id: str, customer_id: str) -> str:
-        """A read-only link token for the conversation; pass it to `open_shared_conversation`.
+    async def share_conversation(
+        self, conversation_id: str, customer_id: str, *, expires_in: int | None = None
+    ) -> str:
+        """A new read-only link token for the conversation, for `open_shared_conversation`;
+        it expires `expires_in` seconds from now (None: when revoked).
 
-        Each call makes a new token and revokes the previous one. Raises InvalidInputError,
-        ConversationNotFoundError.
+        The token is random and names nothing; the store keeps only its hash. Each call
+        revokes the previous link. Raises InvalidInputError, ConversationNotFoundError,
+        UnsupportedOperationError.
         """
-        share_id = sharing.new_share_id()
-        await self._set(conversation_id, customer_id, {"share_id": share_id})
-        return sharing.encode_share_token(customer_id, conversation_id, share_id)
+        self._check_open()
+        key = conversation_key(conversation_id, customer_id)
+        lifetime = validate_ttl(expires_in, "expires_in")
+        links = require_capability(self._store, SupportsShareLinks, "share links")
+        previous = (await self._store.get_conversation(key, last=1)).share_id
+        token = sharing.new_share_token()
+        link = sharing.new_share_link(
+            token, key.customer_id, key.conversation_id, expires_in=lifetime
+        )
+        await links.put_share_link(link)
+        try:
+            await self._store.update_conversation(
+                key, HeaderUpdate(fields={"share_id": link.token_hash})
+            )
+        except ConversationNotFoundError:
+            await links.delete_share_link(link.token_hash)
+            raise
+        if previous is not None:
+            await links.delete_share_link(previous)
+        return token
 
     async def unshare_conversation(self, conversation_id: str, customer_id: str) -> None:
-        """Revoke the conversation's share link. Raises ConversationNotFoundError."""
-        await self._set(conversation_id, customer_id, {"share_id": None})
+        """Revoke the conversation's share link; succeeds if it has none.
 
-    async def open_shared_conversation(self, token: str) -> Conversation:
-        """The conversation a share token names, for reading only (it carries no etag and no
-        share id). Raises InvalidInputError (damaged token), ConversationNotFoundError (revoked
-        link, or the conversation is gone)."""
-        customer_id, conversation_id, share_id = sharing.decode_share_token(token)
-        conversation = await self._get(conversation_id, customer_id, last=None)
-        if not sharing.share_id_matches(conversation.share_id, share_id):
-            raise ConversationNotFoundError(conversation_id, customer_id)
-        return Conversation.model_validate(
-            conversation.model_dump(mode="json", exclude={"share_id"})
+        Raises InvalidInputError, ConversationNotFoundError, UnsupportedOperationError.
+        """
+        self._check_open()
+        key = conversation_key(conversation_id, customer_id)
+        links = require_capability(self._store, SupportsShareLinks, "share links")
+        previous = (await self._store.get_conversation(key, last=1)).share_id
+        if previous is None:
+            return
+        await self._store.update_conversation(key, HeaderUpdate(fields={"share_id": None}))
+        await links.delete_share_link(previous)
+
+    async def open_shared_conversation(self, token: str) -> SharedConversation:
+        """The read-only copy a share token grants: title, times and messages, nothing that
+        names the customer or the conversation.
+
+        Raises InvalidInputError ("this link has expired; ask for a new one" for an
+        old-format link, "share link is malformed" otherwise), ShareLinkNotFoundError
+        (unknown, revoked or expired link, or the conversation is gone),
+        UnsupportedOperationError.
+        """
+        self._check_open()
+        hashed = sharing.checked_token_hash(token)
+        links = require_capability(self._store, SupportsShareLinks, "share links")
+        link = await links.get_share_link(hashed)
+        if link is None or sharing.is_link_expired(link):
+            raise ShareLinkNotFoundError()
+        conversation = await self._find(ConversationKey(link.customer_id, link.conversation_id))
+        if conversation is None or conversation.share_id != hashed:
+            raise ShareLinkNotFoundError()
+        return SharedConversation(
+            title=conversation.title,
+            created_at=conversation.created_at,
+            updated_at=conversation.updated_at,
+            message_count=conversation.message_count,
+            messages=conversation.messages,
         )
 
     async def set_conversation_ttl(
@@ -518,7 +590,9 @@ class ConversationManager:
         validated before the first write. Raises InvalidInputError, ConflictError.
         """
         self._check_open()
-        conversations = parse_import(data, customer_id=customer_id)
+        conversations = parse_import(
+            data, customer_id=customer_id, max_content_bytes=self._max_content_bytes
+        )
         report = ImportReport()
         for conversation in conversations:
             created, stored = await self._create_or_load(conversation, look_first=True)
@@ -535,15 +609,59 @@ class ConversationManager:
         UnsupportedOperationError (an edited message, and a store without editing).
         """
         self._check_open()
+        validate_conversation(conversation, max_content_bytes=self._max_content_bytes)
         created, stored = await self._create_or_load(conversation, look_first=True)
         return "created" if created else await self._merge_sync(conversation, stored)
 
     async def delete_customer_data(self, customer_id: str) -> int:
-        """Delete every conversation of the customer; returns how many. Raises
-        InvalidInputError, UnsupportedOperationError."""
+        """Delete every conversation of the customer and their share links; returns how many
+        conversations. Raises InvalidInputError, UnsupportedOperationError."""
         self._check_open()
+        customer = validate_id(customer_id, "customer id")
         eraser = require_capability(self._store, SupportsErasure, "erasure")
-        return await eraser.delete_customer(validate_id(customer_id, "customer id"))
+        links = [c.share_id async for c in self._headers(customer) if c.share_id is not None]
+        deleted = await eraser.delete_customer(customer)
+        for link in links:
+            await self._delete_share_link(link)
+        return deleted
+
+    async def move_customer_data(self, from_customer_id: str, to_customer_id: str) -> int:
+        """Move every conversation of one customer to another, whole (same conversation ids,
+        messages and header; share links are revoked); returns how many moved.
+
+        Each conversation is copied, then deleted from `from_customer_id`, so a call retried
+        after a crash at any point finishes the move: a copy already in `to_customer_id`
+        counts as copied. Raises InvalidInputError (the same customer twice, or a stored
+        conversation outside the limits), ConflictError (`to_customer_id` holds a different
+        conversation under the same id), StoreUnavailableError.
+        """
+        self._check_open()
+        source = validate_customer_id(from_customer_id, "from_customer_id")
+        target = validate_customer_id(to_customer_id, "to_customer_id")
+        if source == target:
+            raise InvalidInputError("from_customer_id and to_customer_id must differ")
+        moved = 0
+        # Each pass deletes what it lists, so the first page is always what is left.
+        while True:
+            page = await self._store.list_conversations(source, limit=100, archived=None)
+            if not page.items:
+                return moved
+            for summary in page.items:
+                moved += await self._move_one(ConversationKey(source, summary.id), target)
+
+    async def _move_one(self, key: ConversationKey, target: str) -> int:
+        """Copy one conversation to `target`, then delete the original: 1, or 0 when it was
+        gone before it could be read."""
+        original = await self._find(key)
+        if original is None:
+            return 0
+        copy = editing.moved(original, target)
+        validate_conversation(copy, max_content_bytes=self._max_content_bytes)
+        created, stored = await self._create_or_load(copy, look_first=True)
+        if not created:
+            await self._merge_import(copy, stored)
+        await self._delete(key)
+        return 1
 
     # -- internals --------------------------------------------------------------------------
 
@@ -582,11 +700,44 @@ class ConversationManager:
             await self._store.append_messages(key, plan.appended)
         return "updated" if plan else "unchanged"
 
-    async def _find(self, key: ConversationKey) -> Conversation | None:
+    async def _find(self, key: ConversationKey, *, last: int | None = None) -> Conversation | None:
         try:
-            return await self._store.get_conversation(key)
+            return await self._store.get_conversation(key, last=last)
         except ConversationNotFoundError:
             return None
+
+    async def _delete(self, key: ConversationKey) -> None:
+        """Delete a conversation, then the share link its header names (a link whose
+        conversation is gone opens nothing, so a crash between leaves nothing readable)."""
+        header = await self._find(key, last=1) if self._shares_links() else None
+        await self._store.delete_conversation(key)
+        if header is not None and header.share_id is not None:
+            await self._delete_share_link(header.share_id)
+
+    async def _headers(self, customer_id: str) -> AsyncIterator[Conversation]:
+        """Each conversation of the customer with its newest message only, when the store
+        keeps share links (the headers then name links to delete); nothing otherwise."""
+        if not self._shares_links():
+            return
+        continuation: str | None = None
+        while True:
+            page = await self._store.list_conversations(
+                customer_id, limit=100, continuation=continuation, archived=None
+            )
+            for summary in page.items:
+                found = await self._find(ConversationKey(customer_id, summary.id), last=1)
+                if found is not None:
+                    yield found
+            if page.continuation is None:
+                return
+            continuation = page.continuation
+
+    def _shares_links(self) -> bool:
+        return isinstance(self._store, SupportsShareLinks)
+
+    async def _delete_share_link(self, token_hash: str) -> None:
+        links = require_capability(self._store, SupportsShareLinks, "share links")
+        await links.delete_share_link(token_hash)
 
     async def _set(
         self, conversation_id: str, customer_id: str, fields: dict[str, JsonValue]

@@ -14,5 +14,10 @@ def open_store(settings: Settings) -> ConversationStore:
         return MemoryStore()
     if settings.backend == "sqlite":
         return SQLiteStore(sqlite_path(settings.store_url))
+    if settings.backend == "postgres":
+        # psycopg comes with the optional `postgres` extra, so it is imported only here.
+        from conversation_store.aio.postgres import PostgresStore
+
+        return PostgresStore.from_url(settings.store_url)
     endpoint, options = cosmos_arguments(settings)
     return CosmosStore.from_endpoint(endpoint, **options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from typing import TypeGuard
 
 from conversation_store.exceptions import InvalidInputError
 
@@ -23,11 +24,20 @@ def decode_continuation(token: str, customer_id: str) -> list[str]:
     """The position inside `token`. Raises InvalidInputError for a foreign or damaged token."""
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, TypeError, binascii.Error) as exc:
+    except (ValueError, TypeError, RecursionError, binascii.Error) as exc:
         raise InvalidInputError("continuation token is malformed") from exc
     position = data.get("p") if isinstance(data, dict) else None
-    if not isinstance(position, list) or data.get("v") != 1:
+    if not _is_position(position) or data.get("v") != 1:
         raise InvalidInputError("continuation token is malformed")
     if data.get("c") != customer_id:
         raise InvalidInputError("continuation token was issued for another customer")
-    return [str(p) for p in position]
+    return list(position)
+
+
+def _is_position(position: object) -> TypeGuard[list[str]]:
+    """A position as `encode_continuation` wrote it: a non-empty list of non-empty strings."""
+    return (
+        isinstance(position, list)
+        and bool(position)
+        and all(isinstance(p, str) and p for p in position)
+    )

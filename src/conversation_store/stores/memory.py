@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from conversation_store.exceptions import (
@@ -23,6 +23,7 @@ from conversation_store.models import (
     Message,
     Page,
     SearchHit,
+    ShareLink,
     format_timestamp,
     utc_now,
 )
@@ -44,6 +45,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._entries: dict[ConversationKey, _Entry] = {}
+        self._share_links: dict[str, ShareLink] = {}
         self._closed = False
 
     def __enter__(self) -> MemoryStore:
@@ -144,6 +146,7 @@ class MemoryStore:
         with self._lock:
             self._check_open()
             self._entries.pop(key, None)
+            self._forget_share_links(lambda link: _link_key(link) == key)
 
     def search_messages(self, customer_id: str, *, query: str, limit: int) -> list[SearchHit]:
         terms = search_terms(query)
@@ -183,7 +186,26 @@ class MemoryStore:
             keys = [key for key in self._entries if key.customer_id == customer_id]
             for key in keys:
                 del self._entries[key]
+            self._forget_share_links(lambda link: link.customer_id == customer_id)
             return len(keys)
+
+    def put_share_link(self, link: ShareLink) -> None:
+        with self._lock:
+            self._check_open()
+            self._share_links[link.token_hash] = link.model_copy()
+
+    def get_share_link(self, token_hash: str) -> ShareLink | None:
+        with self._lock:
+            self._check_open()
+            link = self._share_links.get(token_hash)
+        if link is None or (link.expires_at is not None and link.expires_at <= utc_now()):
+            return None
+        return link.model_copy()
+
+    def delete_share_link(self, token_hash: str) -> None:
+        with self._lock:
+            self._check_open()
+            self._share_links.pop(token_hash, None)
 
     def scan_conversations(
         self, *, customer_id: str | None = None, updated_before: str | None = None
@@ -216,6 +238,7 @@ class MemoryStore:
         with self._lock:
             self._closed = True
             self._entries.clear()
+            self._share_links.clear()
 
     def _entry(self, key: ConversationKey) -> _Entry:
         self._check_open()
@@ -229,6 +252,11 @@ class MemoryStore:
         for key, entry in self._entries.items():
             if key.customer_id == customer_id and not _expired(entry):
                 yield entry
+
+    def _forget_share_links(self, doomed: Callable[[ShareLink], bool]) -> None:
+        """Drop the links `doomed` picks: a link never outlives what it shares."""
+        for token_hash in [h for h, link in self._share_links.items() if doomed(link)]:
+            del self._share_links[token_hash]
 
     def _check_open(self) -> None:
         if self._closed:
@@ -245,6 +273,10 @@ class MemoryStore:
 
 def _expired(entry: _Entry) -> bool:
     return is_expired(entry.conversation.updated_at, entry.conversation.ttl)
+
+
+def _link_key(link: ShareLink) -> ConversationKey:
+    return ConversationKey(link.customer_id, link.conversation_id)
 
 
 def _summary(conversation: Conversation) -> ConversationSummary:

@@ -116,7 +116,10 @@ def _reason(exc: BaseException) -> str:
 class RetryPolicy:
     """Bounded attempts, exponential backoff with full jitter, and a server's retry-after honoured.
 
-    The defaults give up after 6 attempts or 20 s, whichever comes first.
+    The defaults give up after 6 attempts or 20 s, whichever comes first. The time limit is a
+    hard one: every wait (backoff or retry-after) is cut to the time left, and once none is
+    left no attempt starts, so a call returns within `max_total_seconds` plus the duration of
+    the attempt that started at the deadline.
     """
 
     attempts: int = 6
@@ -128,7 +131,12 @@ class RetryPolicy:
         backoff = wait_random_exponential(multiplier=self.initial_backoff, max=self.max_backoff)
         exc = state.outcome.exception() if state.outcome else None
         asked = retry_after_seconds(exc) if exc is not None else None
-        return min(asked, self.max_backoff * 4) if asked is not None else backoff(state)
+        wanted = min(asked, self.max_backoff * 4) if asked is not None else backoff(state)
+        return min(wanted, self._time_left(state))
+
+    def _time_left(self, state: RetryCallState) -> float:
+        """Seconds until the deadline (tenacity measures from the first attempt, monotonic)."""
+        return max(0.0, self.max_total_seconds - (state.seconds_since_start or 0.0))
 
     def _options(self) -> dict[str, object]:
         return {

@@ -6,6 +6,18 @@ metadata and the newest messages, plus immutable **segment** items (`type: "segm
 on the head is our own upper bound of its serialized size, kept by every write, so an append
 can check the bound inside its own conditional patch without reading the item first.
 
+Exactly once: the append patch is conditional on none of its message ids being in the head's
+`messages` or in its `sealed_ids` (the ids of the newest MAX_SEALED_IDS messages moved into
+segments), so a retry whose first attempt landed, even one a seal has moved since, is refused
+by the same one request. Every "which messages are missing" decision here checks both.
+
+Generations: every head gets a random `generation`, and every segment carries the generation of
+the head it was sealed from. A conversation is its head plus the segments of the head's
+generation only; a clear starts a new generation in the same ETag-checked write, and a delete
+removes the head first. So segments left behind by a delete, a clear or a crash are dead at
+once (never shown, never in the way of a later seal, which upserts its segment ids), and the
+orphan sweep removes them.
+
 Expiry (`ttl` on the head): Cosmos DB hides a head `ttl` seconds after its last write (`_ts`).
 Segments carry no `ttl`: they are written once, so their own `_ts` says nothing about the
 conversation's last write, and a segment `ttl` would expire old messages of a conversation
@@ -16,15 +28,24 @@ cleanup) or `delete_customer` removes them.
 
 from __future__ import annotations
 
+import base64
 import json
 import random
+import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from conversation_store.exceptions import InvalidInputError
-from conversation_store.models import Conversation, HeaderUpdate, Message, format_timestamp, utc_now
+from conversation_store.models import (
+    Conversation,
+    HeaderUpdate,
+    Message,
+    ShareLink,
+    format_timestamp,
+    utc_now,
+)
 
 SYSTEM_PROPERTIES = ("_rid", "_self", "_etag", "_attachments", "_ts")
 MAX_PATCH_OPERATIONS = 10  # Cosmos DB's limit per patch request
@@ -42,6 +63,18 @@ MAX_BATCH_OPERATIONS = 100  # Cosmos DB's limit per transactional batch
 # Cosmos DB refuses a batch whose request exceeds 2 MB; our items' bytes plus each operation's
 # envelope stay well below it at 1.5 MB.
 MAX_BATCH_PAYLOAD_BYTES = 1_500_000
+# How many ids of sealed messages the head remembers (newest last): a retry is recognised as
+# long as fewer messages than this were sealed since its first attempt. They also stay within
+# an eighth of the item bound (`sealed_ids_budget`), so small bounds remember fewer.
+MAX_SEALED_IDS = 512
+# Generation of heads and segments written before generations existed.
+LEGACY_GENERATION = ""
+HEAD_TYPES = (None, "conversation")
+HEAD_CONDITION = "(NOT IS_DEFINED(c.type) OR c.type = 'conversation')"
+# Patches apply only to heads in today's layout, which always have their type.
+PATCHABLE_HEAD = "c.type = 'conversation'"
+SHARE_LINK_TYPE = "share_link"
+SHARE_PARTITION_PREFIX = "_share:"
 
 
 @dataclass(frozen=True)
@@ -77,6 +110,35 @@ def epoch_seconds() -> int:
 def live_condition(now: str) -> str:
     """SQL that is true for an item not expired at `now` (epoch seconds, or a parameter)."""
     return f"(NOT IS_NUMBER(c.ttl) OR c._ts + c.ttl > {now})"
+
+
+def new_generation() -> str:
+    """A fresh generation: 8 random base32 characters (40 bits)."""
+    return base64.b32encode(secrets.token_bytes(5)).decode("ascii").lower()
+
+
+def generation_of(item: Mapping[str, Any]) -> str:
+    """The generation of a head or segment; items written before generations have the legacy one."""
+    value = item.get("generation")
+    return value if isinstance(value, str) else LEGACY_GENERATION
+
+
+def is_head_item(item: Mapping[str, Any]) -> bool:
+    """A conversation head (or a seed document, which has no type), not an internal item."""
+    return item.get("type") in HEAD_TYPES
+
+
+def sealed_ids(head: dict[str, Any]) -> list[str]:
+    """The ids the head remembers as sealed; none for a head of an older layout."""
+    value = head.get("sealed_ids")
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def stored_ids(head: dict[str, Any]) -> set[str]:
+    """Every message id the head knows as stored: its own messages' and the sealed ones'."""
+    return {str(m["id"]) for m in head.get("messages", []) if m.get("id") is not None} | set(
+        sealed_ids(head)
+    )
 
 
 def head_expired(item: dict[str, Any], now: int) -> bool:
@@ -130,7 +192,9 @@ def new_items(
     head = {
         **document,
         "type": "conversation",
+        "generation": new_generation(),
         "segment_count": 0,
+        "sealed_ids": [],
         "messages": [],
         "pinned_system": bool(messages) and messages[0].get("role") == "system",
     }
@@ -158,7 +222,9 @@ def seal_into_head(
     if not force and candidate["head_bytes"] <= limits.budget:
         return candidate, []
     keep_budget = int(limits.budget * limits.head_after_seal)
-    base = json_size({**head, "messages": pinned}) + 32
+    # The sealed ids counted at their most, since the seal adds to them.
+    unsealed = {**head, "messages": pinned, "sealed_ids": []}
+    base = json_size(unsealed) + sealed_ids_budget(limits) + 32
     kept: list[dict[str, Any]] = []
     used = base
     for message in reversed(rest):
@@ -170,14 +236,35 @@ def seal_into_head(
     kept.reverse()
     sealed = rest[: len(rest) - len(kept)]
     segments = _segments(head, sealed, limits)
+    moved = [str(m["id"]) for m in sealed if m.get("id") is not None]
     new_head = with_head_bytes(
         {
             **head,
             "messages": [*pinned, *kept],
             "segment_count": int(head.get("segment_count", 0)) + len(segments),
+            "sealed_ids": remembered_ids([*sealed_ids(head), *moved], limits),
         }
     )
     return new_head, segments
+
+
+def sealed_ids_budget(limits: SizeLimits) -> int:
+    """Bytes the head's `sealed_ids` may take: an eighth of the item bound (512 ids of our
+    28-character message ids fit in an eighth of the default 256 KiB)."""
+    return limits.budget // 8
+
+
+def remembered_ids(ids: Sequence[str], limits: SizeLimits) -> list[str]:
+    """The newest of `ids` the head remembers: at most MAX_SEALED_IDS, within its budget."""
+    kept: list[str] = []
+    used = 2  # the brackets
+    for sealed_id in reversed(ids[-MAX_SEALED_IDS:]):
+        used += json_size(sealed_id) + 1
+        if used > sealed_ids_budget(limits):
+            break
+        kept.append(sealed_id)
+    kept.reverse()
+    return kept
 
 
 def _segments(
@@ -202,6 +289,7 @@ def _segment(head: dict[str, Any], number: int, messages: list[dict[str, Any]]) 
         "type": "segment",
         "customer_id": head["customer_id"],
         "conversation_id": head["id"],
+        "generation": generation_of(head),
         "number": number,
         "messages": messages,
     }
@@ -234,17 +322,25 @@ def creation_batches(
 def conversation_from_items(
     head: dict[str, Any], segments: Sequence[dict[str, Any]], *, last: int | None = None
 ) -> Conversation:
-    """The conversation stored in `head` and (some of) its `segments`, oldest first."""
+    """The conversation stored in `head` and (some of) its `segments`, oldest first; segments
+    of another generation than the head's (left by a delete, clear or crash) are ignored."""
     document = strip_system_properties(head)
     messages: list[dict[str, Any]] = document.pop("messages", [])
     pinned = messages[:1] if is_pinned_system(messages, document) else []
-    older = [m for s in sorted(segments, key=lambda s: int(s["number"])) for m in s["messages"]]
+    live = sorted(of_generation(segments, head), key=lambda s: int(s["number"]))
+    older = [m for s in live for m in s["messages"]]
     rest = [*older, *messages[len(pinned) :]]
     if last is not None:
         rest = rest[-last:] if last else []
-    for field in ("head_bytes", "segment_count", "pinned_system"):
+    for field in ("head_bytes", "segment_count", "pinned_system", "sealed_ids", "generation"):
         document.pop(field, None)
     return Conversation.model_validate({**document, "messages": [*pinned, *rest]})
+
+
+def of_generation(segments: Sequence[dict[str, Any]], head: dict[str, Any]) -> list[dict[str, Any]]:
+    """The `segments` that belong to `head`'s generation."""
+    generation = generation_of(head)
+    return [s for s in segments if generation_of(s) == generation]
 
 
 def head_messages_available(head: dict[str, Any]) -> int:
@@ -275,7 +371,8 @@ def upgraded_head(item: dict[str, Any]) -> dict[str, Any]:
 def header_predicate(now: int) -> str:
     """Header patches apply only to live heads in today's layout (others are rewritten whole
     once, after a read that also finds an expired head gone)."""
-    return f"FROM c WHERE IS_DEFINED(c.head_bytes) AND {live_condition(str(now))}"
+    live = live_condition(str(now))
+    return f"FROM c WHERE IS_DEFINED(c.head_bytes) AND {PATCHABLE_HEAD} AND {live}"
 
 
 # -- batch operations --------------------------------------------------------------------------
@@ -293,8 +390,13 @@ def replace_operation(item: dict[str, Any], etag: str) -> tuple[Any, ...]:
 def sealing_batch(
     head: dict[str, Any], segments: Sequence[dict[str, Any]], etag: str
 ) -> list[tuple[Any, ...]]:
-    """Create the newly sealed `segments` and replace the head by ETag, in one transaction."""
-    return [*(("create", (s,)) for s in segments), replace_operation(head, etag)]
+    """Write the newly sealed `segments` and replace the head by ETag, in one transaction.
+
+    The segments are upserted: the head's ETag already makes this batch the only one that can
+    commit for this head version, so an item found under a new segment id can only be a dead
+    one of another generation (a delete or clear that left it), which this overwrites.
+    """
+    return [*(("upsert", (s,)) for s in segments), replace_operation(head, etag)]
 
 
 # -- patches -----------------------------------------------------------------------------------
@@ -319,15 +421,17 @@ def appended_bytes(messages: Sequence[dict[str, Any]]) -> int:
 
 
 def missing_messages(head: dict[str, Any], chunk: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The messages of `chunk` the head does not hold yet (a retry finds them there)."""
-    stored = {m.get("id") for m in head.get("messages", [])}
+    """The messages of `chunk` the head neither holds nor remembers as sealed (a retry whose
+    first attempt landed finds its messages in one or the other)."""
+    stored = stored_ids(head)
     return [m for m in chunk if m.get("id") is None or m["id"] not in stored]
 
 
 def has_room(item: dict[str, Any], chunk: Sequence[dict[str, Any]], limits: SizeLimits) -> bool:
     """The head is in today's layout and can take `chunk` by patch within the bound."""
     size = item.get("head_bytes")
-    return isinstance(size, int) and size + appended_bytes(chunk) <= limits.budget
+    current = isinstance(item.get("sealed_ids"), list) and item.get("type") == "conversation"
+    return current and isinstance(size, int) and size + appended_bytes(chunk) <= limits.budget
 
 
 def grown_head(head: dict[str, Any], missing: Sequence[dict[str, Any]], now: str) -> dict[str, Any]:
@@ -346,17 +450,20 @@ def race_backoff(race: int) -> float:
 
 
 def append_predicate(messages: Sequence[dict[str, Any]], limits: SizeLimits, now: int) -> str:
-    """Apply the append only if none of the messages is in the head, the bound still holds and
-    the head has not expired."""
+    """Apply the append only to a head, if none of the messages is in it or among its sealed
+    ids, the bound still holds and the head has not expired."""
     clauses = [
         f"c.head_bytes <= {limits.budget - appended_bytes(messages)}",
+        PATCHABLE_HEAD,
         live_condition(str(now)),
     ]
-    clauses += [
-        f'NOT ARRAY_CONTAINS(c.messages, {{"id": {json.dumps(m["id"])}}}, true)'
-        for m in messages
-        if m.get("id") is not None
-    ]
+    # A head of an older layout has no sealed_ids: ARRAY_CONTAINS is then undefined and the
+    # patch refused, and the store rewrites the head once in today's layout (`has_room`).
+    for message in messages:
+        if message.get("id") is not None:
+            quoted = json.dumps(message["id"])
+            clauses.append(f'NOT ARRAY_CONTAINS(c.messages, {{"id": {quoted}}}, true)')
+            clauses.append(f"NOT ARRAY_CONTAINS(c.sealed_ids, {quoted})")
     return "FROM c WHERE " + " AND ".join(clauses)
 
 
@@ -400,11 +507,14 @@ def _pointer(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
-def cleared_head(head: dict[str, Any], now: str) -> dict[str, Any]:
+def cleared_head(head: dict[str, Any], generation: str, now: str) -> dict[str, Any]:
+    """`head` without messages, in a new `generation`: its old segments are dead at once."""
     return with_head_bytes(
         {
             **strip_system_properties(head),
+            "generation": generation,
             "messages": [],
+            "sealed_ids": [],
             "message_count": 0,
             "total_tokens": 0,
             "segment_count": 0,
@@ -498,5 +608,59 @@ def replace_in_segment(
     body = {**strip_system_properties(segment), "messages": messages}
     if json_size(body) > COSMOS_ITEM_LIMIT - SYSTEM_PROPERTY_BYTES:
         raise InvalidInputError("the edited message makes its segment exceed the 2 MB item limit")
-    new_head = with_head_bytes(_counted(head, old, new, now))
+    new_head = with_head_bytes(
+        {**_counted(head, old, new, now), "sealed_ids": _resealed(head, message_id, new)}
+    )
     return [replace_operation(body, segment["_etag"]), replace_operation(new_head, head_etag)]
+
+
+def _resealed(head: dict[str, Any], message_id: str, new: dict[str, Any] | None) -> list[str]:
+    """The head's sealed ids after the sealed message `message_id` became `new` (or went)."""
+    replacement = [] if new is None or new.get("id") is None else [str(new["id"])]
+    return [
+        i
+        for sealed in sealed_ids(head)
+        for i in (replacement if sealed == message_id else [sealed])
+    ]
+
+
+# -- share links -------------------------------------------------------------------------------
+
+
+def share_partition(token_hash: str) -> str:
+    """The partition of a share item: derived from the token alone, so resolving it is one
+    point read, and apart from every customer's partition."""
+    return SHARE_PARTITION_PREFIX + token_hash
+
+
+def share_item(link: ShareLink, now: int) -> dict[str, Any]:
+    """The item of a share link; with a `ttl` (at least 1 s) when it expires."""
+    item: dict[str, Any] = {
+        "id": link.token_hash,
+        "customer_id": share_partition(link.token_hash),
+        "type": SHARE_LINK_TYPE,
+        "owner_customer_id": link.customer_id,
+        "conversation_id": link.conversation_id,
+        "created_at": format_timestamp(link.created_at),
+        "expires_at": None if link.expires_at is None else format_timestamp(link.expires_at),
+    }
+    if link.expires_at is not None:
+        item["ttl"] = max(1, int(link.expires_at.timestamp()) - now)
+    return item
+
+
+def share_link_from_item(item: dict[str, Any], now: float) -> ShareLink | None:
+    """The link an item holds; None for another kind of item or a link that has expired
+    (the service deletes it by its `ttl`; a server that does not expire items still has it)."""
+    if item.get("type") != SHARE_LINK_TYPE:
+        return None
+    link = ShareLink(
+        token_hash=item["id"],
+        customer_id=item["owner_customer_id"],
+        conversation_id=item["conversation_id"],
+        created_at=item["created_at"],
+        expires_at=item.get("expires_at"),
+    )
+    if link.expires_at is not None and link.expires_at.timestamp() <= now:
+        return None
+    return link

@@ -1,7 +1,10 @@
 """Pure query logic of the Cosmos stores: the SQL they send and what they make of the rows.
 
 Sync and aio share all of it. Heads are items of type "conversation" or of no type at all
-(seed documents); segments have type "segment" and name their head in `conversation_id`.
+(seed documents); segments have type "segment", name their head in `conversation_id` and count
+only when their `generation` is the head's (`items.generation_of`). Share-link items (type
+"share_link", each in its own `_share:<token hash>` partition) match none of these queries: every
+query selects heads or segments by type.
 
 Expiry: Cosmos DB hides a head `ttl` seconds after its last write (`_ts`). A Cosmos-compatible
 server that does not enforce TTL (the local test server) would still return it, so every query
@@ -20,10 +23,11 @@ from conversation_store.exceptions import InvalidInputError
 from conversation_store.models import SUMMARY_FIELDS, ConversationKey, SearchHit
 from conversation_store.search import matches, snippet
 from conversation_store.stores.continuation import decode_continuation, encode_continuation
+from conversation_store.stores.cosmos.items import HEAD_CONDITION, HEAD_TYPES, generation_of
 
 MAX_IDS_PER_QUERY = 100  # conversation ids per ARRAY_CONTAINS(@ids, ...) parameter
 
-HEAD = "(NOT IS_DEFINED(c.type) OR c.type = 'conversation')"
+HEAD = HEAD_CONDITION
 LIVE = "(NOT IS_NUMBER(c.ttl) OR c._ts + c.ttl > @now)"
 
 _SUMMARY = ", ".join(f"c.{f}" for f in SUMMARY_FIELDS)
@@ -45,7 +49,7 @@ SEGMENTS_QUERY = (
     "AND c.conversation_id = @conversation_id"
 )
 SEGMENT_IDS_QUERY = (
-    "SELECT c.id FROM c WHERE c.customer_id = @customer_id AND c.type = 'segment' "
+    "SELECT c.id, c.generation FROM c WHERE c.customer_id = @customer_id AND c.type = 'segment' "
     "AND c.conversation_id = @conversation_id"
 )
 SEGMENT_HOLDING_QUERY = (
@@ -54,25 +58,27 @@ SEGMENT_HOLDING_QUERY = (
 # Message bodies are not indexed: CONTAINS narrows the candidates inside the customer's
 # partition, `search.matches` then confirms each one (word starts, which SQL cannot express).
 SEARCH_QUERY = (
-    "SELECT c.id, c.type, c.conversation_id, c.title, m.id AS message_id, m.role, m.content, "
+    "SELECT c.id, c.type, c.conversation_id, c.generation, c.title, m.id AS message_id, m.role, "
+    "m.content, "
     "m.timestamp FROM c JOIN m IN c.messages WHERE c.customer_id = @customer_id "
     f"AND (c.type = 'segment' OR ({HEAD} AND {LIVE})) AND {{terms}}"
 )
 TITLES_QUERY = (
-    "SELECT c.id, c.title FROM c WHERE c.customer_id = @customer_id AND ARRAY_CONTAINS(@ids, c.id) "
-    f"AND {HEAD} AND {LIVE}"
+    "SELECT c.id, c.title, c.generation FROM c WHERE c.customer_id = @customer_id "
+    f"AND ARRAY_CONTAINS(@ids, c.id) AND {HEAD} AND {LIVE}"
 )
 CUSTOMER_ITEMS_QUERY = "SELECT c.id, c.type FROM c WHERE c.customer_id = @customer_id"
 SCAN_QUERY = f"SELECT {_SUMMARY} FROM c WHERE {HEAD}"
-LIVE_HEADS_QUERY = f"SELECT c.customer_id, c.id FROM c WHERE {HEAD} AND {LIVE}"
+LIVE_HEADS_QUERY = f"SELECT c.customer_id, c.id, c.generation FROM c WHERE {HEAD} AND {LIVE}"
 HEAD_DAYS_QUERY = f"SELECT VALUE m.timestamp FROM c JOIN m IN c.messages WHERE {HEAD} AND {LIVE}"
-HEAD_IDS_QUERY = f"SELECT c.customer_id, c.id FROM c WHERE {HEAD}"
+HEAD_IDS_QUERY = f"SELECT c.customer_id, c.id, c.generation FROM c WHERE {HEAD}"
 OLD_SEGMENTS_QUERY = (
-    "SELECT c.customer_id, c.id, c.type, c.conversation_id FROM c "
+    "SELECT c.customer_id, c.id, c.type, c.conversation_id, c.generation FROM c "
     "WHERE c.type = 'segment' AND c._ts < @written_before"
 )
 SEGMENT_DAYS_QUERY = (
-    "SELECT c.customer_id, c.conversation_id, m.timestamp FROM c JOIN m IN c.messages "
+    "SELECT c.customer_id, c.conversation_id, c.generation, m.timestamp "
+    "FROM c JOIN m IN c.messages "
     "WHERE c.type = 'segment'"
 )
 
@@ -171,21 +177,30 @@ def titles_query(customer_id: str, conversation_ids: list[str], now: int) -> Que
     return Query(TITLES_QUERY, values, customer_id)
 
 
+def live_heads(
+    rows: Iterable[dict[str, Any]],
+) -> dict[str, tuple[str | None, str]]:
+    """The title and generation of each head of `titles_query`'s rows, by conversation id."""
+    return {str(row["id"]): (row.get("title"), generation_of(row)) for row in rows}
+
+
 def search_hits(
     rows: Iterable[dict[str, Any]],
-    live_titles: Mapping[str, str | None],
+    heads: Mapping[str, tuple[str | None, str]],
     terms: list[str],
     limit: int,
 ) -> list[SearchHit]:
     """Confirmed rows as hits, newest message first. A segment row counts only when its head
-    is live (`live_titles` holds every live head that segment rows point to)."""
+    is live and of its generation (`heads`: title and generation of every live head that
+    segment rows point to)."""
     hits: list[SearchHit] = []
     for row in rows:
         if row.get("type") == "segment":
             conversation_id = str(row["conversation_id"])
-            if conversation_id not in live_titles:
-                continue  # its head expired or is gone (a delete still under way)
-            title = live_titles[conversation_id]
+            head = heads.get(conversation_id)
+            if head is None or head[1] != generation_of(row):
+                continue  # its head expired or is gone, or it is a dead generation's segment
+            title = head[0]
         else:
             conversation_id, title = str(row["id"]), row.get("title")
         hits.append(
@@ -230,18 +245,22 @@ def count_head_days(days: dict[str, int], timestamps: Iterable[object]) -> None:
             days[timestamp[:10]] = days.get(timestamp[:10], 0) + 1
 
 
+def head_identity(head: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(customer_id, conversation id, generation) of a head row."""
+    return str(head["customer_id"]), str(head["id"]), generation_of(head)
+
+
+def segment_identity(segment: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(customer_id, conversation id, generation) of the head a segment row belongs to."""
+    return str(segment["customer_id"]), str(segment["conversation_id"]), generation_of(segment)
+
+
 def count_segment_days(
-    days: dict[str, int], rows: Iterable[dict[str, Any]], live: set[tuple[str, str]]
+    days: dict[str, int], rows: Iterable[dict[str, Any]], live: set[tuple[str, str, str]]
 ) -> None:
-    """Add messages of segments whose head is live (`live`: (customer_id, id) pairs)."""
-    count_head_days(
-        days,
-        (
-            row.get("timestamp")
-            for row in rows
-            if (str(row.get("customer_id")), str(row.get("conversation_id"))) in live
-        ),
-    )
+    """Add messages of segments whose head is live and of their generation (`live`: the
+    `head_identity` of every live head)."""
+    count_head_days(days, (row.get("timestamp") for row in rows if segment_identity(row) in live))
 
 
 def head_ids_query(customer_id: str | None) -> Query:
@@ -255,13 +274,13 @@ def old_segments_query(customer_id: str | None, written_before: int) -> Query:
 def orphans(
     segments: Iterable[dict[str, Any]], heads: Iterable[dict[str, Any]]
 ) -> dict[str, list[dict[str, Any]]]:
-    """The segments whose head is not among `heads`, by customer."""
-    present = {(str(head["customer_id"]), str(head["id"])) for head in heads}
+    """The segments whose head is not among `heads`, or is of another generation (a delete,
+    clear or crash left them), by customer."""
+    present = {head_identity(head) for head in heads}
     found: dict[str, list[dict[str, Any]]] = {}
     for segment in segments:
-        customer_id = str(segment["customer_id"])
-        if (customer_id, str(segment["conversation_id"])) not in present:
-            found.setdefault(customer_id, []).append(segment)
+        if segment_identity(segment) not in present:
+            found.setdefault(str(segment["customer_id"]), []).append(segment)
     return found
 
 
@@ -269,7 +288,7 @@ def orphans(
 
 
 def is_head(item: Mapping[str, Any]) -> bool:
-    return item.get("type") in (None, "conversation")
+    return item.get("type") in HEAD_TYPES
 
 
 def deletion_batches(items: Sequence[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:

@@ -45,14 +45,14 @@ class CosmosStore(twin.CosmosStore):
 
     def count_messages_by_day(self, *, customer_id: str | None = None) -> dict[str, int]:
         """Three queries: the messages of live heads, the live heads, and the segments' messages
-        (counted when their head is live). No GROUP BY: not every Cosmos-compatible server has
-        it, and a day's count is cheap to add up here."""
+        (counted when their head is live and of their generation). No GROUP BY: not every
+        Cosmos-compatible server has it, and a day's count is cheap to add up here."""
         key, now = spanning(customer_id), docs.epoch_seconds()
         days: dict[str, int] = {}
         for page in self._query_items(key, "count", queries.head_days_query(customer_id, now)):
             queries.count_head_days(days, page)
         live = {
-            (head["customer_id"], head["id"])
+            queries.head_identity(head)
             for head in self._query(key, "count", queries.live_heads_query(customer_id, now))
         }
         for page in self._query_items(key, "count", queries.segment_days_query(customer_id)):
@@ -61,8 +61,9 @@ class CosmosStore(twin.CosmosStore):
 
     def delete_orphans(self, *, customer_id: str | None = None) -> int:
         """Two queries (segments written more than `orphan_grace_seconds` ago, then the heads)
-        and a batch per 100 orphaned segments. The grace spares a large create in progress,
-        which writes its segments before its head."""
+        and a batch per 100 orphaned segments: those whose head is gone or of another
+        generation (a delete, clear or crash left them). The grace spares a large create in
+        progress, which writes its segments before its head."""
         key = spanning(customer_id)
         written_before = docs.epoch_seconds() - int(self._orphan_grace_seconds)
         old = queries.old_segments_query(customer_id, written_before)

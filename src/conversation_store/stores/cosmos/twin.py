@@ -8,10 +8,12 @@ sync-only operator calls. Every decision (items, patches, queries, sizes) is in 
 sync and async must do differently is in `conversation_store.primitives`: this file only
 performs the I/O, through one typed wrapper per SDK call.
 Append = one conditional patch; sealing old messages into segments = one transactional batch.
+Exactly once, generations and the delete order are explained in `items` and docs/reliability.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any, Self, TypeVar
 
@@ -29,6 +31,7 @@ from conversation_store.exceptions import (
     InvalidInputError,
     MessageNotFoundError,
     StoreClosedError,
+    StoreUnavailableError,
 )
 from conversation_store.models import (
     AppendResult,
@@ -39,6 +42,7 @@ from conversation_store.models import (
     Message,
     Page,
     SearchHit,
+    ShareLink,
 )
 from conversation_store.search import search_terms
 from conversation_store.stores.cosmos import items as docs
@@ -152,10 +156,13 @@ class CosmosStore:
     def create_conversation(self, conversation: Conversation) -> Conversation:
         key = ConversationKey(conversation.customer_id, conversation.id)
         head, segments = docs.new_items(conversation, self._limits)
-        if segments:
-            etag = self._create_in_batches(key, docs.creation_batches(head, segments))
-        else:
-            etag = (self._create_item(key, head)).get("_etag")
+        try:
+            if segments:
+                etag = self._create_in_batches(key, docs.creation_batches(head, segments))
+            else:
+                etag = (self._create_item(key, head)).get("_etag")
+        except ConflictError:
+            etag = self._own_head_etag(key, head)
         stored = docs.conversation_from_items(head, segments)
         mark_saved(stored, etag)
         return stored
@@ -217,11 +224,18 @@ class CosmosStore:
         )
 
     def delete_conversation(self, key: ConversationKey) -> None:
-        delete_head = docs.delete_operation(key.conversation_id)
+        """The head first, then its generation's segments: a seal racing the delete either
+        committed before it (its segments are listed after) or fails on the head's ETag. What
+        a crash or an outage leaves is dead (no head) and swept by `delete_orphans`."""
         try:
-            self._delete_then_write(key, self._segment_ids(key), delete_head)
+            head = self._read_any_head(key)
         except ConversationNotFoundError:
             return
+        # Not found: a retry whose first attempt landed, or a concurrent delete.
+        with contextlib.suppress(ConversationNotFoundError):
+            self._delete_item(key, key.conversation_id)
+        if int(head.get("segment_count", 0)):
+            self._delete_dead_segments(key, docs.generation_of(head))
 
     def search_messages(self, customer_id: str, *, query: str, limit: int) -> list[SearchHit]:
         """One query over the customer's heads and segments (plus one per 100 conversations
@@ -231,12 +245,11 @@ class CosmosStore:
         now = docs.epoch_seconds()
         candidates = self._query(key, "search", queries.search_query(customer_id, terms, now))
         rows = queries.confirmed(candidates, terms)
-        titles: dict[str, str | None] = {}
+        heads: dict[str, tuple[str | None, str]] = {}
         for ids in queries.segment_conversation_ids(rows):
             titles_query = queries.titles_query(customer_id, ids, now)
-            for head in self._query(key, "search", titles_query):
-                titles[head["id"]] = head.get("title")
-        return queries.search_hits(rows, titles, terms, limit)
+            heads.update(queries.live_heads(self._query(key, "search", titles_query)))
+        return queries.search_hits(rows, heads, terms, limit)
 
     def replace_message(
         self, key: ConversationKey, message_id: str, message: Message | None
@@ -254,16 +267,11 @@ class CosmosStore:
         raise ConflictError(f"conversation {key.conversation_id!r} kept changing during an edit")
 
     def clear_messages(self, key: ConversationKey) -> None:
-        for _ in range(_MAX_WRITE_RACES):
-            head = self._read_head(key)
-            segment_ids = self._segment_ids(key)
-            cleared = docs.replace_operation(docs.cleared_head(head, docs.now()), head["_etag"])
-            try:
-                self._delete_then_write(key, segment_ids, cleared)
-                return
-            except ConflictError:
-                continue
-        raise ConflictError(f"conversation {key.conversation_id!r} kept changing during clear")
+        """One ETag-checked replace of the head, in a new generation (its segments are dead at
+        once), then the old generation's segments are deleted."""
+        previous = self._clear_head(key, docs.new_generation())
+        if int(previous.get("segment_count", 0)):
+            self._delete_dead_segments(key, docs.generation_of(previous))
 
     def delete_customer(self, customer_id: str) -> int:
         """Lists and deletes until nothing is left (one more query confirms it), so items that
@@ -277,6 +285,25 @@ class CosmosStore:
             deleted += self._delete_items(key, found)
         raise ConflictError(f"the items of customer {customer_id!r} kept changing during delete")
 
+    def put_share_link(self, link: ShareLink) -> None:
+        """One upsert of the link's item, in its own `_share:<token hash>` partition."""
+        item = docs.share_item(link, docs.epoch_seconds())
+        self._upsert_item(self._share_key(link.token_hash), "share", item)
+
+    def get_share_link(self, token_hash: str) -> ShareLink | None:
+        """One point read; an expired link is None (the local server does not expire items)."""
+        try:
+            item = self._read_item(self._share_key(token_hash), "share", token_hash)
+        except ConversationNotFoundError:
+            return None
+        return docs.share_link_from_item(item, docs.epoch_seconds())
+
+    def delete_share_link(self, token_hash: str) -> None:
+        try:
+            self._delete_item(self._share_key(token_hash), token_hash)
+        except ConversationNotFoundError:
+            return
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
@@ -284,6 +311,11 @@ class CosmosStore:
                 resource.close()
 
     # -- the boundary: every request is retried, charged and translated here ---------------
+
+    @staticmethod
+    def _share_key(token_hash: str) -> ConversationKey:
+        """The key of a share link's item (its partition and id), as errors name it."""
+        return ConversationKey(docs.share_partition(token_hash), token_hash)
 
     def _call(self, key: ConversationKey, send: primitives.Function[[], T]) -> T:
         """Run `send` under the retry policy; translate its final SDK error, naming `key`."""
@@ -332,6 +364,24 @@ class CosmosStore:
             key, "create", lambda container, hook: container.create_item(body, response_hook=hook)
         )
 
+    def _upsert_item(self, key: ConversationKey, operation: str, body: Item) -> None:
+        self._request(
+            key,
+            operation,
+            lambda container, hook: container.upsert_item(
+                body, no_response=True, response_hook=hook
+            ),
+        )
+
+    def _delete_item(self, key: ConversationKey, item_id: str) -> None:
+        self._request(
+            key,
+            "delete",
+            lambda container, hook: container.delete_item(
+                item_id, partition_key=key.customer_id, response_hook=hook
+            ),
+        )
+
     def _patch_item(
         self,
         key: ConversationKey,
@@ -359,11 +409,13 @@ class CosmosStore:
             ),
         )
 
-    def _replace_item(self, key: ConversationKey, body: Item, *, etag: str) -> None:
+    def _replace_item(
+        self, key: ConversationKey, operation: str, body: Item, *, etag: str
+    ) -> None:
         """Replace the head if it is still at `etag`, with no response body."""
         self._request(
             key,
-            "update",
+            operation,
             lambda container, hook: container.replace_item(
                 key.conversation_id,
                 body,
@@ -440,8 +492,16 @@ class CosmosStore:
 
     def _read_head(self, key: ConversationKey) -> Item:
         """The head as stored; an expired one is not found."""
-        item = self._read_item(key, "read", key.conversation_id)
+        item = self._read_any_head(key)
         if docs.head_expired(item, docs.epoch_seconds()):
+            raise ConversationNotFoundError(key.conversation_id, key.customer_id)
+        return item
+
+    def _read_any_head(self, key: ConversationKey) -> Item:
+        """The head as stored, expired or not; an internal item under that id (a segment,
+        which a public id can never name anyway) is not found."""
+        item = self._read_item(key, "read", key.conversation_id)
+        if not docs.is_head_item(item):
             raise ConversationNotFoundError(key.conversation_id, key.customer_id)
         return item
 
@@ -450,9 +510,20 @@ class CosmosStore:
     ) -> list[Item]:
         return [item for page in self._query_items(key, operation, query) for item in page]
 
-    def _segment_ids(self, key: ConversationKey) -> list[str]:
+    def _delete_dead_segments(self, key: ConversationKey, generation: str) -> None:
+        """Delete the segments of `generation` (no longer the head's), listing again until none
+        is left. Best effort: the delete or clear has landed, and what an outage leaves here is
+        invisible and swept by `delete_orphans`."""
         query = queries.segment_ids_query(key)
-        return [item["id"] for item in self._query(key, "delete", query)]
+        try:
+            for _ in range(_MAX_WRITE_RACES):
+                found = self._query(key, "delete", query)
+                dead = [s for s in found if docs.generation_of(s) == generation]
+                if not dead:
+                    return
+                self._delete_items(key, dead)
+        except StoreUnavailableError:
+            return
 
     def _newest_segments(self, key: ConversationKey, head: Item, last: int) -> list[Item]:
         """Point-read segments newest first until `last` messages are at hand."""
@@ -466,6 +537,8 @@ class CosmosStore:
                 segment = self._read_item(key, "read", segment_id)
             except ConversationNotFoundError:
                 continue  # removed by a delete or clear that is still under way
+            if docs.generation_of(segment) != docs.generation_of(head):
+                continue  # a dead generation's segment (a delete or clear is under way)
             segments.append(segment)
             have += len(segment["messages"])
         return segments
@@ -511,23 +584,43 @@ class CosmosStore:
                 )
             body = docs.updated_head(docs.upgraded_head(item), update, docs.now())
             try:
-                self._replace_item(key, body, etag=item["_etag"])
+                self._replace_item(key, "update", body, etag=item["_etag"])
                 return
             except ConflictError:
                 if etag is not None:
                     raise
         raise ConflictError(f"conversation {key.conversation_id!r} kept changing during update")
 
-    def _delete_then_write(
-        self, key: ConversationKey, segment_ids: list[str], head_operation: tuple[Any, ...]
-    ) -> None:
-        """Delete segments (oldest batches first) and apply `head_operation` in the last batch."""
-        deletes = [docs.delete_operation(item_id) for item_id in segment_ids]
-        size = docs.MAX_BATCH_OPERATIONS - 1
-        while len(deletes) > size:
-            self._execute_item_batch(key, "delete", deletes[:size])
-            deletes = deletes[size:]
-        self._execute_item_batch(key, "delete", [*deletes, head_operation])
+    def _clear_head(self, key: ConversationKey, generation: str) -> Item:
+        """Replace the head by an empty one of `generation`, racing other writers by ETag;
+        returns the head it replaced. A retry whose first attempt landed finds `generation`
+        already there: the clear happened, and is reported so."""
+        replaced: Item | None = None
+        for _ in range(_MAX_WRITE_RACES):
+            item = self._read_head(key)
+            if replaced is not None and docs.generation_of(item) == generation:
+                return replaced
+            replaced = item
+            cleared = docs.cleared_head(docs.upgraded_head(item), generation, docs.now())
+            try:
+                self._replace_item(key, "clear", cleared, etag=item["_etag"])
+                return item
+            except ConflictError:
+                continue
+        raise ConflictError(f"conversation {key.conversation_id!r} kept changing during clear")
+
+    def _own_head_etag(self, key: ConversationKey, head: Item) -> str | None:
+        """The etag of the head a create wrote, when a create that reported a conflict finds
+        its own generation stored (its first attempt landed, only the response was lost).
+        Raises ConflictError when the conversation is another one."""
+        try:
+            item: Item | None = self._read_any_head(key)
+        except ConversationNotFoundError:
+            item = None
+        if item is None or docs.generation_of(item) != head["generation"]:
+            raise ConflictError(f"conversation {key.conversation_id!r} already exists")
+        etag: str | None = item.get("_etag")
+        return etag
 
     def _create_in_batches(
         self, key: ConversationKey, batches: list[list[tuple[Any, ...]]]
@@ -564,7 +657,7 @@ class CosmosStore:
         if operations is not None:
             return operations
         query = queries.segment_holding_query(key, message_id)
-        for segment in self._query(key, "replace", query):
+        for segment in docs.of_generation(self._query(key, "replace", query), head):
             operations = docs.replace_in_segment(head, item["_etag"], segment, message_id, new, now)
             if operations is not None:
                 return operations

@@ -3,7 +3,10 @@
 `OutboxStore` wraps a primary store (Cosmos DB). A write that fails with StoreUnavailableError
 after the primary's own retries is queued durably in a local `OutboxQueue` and reported as
 pending; while anything is queued, new writes queue behind it, so order is kept. Reads merge
-the pending writes into what the primary returns. A flusher replays the queue in order —
+the pending writes into what the primary returns, and the messages of parked appends too, each
+marked `metadata["unsaved"] = "parked: <error>"`: a message the primary refused is shown as
+not saved, never hidden. `parked_writes`, `requeue_parked` and `drop_parked` let an operator
+recover or discard parked writes. A flusher replays the queue in order —
 in a background thread, woken by every queued write and every `interval` seconds.
 Nothing acknowledged is lost: a write is either applied by the primary or on disk here.
 
@@ -24,6 +27,7 @@ from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
     ConversationStoreError,
+    MessageNotFoundError,
     StoreUnavailableError,
 )
 from conversation_store.history import pin_system_message
@@ -37,15 +41,23 @@ from conversation_store.models import (
     Message,
     Page,
     SearchHit,
+    ShareLink,
 )
 from conversation_store.operations import SupportsOrphanSweep, SupportsScans
-from conversation_store.stores.outbox.queue import Operation, OutboxQueue, QueuedWrite
+from conversation_store.stores.outbox.queue import (
+    Operation,
+    OutboxQueue,
+    ParkedWrite,
+    QueuedWrite,
+)
 from conversation_store.stores.protocol import (
     ConversationStore,
     SupportsEditing,
     SupportsErasure,
     SupportsSearch,
+    SupportsShareLinks,
 )
+from conversation_store.syncing import missing_messages
 from conversation_store.tracking import mark_saved, replace_in_memory
 from conversation_store.validation import require_capability
 
@@ -59,6 +71,15 @@ class SupportsPendingCount(Protocol):
 
     def pending_count(self) -> int:
         """How many writes wait in the local outbox."""
+        ...
+
+
+@runtime_checkable
+class SupportsParkedWrites(Protocol):
+    """A store that keeps the writes its backend refused for good, for an operator."""
+
+    def parked_count(self) -> int:
+        """How many refused writes are parked in the local outbox."""
         ...
 
 
@@ -107,6 +128,26 @@ class OutboxStore:
         """Queued writes the primary refused for good (kept on disk for an operator)."""
         return self._queue.parked_count()
 
+    def parked_writes(self) -> list[ParkedWrite]:
+        """The parked writes, in order, each with why the primary refused it."""
+        return self._queue.parked()
+
+    def parked_write(self, seq: int) -> ParkedWrite:
+        """One parked write with its payload. Raises InvalidInputError (no such parked write)."""
+        return self._queue.parked_write(seq)
+
+    def requeue_parked(self, seq: int) -> None:
+        """Make a parked write pending again, replayed in its original place in the order.
+
+        Raises InvalidInputError (no such parked write).
+        """
+        self._queue.requeue(seq)
+        self._wake.set()
+
+    def drop_parked(self, seq: int) -> None:
+        """Discard a parked write for good. Raises InvalidInputError (no such parked write)."""
+        self._queue.drop(seq)
+
     def __enter__(self) -> OutboxStore:
         return self
 
@@ -128,11 +169,11 @@ class OutboxStore:
         )
 
     def get_conversation(self, key: ConversationKey, *, last: int | None = None) -> Conversation:
-        queued = self._queue.pending(key.customer_id, key.conversation_id)
+        queued = self._queue.writes_of(key)
         try:
             stored: Conversation | None = self._primary.get_conversation(key, last=last)
         except (ConversationNotFoundError, StoreUnavailableError):
-            if not any(w.operation == "create" for w in queued):
+            if not any(w.operation == "create" and w.error is None for w in queued):
                 raise
             stored = None
         merged = merge_pending(stored, queued, last=last)
@@ -178,18 +219,19 @@ class OutboxStore:
         queued = self._queue.pending(customer_id)
         if not queued or archived:  # queued creates are never archived
             return page
-        deleted = {w.conversation_id for w in queued if w.operation == "delete"}
+        # Queued writes apply in order: a create queued after a delete brings the id back.
+        deleted: set[str] = set()
+        created: dict[str, ConversationSummary] = {}
+        for write in queued:
+            if write.operation == "delete":
+                deleted.add(write.conversation_id)
+                created.pop(write.conversation_id, None)
+            elif write.operation == "create":
+                deleted.discard(write.conversation_id)
+                created[write.conversation_id] = _queued_summary(write.payload["conversation"])
         listed = {s.id for s in page.items}
-        created = (
-            []
-            if continuation
-            else [
-                _queued_summary(w.payload["conversation"])
-                for w in queued
-                if w.operation == "create" and w.conversation_id not in listed
-            ]
-        )
-        items = [s for s in [*created, *page.items] if s.id not in deleted]
+        fresh = [] if continuation else [s for i, s in created.items() if i not in listed]
+        items = [created.get(s.id, s) for s in [*fresh, *page.items] if s.id not in deleted]
         return Page(items=items, continuation=page.continuation)
 
     def delete_conversation(self, key: ConversationKey) -> None:
@@ -246,6 +288,21 @@ class OutboxStore:
         """Raises UnsupportedOperationError when the primary cannot scan."""
         return self._scanner().count_messages_by_day(customer_id=customer_id)
 
+    def put_share_link(self, link: ShareLink) -> None:
+        """Sharing needs the primary: never queued (a fault is StoreUnavailableError).
+
+        Raises UnsupportedOperationError when the primary cannot share.
+        """
+        self._sharer().put_share_link(link)
+
+    def get_share_link(self, token_hash: str) -> ShareLink | None:
+        """Raises UnsupportedOperationError when the primary cannot share."""
+        return self._sharer().get_share_link(token_hash)
+
+    def delete_share_link(self, token_hash: str) -> None:
+        """Never queued. Raises UnsupportedOperationError when the primary cannot share."""
+        self._sharer().delete_share_link(token_hash)
+
     def close(self) -> None:
         self._stopping.set()
         self._wake.set()
@@ -282,6 +339,9 @@ class OutboxStore:
     def _scanner(self) -> SupportsScans:
         return require_capability(self._primary, SupportsScans, "scans")
 
+    def _sharer(self) -> SupportsShareLinks:
+        return require_capability(self._primary, SupportsShareLinks, "share links")
+
     def _write(
         self,
         key: ConversationKey,
@@ -300,24 +360,41 @@ class OutboxStore:
         return pending()
 
     def _replay(self, write: QueuedWrite) -> None:
+        """Apply one queued write through the primary's idempotent paths: a replay after a crash
+        (the write landed, its dequeue did not) changes nothing more."""
         key = write.key
         if write.operation == "create":
-            conversation = Conversation.model_validate(write.payload["conversation"])
-            try:
-                self._primary.create_conversation(conversation)
-            except ConflictError:  # created before a lost response, or by a replay: merge
-                self._primary.append_messages(key, conversation.messages)
+            self._replay_create(key, Conversation.model_validate(write.payload["conversation"]))
         elif write.operation == "append":
             messages = [Message.model_validate(m) for m in write.payload["messages"]]
-            self._primary.append_messages(key, messages)
+            self._primary.append_messages(key, messages)  # skips the ids already stored
         elif write.operation == "update":
             self._primary.update_conversation(key, HeaderUpdate.from_json(write.payload))
         elif write.operation == "clear":
             self._editor().clear_messages(key)
         elif write.operation == "replace_message":
-            self._editor().replace_message(key, *_replacement(write.payload))
+            self._replay_replacement(key, *_replacement(write.payload))
         else:
             self._primary.delete_conversation(key)
+
+    def _replay_create(self, key: ConversationKey, conversation: Conversation) -> None:
+        try:
+            self._primary.create_conversation(conversation)
+        except ConflictError:  # created before a lost response, or by a replay: merge
+            stored = self._primary.get_conversation(key)
+            missing = missing_messages(conversation, stored)
+            if missing:
+                self._primary.append_messages(key, missing)
+
+    def _replay_replacement(
+        self, key: ConversationKey, message_id: str, message: Message | None
+    ) -> None:
+        try:
+            self._editor().replace_message(key, message_id, message)
+        except MessageNotFoundError:
+            if message is not None:
+                raise
+            # A removal whose first replay landed: the message is gone, as the write wanted.
 
     def _flush_forever(self) -> None:
         while not self._stopping.is_set():
@@ -353,12 +430,26 @@ def _replacement(payload: dict[str, Any]) -> tuple[str, Message | None]:
     return payload["message_id"], None if message is None else Message.model_validate(message)
 
 
+def _queued_message(body: dict[str, Any], parked_error: str | None) -> Message:
+    """A message of a queued append; marked as not saved when the append is parked."""
+    message = Message.model_validate(body)
+    if parked_error is not None:
+        message.metadata["unsaved"] = f"parked: {parked_error}"
+    return message
+
+
 def merge_pending(
     stored: Conversation | None, queued: Sequence[QueuedWrite], *, last: int | None
 ) -> Conversation | None:
-    """`stored` as it will be once `queued` (writes of this conversation, in order) apply."""
+    """`stored` as it will be once `queued` (writes of this conversation, in order) apply.
+
+    Of the parked writes in `queued`, only appends count: their messages are shown, marked
+    `metadata["unsaved"]`; the primary refused the other parked writes, so they change nothing.
+    """
     conversation = stored.model_copy(deep=True) if stored is not None else None
     for write in queued:
+        if write.error is not None and write.operation != "append":
+            continue
         if write.operation == "create" and conversation is None:
             conversation = Conversation.model_validate(write.payload["conversation"])
         elif write.operation == "delete":
@@ -368,7 +459,7 @@ def merge_pending(
         elif write.operation == "append":
             known = {m.id for m in conversation.messages if m.id}
             added = [
-                Message.model_validate(m)
+                _queued_message(m, write.error)
                 for m in write.payload["messages"]
                 if m.get("id") not in known
             ]

@@ -160,9 +160,30 @@ def _create_message_search(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO messages_search (messages_search) VALUES ('rebuild')")
 
 
+def _m003_share_links(db: sqlite3.Connection) -> None:
+    """Share links by the SHA-256 of their token (the token itself is never stored); the
+    header's `share_id` now holds the token hash of the conversation's current link."""
+    db.execute(
+        """
+        CREATE TABLE share_links (
+            token_hash TEXT PRIMARY KEY,
+            customer_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT
+        ) WITHOUT ROWID
+        """
+    )
+    # Deleting a conversation or a customer deletes its links.
+    db.execute(
+        "CREATE INDEX share_links_by_conversation ON share_links (customer_id, conversation_id)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_conversations_and_messages", _m001_conversations_and_messages),
     ("002_archive_ttl_share_and_search", _m002_archive_ttl_share_and_search),
+    ("003_share_links", _m003_share_links),
 ]
 
 

@@ -21,6 +21,7 @@ from conversation_store.models import (
     ConversationSummary,
     HeaderUpdate,
     Message,
+    ShareLink,
     format_timestamp,
     utc_now,
 )
@@ -57,10 +58,21 @@ def expired(row: sqlite3.Row) -> bool:
 
 
 def keyset(position: list[str]) -> list[str]:
-    """The (updated_at, id) position of a listing continuation token."""
-    if len(position) != 2:
+    """The (updated_at, id) position of a listing continuation token.
+
+    Raises InvalidInputError, also for a lone surrogate, which SQLite cannot bind.
+    """
+    if len(position) != 2 or not all(_is_utf8(part) for part in position):
         raise InvalidInputError("continuation token is malformed")
     return position
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def message_body(message: Message) -> str:
@@ -95,6 +107,18 @@ def header_document(row: sqlite3.Row) -> dict[str, JsonValue]:
     data["metadata"] = json.loads(data["metadata"])
     data["archived"] = bool(data["archived"])
     return data
+
+
+def share_link_row(link: ShareLink) -> tuple[str, str, str, str, str | None]:
+    """The `share_links` row of a link; its timestamps in the stored (sortable) format."""
+    expires_at = None if link.expires_at is None else format_timestamp(link.expires_at)
+    return (
+        link.token_hash,
+        link.customer_id,
+        link.conversation_id,
+        format_timestamp(link.created_at),
+        expires_at,
+    )
 
 
 def summary(row: sqlite3.Row) -> ConversationSummary:

@@ -30,6 +30,7 @@ from conversation_store.models import (
     Message,
     Page,
     SearchHit,
+    ShareLink,
 )
 from conversation_store.stores.continuation import decode_continuation, encode_continuation
 from conversation_store.stores.sqlite import queries as sqlite_queries
@@ -45,6 +46,7 @@ from conversation_store.stores.sqlite.rows import (
     message_body,
     new_header_columns,
     now,
+    share_link_row,
     summary,
     updated_header_columns,
 )
@@ -174,6 +176,7 @@ class SQLiteStore:
     def delete_conversation(self, key: ConversationKey) -> None:
         with self._write() as db:
             db.execute("DELETE FROM conversations WHERE customer_id = ? AND id = ?", key)
+            db.execute("DELETE FROM share_links WHERE customer_id = ? AND conversation_id = ?", key)
 
     def search_messages(self, customer_id: str, *, query: str, limit: int) -> list[SearchHit]:
         with self._connections.session() as db:
@@ -203,7 +206,30 @@ class SQLiteStore:
             deleted: int = db.execute(
                 "DELETE FROM conversations WHERE customer_id = ?", (customer_id,)
             ).rowcount
+            db.execute("DELETE FROM share_links WHERE customer_id = ?", (customer_id,))
         return deleted
+
+    def put_share_link(self, link: ShareLink) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO share_links "
+                "(token_hash, customer_id, conversation_id, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                share_link_row(link),
+            )
+
+    def get_share_link(self, token_hash: str) -> ShareLink | None:
+        with self._connections.session() as db:
+            row = db.execute(
+                "SELECT token_hash, customer_id, conversation_id, created_at, expires_at "
+                "FROM share_links WHERE token_hash = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (token_hash, now()),
+            ).fetchone()
+        return None if row is None else ShareLink.model_validate(dict(row))
+
+    def delete_share_link(self, token_hash: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM share_links WHERE token_hash = ?", (token_hash,))
 
     def scan_conversations(
         self, *, customer_id: str | None = None, updated_before: str | None = None
