@@ -43,9 +43,6 @@ from conversation_store.manager import ConversationManager
 from conversation_store.models import SearchHit, Stats, format_timestamp
 from conversation_store.operations import (
     DeletionPlan,
-    SupportsScans,
-    plan_cleanup,
-    plan_customer_deletion,
 )
 from conversation_store.settings import Settings, open_store, sqlite_path
 from conversation_store.stores.outbox.queue import OutboxQueue, ParkedWrite
@@ -54,7 +51,6 @@ from conversation_store.transfer import Outcome, TransferReport, transfer
 from conversation_store.validation import (
     MAX_IMPORT_BYTES,
     optional_customer,
-    require_capability,
     validate_days,
 )
 
@@ -223,8 +219,7 @@ def run_cleanup(args: argparse.Namespace) -> int:
     customer = optional_customer(args.customer)
     with open_manager(_store_of(args)) as manager:
         if customer is None or args.dry_run:
-            scans = require_capability(manager.store, SupportsScans, "scans")
-            plan = plan_cleanup(scans, days, customer_id=customer)
+            plan = manager.plan_cleanup(days, customer_id=customer)
             if not confirmed(args, format_plan(plan), asks=customer is None):
                 return EXIT_OK
         deleted = manager.cleanup_old_conversations(days, customer_id=customer)
@@ -317,8 +312,7 @@ def run_delete_customer(args: argparse.Namespace) -> int:
     customer = optional_customer(args.customer)
     assert customer is not None  # --customer is required
     with open_manager(_store_of(args)) as manager:
-        scans = require_capability(manager.store, SupportsScans, "scans")
-        plan = plan_customer_deletion(scans, customer)
+        plan = manager.plan_customer_deletion(customer)
         if not plan.conversations:
             _note(f"no conversations for customer {customer!r}: nothing to delete")
             return EXIT_OK

@@ -5,6 +5,7 @@ state of the local outbox, which only the sync stores have."""
 from __future__ import annotations
 
 from conversation_store import manager_twin, operations
+from conversation_store.ids import validate_id
 from conversation_store.models import Stats
 from conversation_store.stores.outbox.store import SupportsParkedWrites, SupportsPendingCount
 from conversation_store.validation import (
@@ -37,6 +38,25 @@ class ConversationManager(manager_twin.ConversationManager):
         return operations.cleanup_old_conversations(
             self._store, scans, checked_days, customer_id=customer
         )
+
+    def plan_cleanup(
+        self, days: float, *, customer_id: str | None = None
+    ) -> operations.DeletionPlan:
+        """What cleanup_old_conversations would delete now (the orphan sweep aside); deletes
+        nothing. Raises InvalidInputError, UnsupportedOperationError (a store without scans)."""
+        self._check_open()
+        checked_days = validate_days(days)
+        customer = optional_customer(customer_id)
+        scans = require_capability(self._store, operations.SupportsScans, "scans")
+        return operations.plan_cleanup(scans, checked_days, customer_id=customer)
+
+    def plan_customer_deletion(self, customer_id: str) -> operations.DeletionPlan:
+        """What delete_customer_data would delete now; deletes nothing. Raises
+        InvalidInputError, UnsupportedOperationError (a store without scans)."""
+        self._check_open()
+        customer = validate_id(customer_id, "customer id")
+        scans = require_capability(self._store, operations.SupportsScans, "scans")
+        return operations.plan_customer_deletion(scans, customer)
 
     def get_stats(self, customer_id: str | None = None, *, top: int = 5) -> Stats:
         """Conversations, messages, tokens, averages, the longest conversation, the most

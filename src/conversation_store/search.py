@@ -9,6 +9,9 @@ DB's `CONTAINS` narrows the candidates first).
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from conversation_store.models import SearchHit
 
 SNIPPET_CHARS = 160
 _TERM = re.compile(r"\w+")
@@ -38,3 +41,20 @@ def snippet(content: str, terms: list[str], *, width: int = SNIPPET_CHARS) -> st
     start = max(0, min(first - width // 4, len(text) - width))
     end = min(len(text), start + width)
     return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+
+
+def search_hit(
+    conversation_id: str, title: str | None, message: dict[str, Any], terms: list[str]
+) -> SearchHit | None:
+    """The hit for a stored message document, or None when its content does not match."""
+    content = message.get("content")
+    if not isinstance(content, str) or not matches(content, terms):
+        return None
+    return SearchHit(
+        conversation_id=conversation_id,
+        conversation_title=title,
+        message_id=message.get("id"),
+        role=message["role"],
+        snippet=snippet(content, terms),
+        timestamp=message["timestamp"],
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from app_helpers import CID, SECRET, cookie_written, open_buttons, send
+from app_helpers import CID, SECRET, cookie_written, open_buttons, send, settle
 from streamlit.testing.v1 import AppTest
 from streamlit_app.visitor import FORGOTTEN, MOVED, NOTHING_MOVED
 
@@ -33,7 +33,7 @@ def test_a_returning_visitor_sees_their_history_and_a_new_browser_none(
 def test_forget_me_starts_afresh_and_the_browser_loses_the_history(
     open_app: AppFactory,
 ) -> None:
-    at = send(open_app(SECRET), "forget this")
+    at = settle(send(open_app(SECRET), "forget this"))  # the title is written in the background
     assert open_buttons(at) == ["forget this"]
     at = at.sidebar.button(key="forget_me").click().run()
     assert not at.exception

@@ -29,6 +29,8 @@ SYNC_ONLY = {
     "get_stats",
     "pending_count",  # the outbox is sync-only
     "parked_count",
+    "plan_cleanup",
+    "plan_customer_deletion",
 }
 
 

@@ -42,7 +42,7 @@ from conversation_store.models import (
     format_timestamp,
     utc_now,
 )
-from conversation_store.search import matches, search_terms, snippet
+from conversation_store.search import search_hit, search_terms
 from conversation_store.stores.continuation import decode_continuation, encode_continuation
 from conversation_store.stores.postgres import rows
 from conversation_store.stores.postgres.auth import SCOPE, TokenCache
@@ -311,7 +311,9 @@ class PostgresStore:
             async with db.transaction(), db.cursor(name="search") as cursor:
                 await cursor.execute(_SEARCH, params)
                 async for row in cursor:
-                    hit = _hit(row, terms)
+                    hit = search_hit(
+                        row["conversation_id"], row["title"], rows.json_body(row["body"]), terms
+                    )
                     if hit is not None:
                         hits.append(hit)
                     if len(hits) >= limit:
@@ -536,18 +538,3 @@ async def _migrate(db: DbConnection) -> None:
 
 def _key_params(key: ConversationKey) -> dict[str, str]:
     return {"customer_id": key.customer_id, "id": key.conversation_id}
-
-
-def _hit(row: DictRow, terms: list[str]) -> SearchHit | None:
-    message = rows.json_body(row["body"])
-    content = message.get("content")
-    if not isinstance(content, str) or not matches(content, terms):
-        return None
-    return SearchHit(
-        conversation_id=row["conversation_id"],
-        conversation_title=row["title"],
-        message_id=message.get("id"),
-        role=message["role"],
-        snippet=snippet(content, terms),
-        timestamp=message["timestamp"],
-    )

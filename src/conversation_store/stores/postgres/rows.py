@@ -26,11 +26,12 @@ from conversation_store.models import (
     ShareLink,
 )
 from conversation_store.retention import is_expired
-from conversation_store.stores.sqlite.rows import checked_timestamp
+
+# The same header row as SQLite's: one column per summary and header field, plus extra/version.
+from conversation_store.stores.sqlite.rows import HEADER_COLUMNS as HEADER_COLUMNS
+from conversation_store.stores.sqlite.rows import KNOWN_FIELDS, checked_timestamp
 from conversation_store.tracking import mark_saved
 
-HEADER_COLUMNS = ", ".join((*dict.fromkeys((*SUMMARY_FIELDS, *HEADER_FIELDS)), "extra", "version"))
-_KNOWN_FIELDS = set(Conversation.model_fields)
 # Longer words are indexed by their first characters: a lexeme must stay under 2 KB.
 MAX_LEXEME_CHARS = 255
 _WORD = re.compile(r"\w+")
@@ -82,7 +83,7 @@ def new_header_columns(doc: dict[str, Any], conversation: Conversation) -> dict[
         "updated_at": conversation.updated_at,
         **{name: doc.get(name) for name in HEADER_FIELDS if name != "metadata"},
         "metadata": json.dumps(doc["metadata"]),
-        "extra": json.dumps({k: v for k, v in doc.items() if k not in _KNOWN_FIELDS}),
+        "extra": json.dumps({k: v for k, v in doc.items() if k not in KNOWN_FIELDS}),
     }
 
 

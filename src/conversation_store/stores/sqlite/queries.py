@@ -11,11 +11,10 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import islice
-from typing import Any
 
 from conversation_store.models import SearchHit
 from conversation_store.retention import is_expired
-from conversation_store.search import matches, search_terms, snippet
+from conversation_store.search import search_hit, search_terms
 from conversation_store.validation import validate_query
 
 
@@ -72,24 +71,13 @@ def search_messages(
     terms = search_terms(validate_query(query))
     cursor = db.execute(_SEARCH, (fts_query(terms), customer_id, now))
     try:
-        found = (_hit(row, json.loads(row["body"]), terms) for row in cursor)
+        found = (
+            search_hit(row["conversation_id"], row["title"], json.loads(row["body"]), terms)
+            for row in cursor
+        )
         return list(islice((hit for hit in found if hit is not None), limit))
     finally:
         cursor.close()  # ends the read at once, even when the best hits came first
-
-
-def _hit(row: sqlite3.Row, message: dict[str, Any], terms: list[str]) -> SearchHit | None:
-    content = message.get("content")
-    if not isinstance(content, str) or not matches(content, terms):
-        return None
-    return SearchHit(
-        conversation_id=row["conversation_id"],
-        conversation_title=row["title"],
-        message_id=message.get("id"),
-        role=message["role"],
-        snippet=snippet(content, terms),
-        timestamp=message["timestamp"],
-    )
 
 
 def count_messages_by_day(

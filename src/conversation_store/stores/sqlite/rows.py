@@ -29,7 +29,7 @@ from conversation_store.retention import is_expired
 
 # A header row: the summary and header fields, the fields the model does not know, its version.
 HEADER_COLUMNS = ", ".join((*dict.fromkeys((*SUMMARY_FIELDS, *HEADER_FIELDS)), "extra", "version"))
-_KNOWN_FIELDS = set(Conversation.model_fields)
+KNOWN_FIELDS = set(Conversation.model_fields)
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -85,7 +85,7 @@ def new_header_columns(doc: dict[str, Any]) -> dict[str, Any]:
         **{name: doc[name] for name in ("id", "customer_id", "created_at", "updated_at")},
         **{name: doc.get(name) for name in HEADER_FIELDS if name != "metadata"},
         "metadata": json.dumps(doc["metadata"]),
-        "extra": json.dumps({k: v for k, v in doc.items() if k not in _KNOWN_FIELDS}),
+        "extra": json.dumps({k: v for k, v in doc.items() if k not in KNOWN_FIELDS}),
     }
 
 
