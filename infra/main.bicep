@@ -90,6 +90,9 @@ param privateEndpointsSubnetPrefix string = '10.42.2.0/24'
 @minValue(30)
 param logRetentionDays int = 30
 
+@description('Also deploy Azure Database for PostgreSQL (infra/postgres.bicep, Entra auth only) and point both apps at it with CONVERSATION_STORE_URL instead of Cosmos DB.')
+param deployPostgres bool = false
+
 @description('Tags on every resource.')
 param tags object = {
   project: 'conversation-store'
@@ -486,12 +489,32 @@ resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   }
 }
 
+// -- PostgreSQL (optional) ----------------------------------------------------------------------
+
+module postgres 'postgres.bicep' = if (deployPostgres) {
+  name: 'postgres'
+  params: {
+    location: location
+    serverName: toLower('${namePrefix}-pg-${suffix}')
+    identityName: identity.name
+    identityPrincipalId: identity.properties.principalId
+    privateEndpointSubnetId: privateEndpointsSubnetId
+    vnetId: vnet.id
+    tags: tags
+  }
+}
+
 // What both apps read (Settings.from_env): where the data is, and which identity to use.
-// DefaultAzureCredential picks the user-assigned identity named by AZURE_CLIENT_ID.
+// DefaultAzureCredential picks the user-assigned identity named by AZURE_CLIENT_ID. A Cosmos
+// endpoint wins over CONVERSATION_STORE_URL, so with PostgreSQL it is empty (read as unset).
 var cosmosAppSettings = [
   {
     name: 'COSMOSDB_ENDPOINT'
-    value: cosmos.properties.documentEndpoint
+    value: deployPostgres ? '' : cosmos.properties.documentEndpoint
+  }
+  {
+    name: 'CONVERSATION_STORE_URL'
+    value: deployPostgres ? postgres!.outputs.storeUrl : ''
   }
   {
     name: 'COSMOSDB_DATABASE'

@@ -5,7 +5,10 @@ SQLite file. Start with `ConversationManager.from_settings(Settings.from_env(os.
 
 Everything the app, the CLI, the examples and the docs use is exported here, and the async
 twins under the same names in `conversation_store.aio`; other modules are internal.
+`PostgresStore` is imported on first use, so psycopg (the `postgres` extra) stays optional.
 """
+
+import typing
 
 from conversation_store.enrichment import Enricher
 from conversation_store.exceptions import (
@@ -59,6 +62,9 @@ from conversation_store.stores.protocol import (
 from conversation_store.stores.sqlite.store import SQLiteStore
 from conversation_store.tokens import tokenizer_name
 
+if typing.TYPE_CHECKING:
+    from conversation_store.stores.postgres.store import PostgresStore
+
 __all__ = [
     "AccessDeniedError",
     "AppendResult",
@@ -82,6 +88,7 @@ __all__ = [
     "MessageNotFoundError",
     "OutboxStore",
     "Page",
+    "PostgresStore",
     "RequestCharge",
     "RetryPolicy",
     "SQLiteStore",
@@ -110,3 +117,12 @@ __all__ = [
     "tokenizer_name",
     "validate_id",
 ]
+
+
+def __getattr__(name: str) -> typing.Any:
+    """`PostgresStore`, imported lazily: psycopg is the optional `postgres` extra."""
+    if name == "PostgresStore":
+        from conversation_store.stores.postgres.store import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

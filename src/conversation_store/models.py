@@ -229,6 +229,11 @@ class HeaderUpdate:
             metadata.pop(key, None)
         return {**header, **self.fields, "metadata": metadata}
 
+    def is_applied(self, header: Mapping[str, Any]) -> bool:
+        """True if `header` (a stored conversation's fields) already holds every change of
+        this update, as it does once the update landed."""
+        return self.apply(header) == {**header, "metadata": header.get("metadata") or {}}
+
     def to_json(self) -> dict[str, JsonValue]:
         """The update as JSON (the outbox queues it); `from_json` reads it back."""
         return {

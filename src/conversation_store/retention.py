@@ -14,8 +14,9 @@ MAX_TTL_SECONDS = 2_147_483_647  # Cosmos DB's ttl is a 32-bit signed integer
 
 
 def is_expired(updated_at: datetime, ttl: int | None, now: datetime | None = None) -> bool:
-    # Measured from `updated_at` rather than adding `ttl` to it, which overflows near year 9999.
-    return ttl is not None and (now or utc_now()) - updated_at >= timedelta(seconds=ttl)
+    # Measured from `updated_at` in seconds: adding `ttl` to a date overflows near year 9999,
+    # and so does a timedelta of a ttl an older version or a hand-edited row let through.
+    return ttl is not None and ((now or utc_now()) - updated_at).total_seconds() >= ttl
 
 
 def cutoff(days: float, now: datetime | None = None) -> str:

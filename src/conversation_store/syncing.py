@@ -65,7 +65,12 @@ def _newer_header(source: Conversation, target: Conversation) -> dict[str, JsonV
     if source.updated_at <= target.updated_at:
         return {}
     theirs, ours = source.to_document(), target.to_document()
-    return {name: theirs.get(name) for name in HEADER_FIELDS if theirs.get(name) != ours.get(name)}
+    return {
+        name: theirs.get(name)
+        for name in HEADER_FIELDS
+        # A share link is the store's own record: copying its hash never carries the link.
+        if name != "share_id" and theirs.get(name) != ours.get(name)
+    }
 
 
 def missing_messages(source: Conversation, target: Conversation) -> list[Message]:

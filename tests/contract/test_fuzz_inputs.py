@@ -419,6 +419,17 @@ def _named_calls(stage: Stage) -> dict[str, st.SearchStrategy[Call]]:
                 lambda v: lambda m: m.cleanup_old_conversations(0, customer_id=v)
             ),
         ),
+        "plan_cleanup": st.one_of(
+            st.sampled_from([-1, 10**9, float("nan"), float("inf"), 2**64, "7"]).map(
+                lambda v: lambda m: m.plan_cleanup(v)
+            ),
+            bad_customer_ids.filter(lambda v: v is not None).map(
+                lambda v: lambda m: m.plan_cleanup(0, customer_id=v)
+            ),
+        ),
+        "plan_customer_deletion": bad_customer_ids.map(
+            lambda v: lambda m: m.plan_customer_deletion(v)
+        ),
         "get_stats": st.one_of(
             bad_customer_ids.filter(lambda v: v is not None).map(
                 lambda v: lambda m: m.get_stats(v)

@@ -244,6 +244,8 @@ def test_listing_carries_no_message_bodies(
     page = manager.get_recent_conversations("alice", limit=20)
 
     assert len(page.items) == 3
-    assert [r.method for r in transport.records] == ["POST"]
+    # One query of the items; the SDK may first refresh its partition-key-range map (a GET of
+    # /pkranges, not of an item), which depends on its cache, not on the store.
+    assert [r.method for r in transport.records if "/docs" in r.url] == ["POST"]
     assert "messages" not in json.dumps([s.model_dump(mode="json") for s in page.items])
     assert all(r.response_bytes < 2_000 for r in transport.records)

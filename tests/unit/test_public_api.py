@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from conversation_store import aio
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_MODULES = {"conversation_store", "conversation_store.aio"}
 PUBLIC_PACKAGES = ("conversation_store.integrations.",)  # documented subpackages, when they come
+# Exported but imported on first use (module `__getattr__`): psycopg is an optional extra.
+LAZY = {"PostgresStore"}
 CODE_BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
@@ -30,7 +34,23 @@ def test_all_exports_every_public_name_and_nothing_else() -> None:
         for name, value in vars(conversation_store).items()
         if not name.startswith("_") and not inspect.ismodule(value)
     }
-    assert set(conversation_store.__all__) == public
+    assert set(conversation_store.__all__) == public | LAZY
+
+
+def test_postgres_store_is_exported_without_importing_psycopg() -> None:
+    from conversation_store.aio.postgres import PostgresStore as AsyncPostgresStore
+    from conversation_store.stores.postgres.store import PostgresStore
+
+    assert conversation_store.PostgresStore is PostgresStore
+    assert aio.PostgresStore is AsyncPostgresStore
+    probe = "import sys, conversation_store.aio; print('psycopg' in sys.modules)"
+    fresh = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert fresh.stdout.strip() == "False"
 
 
 def test_aio_exports_the_same_class_names_as_the_sync_package() -> None:

@@ -9,6 +9,7 @@ decision is taken in the pure modules (`tracking`, `history`, `editing`, `export
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import suppress
 from typing import Any, Self
 
 from pydantic import JsonValue
@@ -25,6 +26,7 @@ from conversation_store.aio.settings import open_store
 from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
+    ConversationStoreError,
     InvalidInputError,
     ShareLinkNotFoundError,
     StoreClosedError,
@@ -308,7 +310,7 @@ class ConversationManager:
         """Set the title; with `etag`, only if the stored version is still that one.
 
         Raises InvalidInputError, ConversationNotFoundError, ConflictError (the stored version
-        moved on since `etag`).
+        moved on since `etag`, to another title: a retry of a rename that landed succeeds).
         """
         update = HeaderUpdate(fields={"title": validate_title(title)})
         await self._update(conversation_id, customer_id, update, etag=validate_etag(etag))
@@ -481,13 +483,16 @@ class ConversationManager:
         link = sharing.new_share_link(
             token, key.customer_id, key.conversation_id, expires_in=lifetime
         )
-        await links.put_share_link(link)
         try:
+            await links.put_share_link(link)
             await self._store.update_conversation(
                 key, HeaderUpdate(fields={"share_id": link.token_hash})
             )
-        except ConversationNotFoundError:
-            await links.delete_share_link(link.token_hash)
+        except ConversationStoreError:
+            # Either write may have landed with its answer lost: a retry makes a new link, so
+            # this one must not stay behind (if it became the header's, the retry replaces it).
+            with suppress(ConversationStoreError):
+                await links.delete_share_link(link.token_hash)
             raise
         if previous is not None:
             await links.delete_share_link(previous)
@@ -655,8 +660,10 @@ class ConversationManager:
         original = await self._find(key)
         if original is None:
             return 0
+        # The original is checked, not only its copy: the copy's JSON round trip would turn
+        # a stored NaN into null and move altered data.
+        validate_conversation(original, max_content_bytes=self._max_content_bytes)
         copy = editing.moved(original, target)
-        validate_conversation(copy, max_content_bytes=self._max_content_bytes)
         created, stored = await self._create_or_load(copy, look_first=True)
         if not created:
             await self._merge_import(copy, stored)
@@ -671,11 +678,15 @@ class ConversationManager:
         """`(True, as stored)` when `conversation` is created now; `(False, the stored copy)`
         when it is stored already, for the caller to merge into. It is found by looking first
         or by a create that conflicts: a retry whose first attempt landed, or another writer.
-        The one create-or-merge path of save, import and sync."""
+        The one create-or-merge path of save, import and sync; what it creates is never
+        shared."""
         key = conversation_key(conversation.id, conversation.customer_id)
         stored = await self._find(key) if look_first else None
         if stored is not None:
             return False, stored
+        # Only share_conversation makes a link: a share_id saved, imported or copied from
+        # elsewhere (an export of a shared conversation) must never reopen an old link.
+        conversation.share_id = None
         try:
             return True, await self._store.create_conversation(conversation)
         except ConflictError:
@@ -754,7 +765,14 @@ class ConversationManager:
     ) -> None:
         self._check_open()
         key = conversation_key(conversation_id, customer_id)
-        await self._store.update_conversation(key, update, etag=etag)
+        try:
+            await self._store.update_conversation(key, update, etag=etag)
+        except ConflictError:
+            # A retry whose first attempt landed (its answer lost) finds the version it wrote
+            # itself: the change holds, so the call succeeded.
+            stored = await self._find(key, last=1) if etag is not None else None
+            if stored is None or not update.is_applied(stored.to_document()):
+                raise
 
     async def _get(
         self, conversation_id: str, customer_id: str, *, last: int | None

@@ -162,6 +162,8 @@ class CosmosStore:
             else:
                 etag = (self._create_item(key, head)).get("_etag")
         except ConflictError:
+            if self._remove_expired_head(key):
+                return self.create_conversation(conversation)
             etag = self._own_head_etag(key, head)
         stored = docs.conversation_from_items(head, segments)
         mark_saved(stored, etag)
@@ -373,12 +375,20 @@ class CosmosStore:
             ),
         )
 
-    def _delete_item(self, key: ConversationKey, item_id: str) -> None:
+    def _delete_item(
+        self, key: ConversationKey, item_id: str, *, etag: str | None = None
+    ) -> None:
+        """Delete the item; with `etag`, only if it is still at that version."""
+        condition = None if etag is None else MatchConditions.IfNotModified
         self._request(
             key,
             "delete",
             lambda container, hook: container.delete_item(
-                item_id, partition_key=key.customer_id, response_hook=hook
+                item_id,
+                partition_key=key.customer_id,
+                etag=etag,
+                match_condition=condition,
+                response_hook=hook,
             ),
         )
 
@@ -608,6 +618,19 @@ class CosmosStore:
             except ConflictError:
                 continue
         raise ConflictError(f"conversation {key.conversation_id!r} kept changing during clear")
+
+    def _remove_expired_head(self, key: ConversationKey) -> bool:
+        """Delete the head under this id if its ttl ran out but the service has not purged it
+        yet (it reads as gone, so a create of the same id must succeed); False if there is
+        none. Its segments are of an older generation: dead, and swept by delete_orphans."""
+        try:
+            item = self._read_any_head(key)
+        except ConversationNotFoundError:
+            return False
+        if not docs.head_expired(item, docs.epoch_seconds()):
+            return False
+        self._delete_item(key, key.conversation_id, etag=item["_etag"])
+        return True
 
     def _own_head_etag(self, key: ConversationKey, head: Item) -> str | None:
         """The etag of the head a create wrote, when a create that reported a conflict finds

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +20,7 @@ from conversation_store.models import (
     HEADER_FIELDS,
     SUMMARY_FIELDS,
     Conversation,
+    ConversationKey,
     ConversationSummary,
     HeaderUpdate,
     Message,
@@ -123,5 +126,22 @@ def share_link_row(link: ShareLink) -> tuple[str, str, str, str, str | None]:
 
 def summary(row: sqlite3.Row) -> ConversationSummary:
     # Only the summary fields: a share link's nonce comes only with the whole conversation.
-    data = header_document(row)
-    return ConversationSummary.model_validate({name: data[name] for name in SUMMARY_FIELDS})
+    with readable(ConversationKey(row["customer_id"], row["id"])):
+        data = header_document(row)
+        return ConversationSummary.model_validate({name: data[name] for name in SUMMARY_FIELDS})
+
+
+@contextmanager
+def readable(key: ConversationKey) -> Iterator[None]:
+    """A stored row that no longer validates (written by hand, or by an older version under
+    older rules) is an InvalidInputError naming it, never a JSON, pydantic, recursion or
+    overflow error: an export or a transfer then records that one conversation as failed."""
+    try:
+        yield
+    except InvalidInputError:
+        raise
+    except (ValueError, RecursionError, OverflowError) as exc:
+        raise InvalidInputError(
+            f"conversation {key.conversation_id!r} of customer {key.customer_id!r} is stored "
+            f"in a form that cannot be read ({type(exc).__name__})"
+        ) from exc

@@ -46,6 +46,7 @@ from conversation_store.stores.sqlite.rows import (
     message_body,
     new_header_columns,
     now,
+    readable,
     share_link_row,
     summary,
     updated_header_columns,
@@ -311,9 +312,10 @@ class SQLiteStore:
                 (*key, last),
             ).fetchall()[::-1]
             bodies = self._pin_system_message(db, row, bodies)
-        data = header_document(row)
-        data["messages"] = [json.loads(body) for (body,) in bodies]
-        conversation = Conversation.model_validate(data)
+        with readable(key):
+            data = header_document(row)
+            data["messages"] = [json.loads(body) for (body,) in bodies]
+            conversation = Conversation.model_validate(data)
         mark_saved(conversation, str(row["version"]))
         return conversation
 
