@@ -102,7 +102,8 @@ def test_a_share_link_in_another_browser_opens_that_conversation_only(
     owner = new_page(browser)
     owner.goto(app_url)
     send(owner, "Not for the viewer")
-    owner.get_by_test_id("stSidebar").get_by_role("button", name="New conversation").click()
+    # By its key: a conversation not yet titled is also listed as "New conversation".
+    owner.locator(".st-key-new_conversation").get_by_role("button").click()
     owner.get_by_test_id("stChatMessage").first.wait_for(state="detached")
     send(owner, "A recipe worth sharing")
     owner.get_by_role("button", name="Share").click()
