@@ -1,4 +1,4 @@
-"""Pure WAV handling: any PCM WAV to the 16 kHz mono 16-bit samples speech engines expect."""
+"""Pure WAV handling: any PCM WAV to the 16 kHz mono samples speech engines expect."""
 
 from __future__ import annotations
 
@@ -65,3 +65,9 @@ def to_speech_wav(data: bytes, *, rate: int = SPEECH_RATE) -> bytes:
         wav.setframerate(rate)
         wav.writeframes(to_speech_pcm(data, rate=rate))
     return buffer.getvalue()
+
+
+def to_speech_samples(data: bytes, *, rate: int = SPEECH_RATE) -> npt.NDArray[np.float32]:
+    """The audio as float32 mono samples in [-1, 1] at `rate`. Raises AudioFormatError."""
+    samples, source_rate = read_wav_mono(data)
+    return np.clip(resample(samples, source_rate, rate), -1.0, 1.0).astype(np.float32)

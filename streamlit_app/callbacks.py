@@ -1,4 +1,5 @@
-"""Widget callbacks that report store errors on the page instead of raising.
+"""Widget callbacks that report store errors on the page instead of raising, say what they
+did (a toast), and close the menu they were picked from.
 
 Actions run as `on_click` callbacks, so they take effect before the next run draws the page;
 an error inside one is kept in session state and shown by `show_callback_error` in that run.
@@ -18,6 +19,7 @@ from conversation_store import (
 )
 
 from . import state_keys
+from .plain import markdown_literal
 
 P = ParamSpec("P")
 
@@ -51,3 +53,19 @@ def show_callback_error() -> None:
 def forget_save_status() -> None:
     """Drop the status line of the last write, when another conversation opens."""
     st.session_state.pop(state_keys.SAVE_STATUS, None)
+
+
+def announce(text: str) -> None:
+    """Have the next run say, in a toast, what an action just did."""
+    st.session_state[state_keys.TOAST] = text
+
+
+def show_announcement() -> None:
+    """The toast an action of the previous interaction asked for, once."""
+    if state_keys.TOAST in st.session_state:
+        st.toast(markdown_literal(str(st.session_state.pop(state_keys.TOAST))))
+
+
+def close_menu(key: str) -> None:
+    """Close the popover whose key is `key` (it tracks its state: `on_change="rerun"`)."""
+    st.session_state[key] = False

@@ -33,6 +33,7 @@ from .responders import Responder
 from .status import save_status
 
 UNTITLED = "New conversation"
+PREVIEW_CHARS = 60  # of the first message, shown as the title until one is written
 
 
 class TurnView(Protocol):
@@ -88,6 +89,17 @@ class ChatSession:
     @property
     def title(self) -> str:
         return self.conversation.title or UNTITLED
+
+    @property
+    def heading(self) -> str:
+        """The title to show: the stored one; until the enricher writes one, the first user
+        message's first words, so the header reads right after the first turn."""
+        return self.conversation.title or _first_words(self.conversation.messages) or UNTITLED
+
+    @property
+    def is_read_only(self) -> bool:
+        """An archived conversation takes no new messages and no edits until restored."""
+        return self.stored and self.conversation.archived
 
     @property
     def is_shared(self) -> bool:
@@ -152,17 +164,27 @@ class ChatSession:
         )
 
     def recent_conversations(
-        self, *, pages: int, page_size: int = 20, archived: bool | None = False
+        self,
+        *,
+        pages: int,
+        page_size: int = 20,
+        archived: bool | None = False,
+        pinned: bool | None = None,
     ) -> Page[ConversationSummary]:
         """The first `pages` pages of the customer's conversations, newest first, as one page.
 
-        `archived`: False lists the active ones, True the archived ones, None both.
+        `archived`: False lists the active ones, True the archived ones, None both; `pinned`
+        likewise the pinned ones (None: pinned or not).
         """
         items: list[ConversationSummary] = []
         continuation: str | None = None
         for _ in range(max(pages, 1)):
             page = self.manager.get_recent_conversations(
-                self.customer_id, limit=page_size, continuation=continuation, archived=archived
+                self.customer_id,
+                limit=page_size,
+                continuation=continuation,
+                archived=archived,
+                pinned=pinned,
             )
             items.extend(page.items)
             continuation = page.continuation
@@ -186,8 +208,17 @@ class ChatSession:
         """Archive (or restore) a conversation; archiving the open one starts a new one, as
         the open conversation is always one the sidebar lists."""
         self.manager.archive_conversation(conversation_id, self.customer_id, archived)
-        if archived and conversation_id == self.conversation_id:
-            self.new_conversation()
+        if conversation_id == self.conversation_id:
+            if archived:
+                self.new_conversation()
+            else:
+                self.conversation.archived = False
+
+    def pin(self, conversation_id: str, pinned: bool = True) -> None:
+        """Pin a conversation above the others in the sidebar (or, with False, unpin it)."""
+        self.manager.pin_conversation(conversation_id, self.customer_id, pinned)
+        if conversation_id == self.conversation_id:
+            self.conversation.pinned = pinned
 
     def search(self, query: str, *, limit: int) -> list[SearchHit]:
         """Messages of this customer matching `query`. Raises InvalidInputError."""
@@ -289,3 +320,15 @@ class ChatSession:
 
     def _new_document(self) -> Conversation:
         return self.manager.create_conversation_document(self.customer_id, self.session_id)
+
+
+def _first_words(messages: Sequence[Message], *, max_chars: int = PREVIEW_CHARS) -> str | None:
+    """The first user message's first line, shortened on a word boundary; None if none."""
+    for message in messages:
+        if message.role == "user" and message.text.strip():
+            line = message.text.strip().splitlines()[0].strip()
+            if len(line) <= max_chars:
+                return line
+            cut = line[: max_chars - 1].rsplit(" ", 1)[0] or line[: max_chars - 1]
+            return cut.rstrip() + "…"
+    return None

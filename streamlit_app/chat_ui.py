@@ -1,5 +1,7 @@
-"""Rendering of the chat page: header, share menu, the open conversation with per-message
-actions (fork, edit, delete), voice and text input, and how a turn is drawn."""
+"""Rendering of the chat page: header, share and download menus, the archived banner, the
+open conversation with per-message actions (fork, edit, delete after a confirmation), and how
+a turn is drawn (the input, voice included, is in `voice_ui`). User text is shown as typed
+(`st.text`, or escaped Markdown in titles), assistant text as Markdown."""
 
 from __future__ import annotations
 
@@ -8,14 +10,19 @@ from collections.abc import Iterator, Sequence
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from conversation_store import ConversationStoreError, Message
+from conversation_store import (
+    ConversationStoreError,
+    Message,
+    conversation_to_json,
+    conversation_to_markdown,
+)
 
-from . import services, state_keys
-from .callbacks import forget_save_status, guarded
+from . import state_keys
+from .callbacks import announce, close_menu, forget_save_status, guarded
 from .chat_session import ChatSession
+from .plain import markdown_literal
 from .share_links import share_url
 from .status import SAVING, parked_status
-from .transcribers import TranscriptionError
 
 _SHOWN_ROLES = ("user", "assistant")
 SHARE_EXPIRIES: dict[str, int | None] = {  # the share menu's choices: seconds, None = until revoked
@@ -23,6 +30,11 @@ SHARE_EXPIRIES: dict[str, int | None] = {  # the share menu's choices: seconds, 
     "for 1 day": 24 * 3600,
     "for 7 days": 7 * 24 * 3600,
 }
+_DOWNLOADS = (  # label, export function, file suffix, MIME type
+    ("JSON", conversation_to_json, "json", "application/json"),
+    ("Markdown", conversation_to_markdown, "md", "text/markdown"),
+)
+ARCHIVED_BANNER = "This conversation is archived: it is read-only until you restore it."
 
 
 def render_header(slot: DeltaGenerator, chat: ChatSession) -> None:
@@ -31,20 +43,37 @@ def render_header(slot: DeltaGenerator, chat: ChatSession) -> None:
     Drawn into `slot` (an `st.empty`), so the page can redraw it after a turn.
     """
     with slot.container():
-        st.title(chat.title)
+        st.title(markdown_literal(chat.heading))
         if chat.conversation.summary:
-            st.caption(chat.conversation.summary)
+            st.caption(markdown_literal(chat.conversation.summary))
 
 
 def render_toolbar() -> tuple[DeltaGenerator, DeltaGenerator]:
-    """The save status line and, beside it, the place of the share menu.
+    """The save status line and, beside it, the place of the share and download menus.
 
-    The page fills the share menu after the turn, so a conversation stored by this turn
-    gets its menu at once.
+    The page fills the menus after the turn, so a conversation stored by this turn gets
+    them at once.
     """
-    status_column, share_column = st.columns([5, 1], vertical_alignment="center")
+    status_column, menus_column = st.columns([3, 2], vertical_alignment="center")
     with status_column:
-        return status_slot(), share_column
+        slot = status_slot()
+    with menus_column:
+        menus = st.container(horizontal=True, horizontal_alignment="right", key="menus")
+    return slot, menus
+
+
+def render_archived_banner(chat: ChatSession) -> None:
+    """An archived conversation says so, with the one way out of read-only: Restore."""
+    if not chat.is_read_only:
+        return
+    with st.container(horizontal=True, vertical_alignment="center", key="archived_banner"):
+        st.info(ARCHIVED_BANNER, icon=":material/inventory_2:", width="stretch")
+        st.button(
+            "Restore",
+            key="restore_open",
+            icon=":material/unarchive:",
+            on_click=guarded(_restore, chat),
+        )
 
 
 def render_parked_warning(chat: ChatSession) -> None:
@@ -58,7 +87,7 @@ def render_share_menu(chat: ChatSession) -> None:
     """Create (with an optional expiry), replace or revoke the open conversation's link."""
     if not chat.stored:
         return
-    with st.popover("Share", icon=":material/share:", key="share_menu"):
+    with st.popover("Share", icon=":material/share:", key="share_menu", on_change="rerun"):
         if chat.share_token is not None:
             st.caption("Anyone with this link can read this conversation, not change it.")
             st.code(share_url(st.context.url, chat.share_token), language=None)
@@ -76,20 +105,42 @@ def render_share_menu(chat: ChatSession) -> None:
             st.button("Revoke", key="share_revoke", on_click=guarded(chat.unshare))
 
 
+def render_downloads(chat: ChatSession) -> None:
+    """The open conversation as a JSON or Markdown file (a stored conversation only)."""
+    if not chat.stored:
+        return
+    conversation = chat.conversation
+    with st.popover("Download", icon=":material/download:", key="download_menu"):
+        for label, export, suffix, mime in _DOWNLOADS:
+            st.download_button(
+                label,
+                export(conversation),
+                file_name=f"{conversation.id}.{suffix}",
+                mime=mime,
+                key=f"download_{label.lower()}",
+                on_click="ignore",
+                width="stretch",
+            )
+
+
 def render_messages(chat: ChatSession) -> None:
-    """The open conversation; each stored message has a menu (fork, edit, delete), and the
-    message being edited shows an editor instead of its text."""
+    """The open conversation; each stored message has a menu (fork, edit, delete), the
+    message being edited shows an editor instead of its text, and the one to be deleted asks
+    first. An archived conversation's messages can only be forked."""
     editing = st.session_state.get(state_keys.EDITING)
+    deleting = st.session_state.get(state_keys.CONFIRM_MESSAGE_DELETE)
     for message in _shown(chat.conversation.messages):
         if message.id is None:  # a seed document's message: nothing can name it
-            st.chat_message(message.role).markdown(message.content or "")
+            _message_text(st.chat_message(message.role), message.role, message.text)
             continue
         text, menu = _bubble(message.role)
         with text:
-            if message.id == editing:
+            if message.id == editing and not chat.is_read_only:
                 _message_editor(chat, message)
             else:
-                st.markdown(message.content or "")
+                _message_text(text, message.role, message.text)
+            if message.id == deleting and not chat.is_read_only:
+                _delete_confirmation(chat, str(message.id))
         with menu:
             _message_menu(chat, message)
 
@@ -97,22 +148,36 @@ def render_messages(chat: ChatSession) -> None:
 def render_transcript(messages: Sequence[Message]) -> None:
     """The user and assistant messages, read-only."""
     for message in _shown(messages):
-        st.chat_message(message.role).markdown(message.content or "")
+        _message_text(st.chat_message(message.role), message.role, message.text)
+
+
+def _message_text(place: DeltaGenerator, role: str, text: str) -> None:
+    """A user's text exactly as typed; the assistant's as the Markdown it writes."""
+    if role == "user":
+        place.text(text)
+    else:
+        place.markdown(text)
 
 
 def _shown(messages: Sequence[Message]) -> list[Message]:
-    return [m for m in messages if m.role in _SHOWN_ROLES and m.content]
+    return [m for m in messages if m.role in _SHOWN_ROLES and m.is_chat and m.text]
 
 
 def _bubble(role: str) -> tuple[DeltaGenerator, DeltaGenerator]:
-    """A chat message: the place of its text and, at its right, of its menu."""
-    text, menu = st.chat_message(role).columns([14, 1])
+    """A chat message: the place of its text and, at its right, of its menu (a row that
+    never wraps, so the menu stays beside the text on a narrow screen too)."""
+    with st.chat_message(role):
+        row = st.container(horizontal=True, wrap=False, gap="small")
+    with row:
+        text = st.container(width="stretch")
+        menu = st.container(width="content")
     return text, menu
 
 
 def _message_menu(chat: ChatSession, message: Message) -> None:
     message_id = str(message.id)
-    with st.popover("", icon=":material/more_horiz:", key=f"message_menu_{message_id}"):
+    menu = state_keys.message_menu(message_id)
+    with st.popover("", icon=":material/more_horiz:", key=menu, type="tertiary", on_change="rerun"):
         st.button(
             "Fork from here",
             key=f"fork_{message_id}",
@@ -120,6 +185,8 @@ def _message_menu(chat: ChatSession, message: Message) -> None:
             help="A new conversation with the messages up to this one",
             on_click=guarded(_fork, chat, message_id),
         )
+        if chat.is_read_only:
+            return
         st.button(
             "Edit",
             key=f"edit_{message_id}",
@@ -132,13 +199,28 @@ def _message_menu(chat: ChatSession, message: Message) -> None:
             "Delete",
             key=f"delete_message_{message_id}",
             icon=":material/delete:",
-            on_click=guarded(chat.delete_message, message_id),
+            on_click=_ask_delete_message,
+            args=(message_id,),
+        )
+
+
+def _delete_confirmation(chat: ChatSession, message_id: str) -> None:
+    st.warning("Delete this message? This cannot be undone.", icon=":material/delete:")
+    with st.container(horizontal=True):
+        st.button(
+            "Delete",
+            key=f"confirm_delete_message_{message_id}",
+            type="primary",
+            on_click=guarded(_delete_message, chat, message_id),
+        )
+        st.button(
+            "Cancel", key=f"cancel_delete_message_{message_id}", on_click=_stop_delete_message
         )
 
 
 def _message_editor(chat: ChatSession, message: Message) -> None:
     message_id = str(message.id)
-    st.text_area("Message", value=message.content or "", key=state_keys.edit_text(message_id))
+    st.text_area("Message", value=message.text, key=state_keys.edit_text(message_id))
     with st.container(horizontal=True):
         st.button(
             "Save",
@@ -150,12 +232,35 @@ def _message_editor(chat: ChatSession, message: Message) -> None:
 
 
 def _fork(chat: ChatSession, message_id: str) -> None:
+    close_menu(state_keys.message_menu(message_id))
     chat.fork(message_id)
     forget_save_status()
+    announce("Forked into a new conversation")
+
+
+def _restore(chat: ChatSession) -> None:
+    chat.archive(chat.conversation_id, archived=False)
+    announce("Restored: you can continue this conversation")
 
 
 def _start_edit(message_id: str) -> None:
+    close_menu(state_keys.message_menu(message_id))
     st.session_state[state_keys.EDITING] = message_id
+
+
+def _ask_delete_message(message_id: str) -> None:
+    close_menu(state_keys.message_menu(message_id))
+    st.session_state[state_keys.CONFIRM_MESSAGE_DELETE] = message_id
+
+
+def _delete_message(chat: ChatSession, message_id: str) -> None:
+    _stop_delete_message()
+    chat.delete_message(message_id)
+    announce("Message deleted")
+
+
+def _stop_delete_message() -> None:
+    st.session_state.pop(state_keys.CONFIRM_MESSAGE_DELETE, None)
 
 
 def _save_edit(chat: ChatSession, message_id: str) -> None:
@@ -175,26 +280,6 @@ def status_slot() -> DeltaGenerator:
     return slot
 
 
-def voice_input() -> str | None:
-    """The transcript of a new recording, once; None when there is none or it failed."""
-    generation = int(st.session_state.get(state_keys.VOICE_GENERATION, 0))
-    recording = st.audio_input("Speak a message", key=f"voice_input_{generation}")
-    if recording is None:
-        return None
-    # A new key empties the widget, so the same recording is not sent again on a rerun.
-    st.session_state[state_keys.VOICE_GENERATION] = generation + 1
-    try:
-        with st.spinner("Transcribing…"):
-            text = services.transcriber().transcribe(recording.getvalue())
-    except (services.ConfigurationError, TranscriptionError) as exc:
-        st.error(f"Could not transcribe the recording: {exc}")
-        return None
-    if not text:
-        st.warning("No words were recognised in the recording. Please try again.")
-        return None
-    return text
-
-
 class PageTurn:
     """A turn drawn on the chat page: each message in a bubble, with its menu once stored,
     and the outcome of each write in the status line `slot`."""
@@ -206,7 +291,7 @@ class PageTurn:
 
     def question(self, text: str) -> None:
         bubble, self._menu = _bubble("user")
-        bubble.markdown(text)
+        bubble.text(text)
 
     def saving(self) -> None:
         self._slot.caption(SAVING)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, tzinfo
+from datetime import date, timedelta, tzinfo
 
 from conversation_store import Conversation, ConversationSummary
 
@@ -35,6 +35,20 @@ class Insights:
             "conversation": [title for title, _ in self.tokens_per_conversation],
             "tokens": [tokens for _, tokens in self.tokens_per_conversation],
         }
+
+
+def every_day(
+    messages_per_day: Sequence[tuple[date, int]], *, min_days: int = 7
+) -> dict[str, list[str] | list[int]]:
+    """Chart data with a bar for every day from the first to the last (0 where none), and at
+    least `min_days` days ending on the last, so one busy day is one bar among several."""
+    if not messages_per_day:
+        return {"day": [], "messages": []}
+    counts = dict(messages_per_day)
+    last = max(counts)
+    first = min(min(counts), last - timedelta(days=min_days - 1))
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return {"day": [d.isoformat() for d in days], "messages": [counts.get(d, 0) for d in days]}
 
 
 def compute_insights(

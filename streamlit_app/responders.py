@@ -116,14 +116,15 @@ def to_chat_messages(
     if system_prompt and not (history and history[0].role == "system"):
         messages.append({"role": "system", "content": system_prompt})
     for message in history:
-        if not message.content:
+        text = message.text  # the text of any content parts: this app sends text only
+        if not text:
             continue
         if message.role == "system":
-            messages.append({"role": "system", "content": message.content})
+            messages.append({"role": "system", "content": text})
         elif message.role == "user":
-            messages.append({"role": "user", "content": message.content})
+            messages.append({"role": "user", "content": text})
         elif message.role == "assistant":
-            messages.append({"role": "assistant", "content": message.content})
+            messages.append({"role": "assistant", "content": text})
     return messages
 
 

@@ -1,8 +1,9 @@
 """The app's edge: configuration from the environment, and the objects every page uses.
 
 Injection seam for tests: put a `ConversationManager` in session state under
-`state_keys.MANAGER` (and optionally a `Responder` / `Transcriber` / `Enricher` under
-`state_keys.RESPONDER` / `TRANSCRIBER` / `ENRICHER`) before the first run, e.g.
+`state_keys.MANAGER` (and optionally a `Responder` / `Transcriber` / `Synthesizer` /
+`Enricher` under `state_keys.RESPONDER` / `TRANSCRIBER` / `SYNTHESIZER` / `ENRICHER`) before
+the first run, e.g.
 `at.session_state[state_keys.MANAGER] = ConversationManager(store)` with `AppTest`.
 Otherwise one manager per process is built from `Settings.from_env(os.environ)` (after
 loading `.env`), cached with `st.cache_resource` and shared by every session, and so is one
@@ -47,6 +48,7 @@ from .responders import (
     OfflineResponder,
     Responder,
 )
+from .speech import Synthesizer, synthesizer_from_env
 from .transcribers import Transcriber, transcriber_from_env
 
 T = TypeVar("T")
@@ -124,6 +126,11 @@ def _process_transcriber() -> Transcriber:
     return transcriber_from_env(_environment())
 
 
+@st.cache_resource(show_spinner=False)
+def _process_synthesizer() -> Synthesizer:
+    return synthesizer_from_env(_environment())
+
+
 def manager() -> ConversationManager:
     """The injected manager, else the process's. Raises ConfigurationError."""
     injected = st.session_state.get(state_keys.MANAGER)
@@ -151,11 +158,21 @@ def enricher() -> Enricher | None:
 
 
 def transcriber() -> Transcriber:
-    """The injected transcriber, else Azure AI Speech when configured, else PocketSphinx."""
+    """The injected transcriber, else Azure AI Speech when configured, else Whisper (or
+    PocketSphinx when Whisper is not installed)."""
     injected = st.session_state.get(state_keys.TRANSCRIBER)
     if isinstance(injected, Transcriber):
         return injected
     return _configured(_process_transcriber, "Speech recognition is not available")
+
+
+def synthesizer() -> Synthesizer:
+    """The injected synthesizer, else Azure AI Speech when configured, else espeak-ng.
+    Raises ConfigurationError."""
+    injected = st.session_state.get(state_keys.SYNTHESIZER)
+    if isinstance(injected, Synthesizer):
+        return injected
+    return _configured(_process_synthesizer, "Spoken replies are not available")
 
 
 def _configured(build: Callable[[], T], problem: str) -> T:

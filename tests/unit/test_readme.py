@@ -23,4 +23,4 @@ def test_quick_start_runs(
 
     output = capsys.readouterr().out
     assert "Plan a trip to Tokyo" in output and "ConversationSummary" in output
-    assert (tmp_path / "data" / "conversations.db").exists()
+    assert not (tmp_path / "data").exists()  # the app's own database is left alone
