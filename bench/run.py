@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the server launcher lives with the te
 from conversation_store import Conversation  # noqa: E402
 from support.local_cosmos import SERVER_DIR, LocalCosmosServer  # noqa: E402
 
+from . import cosmos_decoding  # noqa: E402
 from .cosmos_suite import CosmosBench  # noqa: E402
 from .render import DOC, display, render  # noqa: E402
 from .scale import Scale, scale_from_env  # noqa: E402
@@ -101,6 +102,13 @@ def run_sqlite(scale: Scale) -> dict[str, Any]:
             bench.close()
 
 
+def run_sqlite_floor() -> dict[str, Any]:
+    from . import sqlite_floor
+
+    with tempfile.TemporaryDirectory(prefix="bench-floor-") as directory:
+        return sqlite_floor.run(Path(directory), log)
+
+
 def model_cost(scale: Scale) -> dict[str, Any]:
     """Building the pydantic models of the longest conversation: a load's cost in any backend."""
     length = max(scale.load_at)
@@ -118,8 +126,12 @@ def main() -> None:
     started = time.perf_counter()
     log(f"scale {scale.name}")
     results: dict[str, Any] = {"machine": machine(), "scale": scale.to_json()}
+    results["load_average"] = os.getloadavg()
     results["cosmos"] = run_cosmos(scale)
     results["sqlite"] = run_sqlite(scale)
+    results["sqlite_floor"] = run_sqlite_floor()
+    log("cosmos: building the models of a full load (no server)")
+    results["cosmos_decoding"] = cosmos_decoding.run()
     results["models"] = model_cost(scale)
     results["seconds"] = time.perf_counter() - started
     if scale.publish:

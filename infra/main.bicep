@@ -275,6 +275,22 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
             path: '/archived/?'
           }
           {
+            // Listing filters (pins, session, persona, org) and the lookup by external id.
+            path: '/pinned/?'
+          }
+          {
+            path: '/session_id/?'
+          }
+          {
+            path: '/persona/?'
+          }
+          {
+            path: '/org_id/?'
+          }
+          {
+            path: '/external_id/?'
+          }
+          {
             // With _ts (always indexed), decides whether a head has expired (the library
             // filters on it too: a server that does not enforce TTL still returns such items).
             path: '/ttl/?'

@@ -27,6 +27,7 @@ from conversation_store import (
     SQLiteStore,
     SupportsEditing,
     SupportsErasure,
+    SupportsExternalIds,
     SupportsOrphanSweep,
     SupportsScans,
     SupportsSearch,
@@ -47,6 +48,7 @@ CAPABILITIES: dict[str, type] = {
     "scans": SupportsScans,
     "orphan_sweep": SupportsOrphanSweep,
     "share_links": SupportsShareLinks,
+    "external_ids": SupportsExternalIds,
 }
 
 

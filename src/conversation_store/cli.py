@@ -26,7 +26,6 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
@@ -445,8 +444,8 @@ def store_settings(url: str | None, environ: Mapping[str, str]) -> Settings:
         if settings.cosmos_endpoint is None:
             raise InvalidInputError("the store 'cosmos' needs COSMOSDB_ENDPOINT in the environment")
     elif url is not None:
-        settings = replace(settings, store_url=url, cosmos_endpoint=None)
-    return replace(settings, outbox_path=None)
+        settings = settings.model_copy(update={"store_url": url, "cosmos_endpoint": None})
+    return settings.model_copy(update={"outbox_path": None})
 
 
 def _store_of(args: argparse.Namespace) -> Settings:

@@ -14,7 +14,9 @@ once. Each job loads the conversation and decides for itself what is due, so a j
   a summary stored without that key was set by someone else and is left alone.
 
 A job reads the newest `ENRICHMENT_WINDOW` messages only: a title is due while a conversation
-is young, and a long conversation's summary describes its recent part.
+is young, and a long conversation's summary describes its recent part. Only chat messages are
+used and given to the writers (`history.chat_messages`: reasoning and event items are left
+out), and of their content only the text (`Message.text`: text and refusal parts).
 
 The text comes from the injected writers (e.g. a language model) when given; when there are
 none, or one raises or answers blank, the local rules below are used instead:
@@ -40,6 +42,7 @@ from conversation_store.exceptions import (
     ConversationNotFoundError,
     ConversationStoreError,
 )
+from conversation_store.history import chat_messages
 from conversation_store.manager import ConversationManager
 from conversation_store.models import Conversation, ConversationKey, Message
 
@@ -82,7 +85,7 @@ def extract_summary(
     messages: Sequence[Message], *, max_chars: int = SUMMARY_MAX_CHARS
 ) -> str | None:
     """The extractive summary rule (see the module docstring); None without user text."""
-    points = _unique(first_sentence(m.content) for m in messages if m.role == "user" and m.content)
+    points = _unique(first_sentence(m.text) for m in chat_messages(messages) if m.role == "user")
     if not points:
         return None
     topic, later = points[0], points[1:]
@@ -98,7 +101,7 @@ def extract_summary(
 
 
 def has_first_exchange(messages: Sequence[Message]) -> bool:
-    roles = {m.role for m in messages if m.content}
+    roles = {m.role for m in chat_messages(messages) if m.text.strip()}
     return {"user", "assistant"} <= roles
 
 
@@ -240,17 +243,19 @@ class Enricher:
         self._manager.set_summary(conversation.id, conversation.customer_id, summary)
 
     def _title_for(self, messages: Sequence[Message]) -> str | None:
-        written = _ask(self._title_writer, messages, "title")
+        chat = chat_messages(messages)
+        written = _ask(self._title_writer, chat, "title")
         if written is not None:
             return derive_title(_first_line(written).strip("\"'“”` "))
-        first_user = next((m.content for m in messages if m.role == "user" and m.content), "")
+        first_user = next((m.text for m in chat if m.role == "user" and m.text.strip()), "")
         return derive_title(first_user)
 
     def _summary_for(self, messages: Sequence[Message]) -> str | None:
-        written = _ask(self._summary_writer, messages, "summary")
+        chat = chat_messages(messages)
+        written = _ask(self._summary_writer, chat, "summary")
         if written is not None:
             return shorten(written, SUMMARY_MAX_CHARS)
-        return extract_summary(messages)
+        return extract_summary(chat)
 
     def _load(self, conversation_id: str, customer_id: str) -> Conversation:
         return self._manager.load_conversation(conversation_id, customer_id, last=ENRICHMENT_WINDOW)

@@ -4,6 +4,10 @@ An export of one customer is a bundle: `{"format": "conversation-store/export", 
 "conversations": [<document>, ...]}`. Import reads a bundle, one document or a list of
 documents, validates all of them before anything is written, and plans each one against what
 is stored, so importing the same file twice changes nothing.
+
+Markdown shows text (and text parts) as text, every other part as a placeholder line
+(`[image]`, `[audio: wav]`, `[file: report.pdf]`), and a refusal as `[refusal] <its text>`;
+reasoning and event items appear in order under their kind.
 """
 
 from __future__ import annotations
@@ -12,7 +16,19 @@ import json
 from collections.abc import Iterable
 
 from conversation_store.exceptions import ConflictError, InvalidInputError
-from conversation_store.models import Conversation, ImportAction, Message, format_timestamp, utc_now
+from conversation_store.models import (
+    AudioPart,
+    ContentPart,
+    Conversation,
+    FilePart,
+    ImagePart,
+    ImportAction,
+    Message,
+    RefusalPart,
+    TextPart,
+    format_timestamp,
+    utc_now,
+)
 from conversation_store.syncing import missing_messages
 from conversation_store.validation import (
     DEFAULT_MAX_CONTENT_BYTES,
@@ -27,6 +43,7 @@ BUNDLE_VERSION = 1
 
 _ROLE_HEADINGS = {
     "system": "System",
+    "developer": "Developer",
     "user": "User",
     "assistant": "Assistant",
     "tool": "Tool",
@@ -124,10 +141,7 @@ def plan_import(
     by_id = {m.id: m for m in stored.messages if m.id is not None}
     for message in incoming.messages:
         existing = by_id.get(message.id) if message.id is not None else None
-        if existing is not None and (existing.role, existing.content) != (
-            message.role,
-            message.content,
-        ):
+        if existing is not None and _compared(existing) != _compared(message):
             raise ConflictError(
                 f"conversation {incoming.id!r}: message {message.id!r} differs from the stored "
                 "one; importing would overwrite it"
@@ -136,13 +150,23 @@ def plan_import(
     return ("merge" if missing else "unchanged"), missing
 
 
+def _compared(message: Message) -> tuple[object, ...]:
+    """What an import must find unchanged in a stored message of the same id."""
+    return (message.role, message.kind, message.content)
+
+
 def _message_lines(message: Message) -> list[str]:
     heading = _ROLE_HEADINGS.get(message.role, message.role.title())
     if message.name:
         heading += f" ({_one_line(message.name)})"
+    if not message.is_chat:
+        heading += f" · {message.kind}"
     lines = [f"## {heading}", "", f"*{format_timestamp(message.timestamp)}*", ""]
-    if message.content:
-        lines.append(message.content)
+    if isinstance(message.content, str):
+        if message.content:
+            lines.append(message.content)
+    else:
+        lines += [_part_line(part) for part in message.content or []]
     for call in message.tool_calls or []:
         lines += [
             f"Tool call `{call.function.name}` (`{call.id}`):",
@@ -154,6 +178,20 @@ def _message_lines(message: Message) -> list[str]:
     if message.tool_call_id:
         lines.append(f"(result of tool call `{message.tool_call_id}`)")
     return lines
+
+
+def _part_line(part: ContentPart) -> str:
+    """A text part as its text; any other part as a one-line placeholder."""
+    if isinstance(part, TextPart):
+        return part.text
+    if isinstance(part, RefusalPart):
+        return f"[refusal] {part.refusal}"
+    if isinstance(part, ImagePart):
+        return "[image]"
+    if isinstance(part, AudioPart):
+        return f"[audio: {_one_line(part.input_audio.format)}]"
+    name = part.file.filename if isinstance(part, FilePart) else None
+    return f"[file: {_one_line(name)}]" if name else "[file]"
 
 
 def _one_line(text: str) -> str:

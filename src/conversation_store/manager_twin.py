@@ -20,6 +20,7 @@ from conversation_store.stores.protocol import (
     ConversationStore,
     SupportsEditing,
     SupportsErasure,
+    SupportsExternalIds,
     SupportsSearch,
     SupportsShareLinks,
 )
@@ -33,7 +34,7 @@ from conversation_store.exceptions import (
     StoreClosedError,
 )
 from conversation_store.export import parse_import, plan_import, render_export
-from conversation_store.history import window
+from conversation_store.history import window, window_settled
 from conversation_store.ids import validate_customer_id, validate_id
 from conversation_store.models import (
     AppendResult,
@@ -44,11 +45,12 @@ from conversation_store.models import (
     ImportAction,
     ImportReport,
     Message,
+    MetadataScalar,
     Page,
     SearchHit,
     SharedConversation,
 )
-from conversation_store.settings import Settings
+from conversation_store.settings import Settings, environment_settings
 from conversation_store.syncing import SyncOutcome, plan_sync
 from conversation_store.tracking import add_in_memory, header_update, mark_saved, unsaved_messages
 from conversation_store.validation import (
@@ -65,12 +67,15 @@ from conversation_store.validation import (
     validate_continuation,
     validate_conversation,
     validate_etag,
+    validate_external_id,
     validate_header,
     validate_limit,
+    validate_list_filter,
     validate_message,
     validate_messages,
     validate_metadata,
     validate_metadata_keys,
+    validate_pinned,
     validate_query,
     validate_summary,
     validate_title,
@@ -93,11 +98,17 @@ class ConversationManager:
 
     def __init__(
         self,
-        store: ConversationStore,
+        store: ConversationStore | None = None,
         *,
         owns_store: bool = False,
         max_content_bytes: int = DEFAULT_MAX_CONTENT_BYTES,
     ) -> None:
+        """A manager over `store`, which it closes on close() if `owns_store`. With no store
+        (the seed's `ConversationManager()`), it opens the store the environment and `./.env`
+        name (see docs/configuration.md), and closes it on close(). Raises InvalidInputError
+        (a bad setting, named)."""
+        if store is None:
+            store, owns_store = open_store(environment_settings()), True
         self._store = store
         self._owns_store = owns_store
         self._max_content_bytes = max_content_bytes
@@ -141,10 +152,12 @@ class ConversationManager:
         org_id: str | None = None,
         metadata: Mapping[str, JsonValue] | None = None,
         conversation_id: str | None = None,
+        external_id: str | None = None,
     ) -> Conversation:
         """A new conversation in memory; nothing is stored until save_conversation.
 
-        Raises InvalidInputError.
+        `external_id` is the caller's own key (any text, unique per customer, fixed once
+        saved), for `get_conversation_by_external_id`. Raises InvalidInputError.
         """
         return new_conversation(
             customer_id,
@@ -154,6 +167,7 @@ class ConversationManager:
             org_id=org_id,
             metadata=metadata,
             conversation_id=conversation_id,
+            external_id=external_id,
         )
 
     def add_message_to_conversation(
@@ -234,19 +248,51 @@ class ConversationManager:
         continuation: str | None = None,
         *,
         archived: bool | None = False,
+        pinned: bool | None = None,
+        session_id: str | None = None,
+        persona: str | None = None,
+        org_id: str | None = None,
+        metadata: tuple[str, MetadataScalar] | None = None,
     ) -> Page[ConversationSummary]:
-        """The customer's conversations, most recently updated first, without their messages.
+        """The customer's conversations, latest activity first (messages added, edited or
+        removed, or creation: renaming, pinning or archiving does not move one), without
+        their messages.
 
-        Pass the returned `continuation` back for the next page. `archived`: False (default)
-        lists active conversations, True archived ones, None both. Raises InvalidInputError.
+        Pass the returned `continuation` back for the next page, with the same filters.
+        `archived`: False (default) lists active conversations, True archived ones, None
+        both. `pinned`, `session_id`, `persona`, `org_id` keep only exact matches (None: any);
+        `metadata` is one `(key, value)` pair, the value a JSON scalar matched exactly (`1`
+        matches `1.0`, never `true`). Raises InvalidInputError (also for a continuation of a
+        listing with other filters).
         """
         self._check_open()
+        where = validate_list_filter(
+            pinned=pinned, session_id=session_id, persona=persona, org_id=org_id, metadata=metadata
+        )
         return self._store.list_conversations(
             validate_id(customer_id, "customer id"),
             limit=validate_limit(limit),
             continuation=validate_continuation(continuation),
             archived=validate_archived_filter(archived),
+            where=where,
         )
+
+    def get_conversation_by_external_id(
+        self, customer_id: str, external_id: str, *, last: int | None = None
+    ) -> Conversation:
+        """The customer's conversation created with this `external_id`, whole or with its
+        `last` newest messages, as load_conversation returns it.
+
+        Raises InvalidInputError, ConversationNotFoundError (also when only another customer
+        uses that external id), UnsupportedOperationError.
+        """
+        self._check_open()
+        customer = validate_id(customer_id, "customer id")
+        checked = validate_external_id(external_id)
+        if last is not None:
+            validate_limit(last, maximum=MAX_WINDOW_LIMIT)
+        finder = require_capability(self._store, SupportsExternalIds, "external ids")
+        return finder.get_conversation_by_external_id(customer, checked, last=last)
 
     def delete_conversation(self, conversation_id: str, customer_id: str) -> None:
         """Delete the conversation and its share link; succeeds if it is already gone.
@@ -366,7 +412,7 @@ class ConversationManager:
         ConversationNotFoundError.
         """
         if not validate_window_limits(max_messages, max_turns, max_tokens):
-            return (self.load_conversation(conversation_id, customer_id)).messages
+            return window((self.load_conversation(conversation_id, customer_id)).messages)
         last = max_messages or HISTORY_FIRST_READ
         while True:
             conversation = self._get(conversation_id, customer_id, last=last)
@@ -376,8 +422,7 @@ class ConversationManager:
                 max_turns=max_turns,
                 max_tokens=max_tokens,
             )
-            loaded_all = len(conversation.messages) >= conversation.message_count
-            if loaded_all or max_messages is not None or len(picked) < len(conversation.messages):
+            if window_settled(conversation, picked, max_messages=max_messages):
                 return picked
             last *= 4
 
@@ -464,6 +509,16 @@ class ConversationManager:
         Raises InvalidInputError, ConversationNotFoundError.
         """
         self._set(conversation_id, customer_id, {"archived": validate_archived(archived)})
+
+    def pin_conversation(
+        self, conversation_id: str, customer_id: str, pinned: bool = True
+    ) -> None:
+        """Pin (list with `pinned=True`, above the others in a sidebar) or, with
+        `pinned=False`, unpin. The listing order stays.
+
+        Raises InvalidInputError, ConversationNotFoundError.
+        """
+        self._set(conversation_id, customer_id, {"pinned": validate_pinned(pinned)})
 
     def share_conversation(
         self, conversation_id: str, customer_id: str, *, expires_in: int | None = None
@@ -691,7 +746,10 @@ class ConversationManager:
         try:
             return True, self._store.create_conversation(conversation)
         except ConflictError:
-            return False, self._store.get_conversation(key)
+            stored = self._find(key)
+            if stored is None:  # not this id: its external id is another conversation's
+                raise
+            return False, stored
 
     def _merge_import(self, incoming: Conversation, stored: Conversation) -> ImportAction:
         action, missing = plan_import(incoming, stored)

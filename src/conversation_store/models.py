@@ -7,11 +7,12 @@ unknown fields are kept (`extra="allow"`) so nothing a caller stored is dropped 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, NamedTuple, TypeVar
+from typing import Annotated, Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -29,8 +30,12 @@ from pydantic import (
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.ids import validate_id
 
-Role = Literal["system", "user", "assistant", "tool", "function"]
-ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool", "function")
+Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+ROLES: tuple[str, ...] = ("system", "developer", "user", "assistant", "tool", "function")
+MessageKind = Literal["message", "reasoning", "event"]
+MESSAGE_KINDS: tuple[str, ...] = ("message", "reasoning", "event")
+# Documents created from now on; v1 (and the seed schema, which has no version) still load.
+SCHEMA_VERSION = 2
 T = TypeVar("T")
 
 
@@ -64,6 +69,83 @@ class _Model(BaseModel):
         return format_timestamp(value) if isinstance(value, datetime) else value
 
 
+class _Part(BaseModel):
+    """A content part: unknown fields are kept, and optional fields left unset are not written,
+    so a part reads back exactly as it was given."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_nones(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None or k in self.model_fields_set}
+
+
+class TextPart(_Part):
+    """`{"type": "text", "text": ...}`."""
+
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ImageURL(_Part):
+    """An image by URL, or inline as a `data:image/png;base64,...` URL."""
+
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImagePart(_Part):
+    """`{"type": "image_url", "image_url": {"url": ..., "detail": ...}}`."""
+
+    type: Literal["image_url"] = "image_url"
+    image_url: ImageURL
+
+
+class InputAudio(_Part):
+    """Base64 audio and its format (`wav`, `mp3`, ...)."""
+
+    data: str
+    format: str
+
+
+class AudioPart(_Part):
+    """`{"type": "input_audio", "input_audio": {"data": ..., "format": ...}}`."""
+
+    type: Literal["input_audio"] = "input_audio"
+    input_audio: InputAudio
+
+
+class FileData(_Part):
+    """A file by the id of an upload, or inline as base64 `file_data`, with its name."""
+
+    file_id: str | None = None
+    file_data: str | None = None
+    filename: str | None = None
+
+
+class FilePart(_Part):
+    """`{"type": "file", "file": {"file_id" | "file_data": ..., "filename": ...}}`."""
+
+    type: Literal["file"] = "file"
+    file: FileData
+
+
+class RefusalPart(_Part):
+    """`{"type": "refusal", "refusal": ...}`: the model declined to answer."""
+
+    type: Literal["refusal"] = "refusal"
+    refusal: str
+
+
+ContentPart = Annotated[
+    TextPart | ImagePart | AudioPart | FilePart | RefusalPart, Field(discriminator="type")
+]
+"""One typed part of a message's content, told apart by `type` (OpenAI's Chat shape)."""
+PART_TYPES: tuple[str, ...] = ("text", "image_url", "input_audio", "file", "refusal")
+Content = str | list[ContentPart]
+
+
 class FunctionCall(BaseModel):
     """The function a tool call invokes, in OpenAI's shape (`arguments` is a JSON string)."""
 
@@ -82,27 +164,55 @@ class ToolCall(BaseModel):
 
 
 class Message(_Model):
-    """One chat message. `id` is None only for messages of seed documents written without ids."""
+    """One item of a conversation: a chat message (`kind="message"`), or a reasoning or event
+    item kept in order but left out of history windows and of what is sent to a model.
+
+    `id` is None only for messages of seed documents written without ids. `content` is text,
+    a list of typed parts, or None/empty where the model APIs allow it. `raw` keeps a
+    framework's own JSON of the item, stored as given.
+    """
 
     id: str | None = None
     role: Role
-    content: str | None = None
+    kind: MessageKind = "message"
+    content: Content | None = None
     timestamp: datetime = Field(default_factory=utc_now)
     tokens: int | None = Field(default=None, ge=0)
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
     name: str | None = None
+    raw: JsonValue | None = None
 
     _normalize_timestamp = field_validator("timestamp")(classmethod(lambda cls, v: _as_utc(v)))
 
     @model_serializer(mode="wrap")
     def _drop_unset_optionals(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        for key in ("id", "tokens", "tool_calls", "tool_call_id", "name"):
+        for key in ("id", "tokens", "tool_calls", "tool_call_id", "name", "raw"):
             if data.get(key) is None:
                 data.pop(key, None)
+        if data.get("kind") == "message":
+            data.pop("kind")  # the default is not written, so a v1 message writes back unchanged
         return data
+
+    @property
+    def is_chat(self) -> bool:
+        """True for a chat message; False for a reasoning or event item."""
+        return self.kind == "message"
+
+    @property
+    def text(self) -> str:
+        """The readable text: the content string, or its text and refusal parts joined by
+        newlines ("" when there is none)."""
+        if isinstance(self.content, str) or self.content is None:
+            return self.content or ""
+        texts = [part_text(p) for p in self.content if isinstance(p, TextPart | RefusalPart)]
+        return "\n".join(texts)
+
+
+def part_text(part: TextPart | RefusalPart) -> str:
+    return part.text if isinstance(part, TextPart) else part.refusal
 
 
 class Conversation(_Model):
@@ -127,10 +237,18 @@ class Conversation(_Model):
     total_tokens: int = Field(default=0, ge=0)
     summary: str | None = None
     archived: bool = False
+    # Pinned conversations are listed on their own, above the others (`ListFilter.pinned`).
+    pinned: bool = False
+    # The caller's own key of the conversation (any text), unique per customer; set when the
+    # conversation is created and never changed (`get_conversation_by_external_id`).
+    external_id: str | None = Field(default=None, frozen=True)
     # Seconds after the last write at which the conversation expires (Cosmos DB's `ttl`).
     ttl: int | None = Field(default=None, ge=1)
     # The nonce of the current read-only share link; None when not shared.
     share_id: str | None = None
+    # `updated_at` is the last activity (created, messages appended, edited or removed), the
+    # order of listings; a header change (rename, pin, archive, ...) sets only this.
+    header_updated_at: datetime | None = None
     messages: list[Message] = Field(default_factory=list)
 
     # What the store holds, for save_conversation's diff: None until loaded or saved.
@@ -142,6 +260,9 @@ class Conversation(_Model):
     )
     _normalize_times = field_validator("created_at", "updated_at")(
         classmethod(lambda cls, v: _as_utc(v))
+    )
+    _normalize_header_time = field_validator("header_updated_at")(
+        classmethod(lambda cls, v: None if v is None else _as_utc(v))
     )
 
     @model_validator(mode="before")
@@ -170,6 +291,11 @@ class Conversation(_Model):
         """The store's version tag of this document as loaded or last saved."""
         return self._saved.etag if self._saved else None
 
+    @property
+    def written_at(self) -> datetime:
+        """The last write of any kind (activity or header): what `ttl` counts from."""
+        return last_write(self.updated_at, self.header_updated_at)
+
     def to_document(self) -> dict[str, Any]:
         """The JSON-ready document (DESIGN.md §2)."""
         return self.model_dump(mode="json")
@@ -186,9 +312,15 @@ HEADER_FIELDS: tuple[str, ...] = (
     "metadata",
     "summary",
     "archived",
+    "pinned",
     "ttl",
     "share_id",
 )
+
+
+def last_write(updated_at: datetime, header_updated_at: datetime | None) -> datetime:
+    """The later of a conversation's last activity and its last header change."""
+    return updated_at if header_updated_at is None else max(updated_at, header_updated_at)
 
 
 class ConversationKey(NamedTuple):
@@ -277,11 +409,81 @@ class ConversationSummary(_Model):
     total_tokens: int = 0
     summary: str | None = None
     archived: bool = False
+    pinned: bool = False
+    external_id: str | None = None
     ttl: int | None = None
+    header_updated_at: datetime | None = None
 
     _normalize_times = field_validator("created_at", "updated_at")(
         classmethod(lambda cls, v: _as_utc(v))
     )
+    _normalize_header_time = field_validator("header_updated_at")(
+        classmethod(lambda cls, v: None if v is None else _as_utc(v))
+    )
+
+    @property
+    def written_at(self) -> datetime:
+        """The last write of any kind (activity or header): what `ttl` counts from."""
+        return last_write(self.updated_at, self.header_updated_at)
+
+
+MetadataScalar = str | int | float | bool | None
+
+
+def same_json_scalar(stored: object, wanted: MetadataScalar) -> bool:
+    """JSON equality of two scalars, as every store compares them: `true` is not `1`, and
+    `1` is `1.0`."""
+    if isinstance(wanted, bool) or isinstance(stored, bool):
+        return stored is wanted
+    if isinstance(wanted, int | float):
+        return isinstance(stored, int | float) and stored == wanted
+    return type(stored) is type(wanted) and stored == wanted
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """What a listing keeps besides the `archived` choice: every given field must match
+    exactly (None: any). `metadata` is one `(key, value)` pair, the value a JSON scalar.
+
+    Built by `validation.validate_list_filter`, which checks every value.
+    """
+
+    pinned: bool | None = None
+    session_id: str | None = None
+    persona: str | None = None
+    org_id: str | None = None
+    metadata: tuple[str, MetadataScalar] | None = None
+
+    def matches(self, summary: ConversationSummary) -> bool:
+        """Whether `summary` passes the filter (the rule every store's query follows)."""
+        texts = {"session_id": self.session_id, "persona": self.persona, "org_id": self.org_id}
+        if any(v is not None and getattr(summary, k) != v for k, v in texts.items()):
+            return False
+        if self.pinned is not None and summary.pinned != self.pinned:
+            return False
+        if self.metadata is None:
+            return True
+        key, value = self.metadata
+        return key in summary.metadata and same_json_scalar(summary.metadata[key], value)
+
+    def token_key(self, archived: bool | None) -> str:
+        """A short fingerprint of this filter and `archived`, kept in continuation tokens so
+        that a token is refused by a listing with another filter."""
+        data = [archived, self.pinned, self.session_id, self.persona, self.org_id, self.metadata]
+        raw = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+        return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+    def unwrap(self, position: list[str], archived: bool | None) -> list[str]:
+        """A continuation position without its trailing `token_key`. Raises InvalidInputError
+        for a token of another filter (or an older, unkeyed one)."""
+        if len(position) < 2 or position[-1] != self.token_key(archived):
+            raise InvalidInputError(
+                "continuation token is malformed or was issued for a listing with other filters"
+            )
+        return position[:-1]
+
+
+NO_FILTER = ListFilter()
 
 
 class ShareLink(BaseModel):

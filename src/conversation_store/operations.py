@@ -67,13 +67,14 @@ class DeletionPlan:
 def cleanup_plan(
     summaries: Iterable[ConversationSummary], days: float, *, now: datetime | None = None
 ) -> DeletionPlan:
-    """The conversations among `summaries` not updated for `days` days or past their TTL
-    (pure but for the clock, which `now` fixes)."""
+    """The conversations among `summaries` not written for `days` days (no message and no
+    header change: a conversation renamed or pinned lately is kept) or past their TTL (pure
+    but for the clock, which `now` fixes)."""
     before = cutoff(days, now)
     doomed = [
         ConversationKey(s.customer_id, s.id)
         for s in summaries
-        if format_timestamp(s.updated_at) < before or is_expired(s.updated_at, s.ttl, now)
+        if format_timestamp(s.written_at) < before or is_expired(s.written_at, s.ttl, now)
     ]
     return DeletionPlan(tuple(sorted(doomed)))
 

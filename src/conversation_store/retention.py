@@ -1,7 +1,8 @@
 """Pure retention rules: when a conversation with a `ttl` has expired, and cut-off times.
 
-Cosmos DB expires an item `ttl` seconds after its last write (`_ts`). The embedded stores
-apply the same rule from `updated_at`, on every read and in cleanup.
+Cosmos DB expires an item `ttl` seconds after its last write (`_ts`). The other stores apply
+the same rule from `Conversation.written_at` (the later of `updated_at`, the last activity,
+and `header_updated_at`), on every read and in cleanup.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ def compute_stats(
     per_customer: Counter[str] = Counter()
     conversations_per_customer: Counter[str] = Counter()
     for summary in summaries:
-        if is_expired(summary.updated_at, summary.ttl, now):
+        if is_expired(summary.written_at, summary.ttl, now):
             continue
         conversations += 1
         messages += summary.message_count

@@ -1,7 +1,7 @@
 """How a transfer between stores brings the target's copy of a conversation up to date.
 
 The last writer wins wherever the stores can tell who wrote last: the header (title, archived,
-summary, TTL, metadata, ...) comes from the copy updated last (`updated_at`); a message both
+summary, TTL, metadata, ...) comes from the copy written last (`written_at`); a message both
 copies hold comes from the copy that wrote it last (`metadata.edited_at`, else its timestamp);
 messages only the source holds are appended. A message whose role differs between the copies
 is not one message edited twice but two that share an id: the conversation is refused
@@ -62,7 +62,7 @@ def plan_sync(source: Conversation, target: Conversation) -> SyncPlan:
 
 
 def _newer_header(source: Conversation, target: Conversation) -> dict[str, JsonValue]:
-    if source.updated_at <= target.updated_at:
+    if source.written_at <= target.written_at:  # a header change moves only `written_at`
         return {}
     theirs, ours = source.to_document(), target.to_document()
     return {

@@ -6,6 +6,7 @@ Pure: each check returns the value as it may be stored, or raises InvalidInputEr
 
 from __future__ import annotations
 
+import binascii
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -13,15 +14,29 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
-from pydantic import JsonValue, ValidationError
+from pydantic import BaseModel, JsonValue, TypeAdapter, ValidationError
 
-from conversation_store.exceptions import InvalidInputError, UnsupportedOperationError
+from conversation_store.exceptions import (
+    ConversationNotFoundError,
+    InvalidInputError,
+    UnsupportedOperationError,
+)
 from conversation_store.ids import new_conversation_id, new_message_id, validate_id
 from conversation_store.models import (
+    MESSAGE_KINDS,
+    PART_TYPES,
     ROLES,
+    SCHEMA_VERSION,
+    AudioPart,
+    Content,
+    ContentPart,
     Conversation,
     ConversationKey,
+    FilePart,
+    ImagePart,
+    ListFilter,
     Message,
+    MetadataScalar,
     ToolCall,
     utc_now,
 )
@@ -29,7 +44,11 @@ from conversation_store.retention import MAX_TTL_SECONDS
 from conversation_store.search import search_terms
 from conversation_store.tokens import count_message_tokens
 
-DEFAULT_MAX_CONTENT_BYTES = 100_000  # ~25k tokens; JSON escaping must still fit a segment
+# The per-message limit (the manager's `max_content_bytes`): the content's bytes (UTF-8 text,
+# or the parts as compact JSON), and separately `raw`'s. 4 MiB holds a 1.5 MB base64 image
+# and a lossless copy of it in `raw`. Cosmos DB has its own, lower bound
+# (`stores.cosmos.items.MAX_MESSAGE_BYTES`), checked before it writes.
+DEFAULT_MAX_CONTENT_BYTES = 4 * 1024 * 1024
 MAX_METADATA_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32  # nesting levels of any JSON value we store (metadata, tool-call extras)
 MAX_SAFE_INTEGER = 2**53 - 1  # the integers Cosmos DB (a JSON double) keeps exactly
@@ -39,6 +58,8 @@ MIN_YEAR, MAX_YEAR = 1000, 9999  # timestamps are written with exactly four year
 # message, metadata.
 _DOCUMENT_DEPTH = MAX_JSON_DEPTH + 4
 MAX_TITLE_CHARS = 200
+MAX_EXTERNAL_ID_CHARS = 255
+MAX_FILTER_CHARS = 1_000  # a listing filter's text (session_id, persona, org_id, metadata)
 MAX_SUMMARY_CHARS = 2_000
 MAX_QUERY_CHARS = 200
 MAX_QUERY_TERMS = 10
@@ -47,6 +68,9 @@ MAX_DAYS = 36_500  # a cut-off a century back; beyond it datetime arithmetic ove
 MAX_IMPORT_BYTES = 256 * 1024 * 1024
 
 ToolCallInput = ToolCall | Mapping[str, Any]
+_PARTS = TypeAdapter(list[ContentPart])
+# Roles whose content may be empty ("" or no parts): tool results (OpenAI's shape).
+_EMPTY_CONTENT_ROLES = ("tool", "function")
 Capability = TypeVar("Capability")
 ExportFormat = Literal["json", "markdown"]
 
@@ -90,10 +114,12 @@ def new_conversation(
     org_id: str | None,
     metadata: object,
     conversation_id: str | None,
+    external_id: object = None,
 ) -> Conversation:
     """A new conversation with no messages, built from checked arguments."""
     with invalid_input():
         return Conversation(
+            schema_version=SCHEMA_VERSION,
             id=new_conversation_id()
             if conversation_id is None
             else validate_id(conversation_id, "conversation id"),
@@ -103,6 +129,7 @@ def new_conversation(
             persona=validate_optional_text(persona, "persona"),
             org_id=validate_optional_text(org_id, "org_id"),
             metadata=validate_metadata(metadata),
+            external_id=validate_optional_external_id(external_id),
         )
 
 
@@ -117,18 +144,26 @@ def new_message(
     tool_call_id: str | None = None,
     name: str | None = None,
     message_id: str | None = None,
+    kind: object = "message",
+    raw: object = None,
 ) -> Message:
     """A new message stamped now, built from checked arguments; tokens counted unless given."""
     checked_role = validate_role(role)
+    checked_kind = validate_kind(kind)
     calls = validate_tool_calls(tool_calls)
     with invalid_input():
         checked_content = validate_content(
-            content, role=checked_role, has_tool_calls=bool(calls), max_bytes=max_content_bytes
+            content,
+            role=checked_role,
+            has_tool_calls=bool(calls),
+            max_bytes=max_content_bytes,
+            kind=checked_kind,
         )
         counted = validate_tokens(tokens)
         return Message(
             id=new_message_id() if message_id is None else validate_id(message_id, "message id"),
             role=checked_role,  # type: ignore[arg-type]
+            kind=checked_kind,  # type: ignore[arg-type]
             content=checked_content,
             timestamp=utc_now(),
             tokens=count_message_tokens(checked_content, calls) if counted is None else counted,
@@ -136,6 +171,7 @@ def new_message(
             tool_calls=calls,
             tool_call_id=validate_optional_text(tool_call_id, "tool_call_id"),
             name=validate_optional_text(name, "name"),
+            raw=validate_raw(raw, max_bytes=max_content_bytes),
         )
 
 
@@ -157,15 +193,17 @@ def validate_messages(messages: object, *, max_content_bytes: int) -> list[Messa
 
 def validate_message(message: Message, *, max_content_bytes: int) -> Message:
     """A built message (appended, saved, imported or copied) within the limits a new message
-    has: its id (None only in seed documents), content, timestamp, tokens, metadata, tool
-    calls, names and any extra fields the document carried."""
+    has: its id (None only in seed documents), kind, content, timestamp, tokens, metadata,
+    tool calls, names, raw and any extra fields the document carried."""
     if message.id is not None:
         validate_id(message.id, "message id")
+    validate_kind(message.kind)
     validate_content(
         message.content,
         role=message.role,
         has_tool_calls=bool(message.tool_calls),
         max_bytes=max_content_bytes,
+        kind=message.kind,
     )
     validate_timestamp(message.timestamp, "timestamp")
     validate_tokens(message.tokens)
@@ -173,6 +211,7 @@ def validate_message(message: Message, *, max_content_bytes: int) -> Message:
     validate_tool_calls(message.tool_calls)
     validate_optional_text(message.tool_call_id, "tool_call_id")
     validate_optional_text(message.name, "name")
+    validate_raw(message.raw, max_bytes=max_content_bytes)
     validate_extra_fields(message.model_extra, "message")
     return message
 
@@ -199,6 +238,10 @@ def validate_header(conversation: Conversation) -> Conversation:
     validate_metadata(conversation.metadata)
     validate_timestamp(conversation.created_at, "created_at")
     validate_timestamp(conversation.updated_at, "updated_at")
+    if conversation.header_updated_at is not None:
+        validate_timestamp(conversation.header_updated_at, "header_updated_at")
+    validate_optional_external_id(conversation.external_id)
+    validate_pinned(conversation.pinned)
     validate_counter(conversation.schema_version, "schema_version")
     validate_counter(conversation.message_count, "message_count")
     validate_counter(conversation.total_tokens, "total_tokens")
@@ -272,26 +315,134 @@ def validate_role(role: object) -> str:
     return str(role)
 
 
-def validate_content(
-    content: object, *, role: str, has_tool_calls: bool, max_bytes: int
-) -> str | None:
-    """Content must be non-blank text within `max_bytes` of UTF-8.
+def validate_kind(kind: object) -> str:
+    if kind not in MESSAGE_KINDS:
+        raise InvalidInputError(f"kind must be one of {', '.join(MESSAGE_KINDS)}; got {kind!r}")
+    return str(kind)
 
-    Only an assistant message that carries tool calls may have no content (OpenAI's shape).
+
+def validate_content(
+    content: object, *, role: str, has_tool_calls: bool, max_bytes: int, kind: str = "message"
+) -> Content | None:
+    """Text or a list of typed parts (`validate_parts`) within `max_bytes`: the text's UTF-8
+    bytes, or the parts' as compact JSON.
+
+    Content may be empty ("" or no parts) or absent where the model APIs allow it: an
+    assistant message with tool calls, and a reasoning or event item; a tool (or function)
+    result may be empty but not absent. Other messages need non-blank text or some part.
     """
-    if content is None and role == "assistant" and has_tool_calls:
-        return None
-    if not isinstance(content, str):
-        raise InvalidInputError(f"content must be a string, not {type(content).__name__}")
-    if not content.strip():
-        raise InvalidInputError("content must not be empty or blank")
-    try:
+    if isinstance(content, str):
+        validate_text(content, "content")
+        checked: Content | None = content
         size = len(content.encode("utf-8"))
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError("content is not valid Unicode text") from exc
+    elif content is None:
+        checked, size = None, 0
+    else:
+        checked = validate_parts(content)
+        size = json_bytes([part.model_dump(mode="json") for part in checked])
+    if _is_empty(checked):
+        _check_may_be_empty(checked, role=role, has_tool_calls=has_tool_calls, kind=kind)
     if size > max_bytes:
         raise InvalidInputError(f"content is {size} bytes; the limit is {max_bytes}")
-    return content
+    return checked
+
+
+def _is_empty(content: Content | None) -> bool:
+    return not content or (isinstance(content, str) and not content.strip())
+
+
+def _check_may_be_empty(
+    content: Content | None, *, role: str, has_tool_calls: bool, kind: str
+) -> None:
+    if kind != "message" or (role == "assistant" and has_tool_calls):
+        return
+    if role in _EMPTY_CONTENT_ROLES and content is not None:
+        return
+    if content is None:
+        raise InvalidInputError(f"content is required in a message of role {role}")
+    raise InvalidInputError("content must not be empty or blank")
+
+
+def validate_parts(parts: object) -> list[ContentPart]:
+    """A list of content parts in OpenAI's Chat shape, as models or JSON objects: `text`,
+    `image_url` (an http(s) URL or a base64 `data:` URL), `input_audio` (base64 `data` and a
+    `format`), `file` (`file_id` or `file_data`, optional `filename`) and `refusal`. Extra
+    fields are kept and must be JSON within our limits; any other part type is refused."""
+    if isinstance(parts, str | bytes | Mapping) or not isinstance(parts, Sequence):
+        raise InvalidInputError(
+            f"content must be a string or a list of parts, not {type(parts).__name__}"
+        )
+    data = [p.model_dump(mode="json") if isinstance(p, BaseModel) else p for p in parts]
+    _check_json(data, what="content parts", depth=0, seen=set())
+    for item in data:
+        if not isinstance(item, Mapping) or item.get("type") not in PART_TYPES:
+            found = item.get("type") if isinstance(item, Mapping) else type(item).__name__
+            raise InvalidInputError(
+                f"content part type must be one of {', '.join(PART_TYPES)}; got {found!r}"
+            )
+    try:
+        checked = _PARTS.validate_python(data, strict=True)
+    except ValidationError as exc:
+        raise InvalidInputError(f"content part is malformed: {exc}") from exc
+    for part in checked:
+        _check_part_payload(part)
+    return checked
+
+
+def _check_part_payload(part: ContentPart) -> None:
+    """What pydantic's types cannot say: URLs and base64 data that a model could read."""
+    if isinstance(part, ImagePart):
+        url = part.image_url.url
+        if url.startswith("data:"):
+            header, _, data = url.partition(",")
+            if not header.endswith(";base64"):
+                raise InvalidInputError("an inline image must be a base64 data: URL")
+            _check_base64(data, "image data")
+        elif not url.startswith(("https://", "http://")):
+            raise InvalidInputError("an image URL must be http(s) or a base64 data: URL")
+    elif isinstance(part, AudioPart):
+        _check_base64(part.input_audio.data, "audio data")
+        if not part.input_audio.format.strip():
+            raise InvalidInputError("audio format must not be blank")
+    elif isinstance(part, FilePart) and not (part.file.file_id or part.file.file_data):
+        raise InvalidInputError("a file part needs file_id or file_data")
+
+
+def _check_base64(data: str, what: str) -> None:
+    try:
+        binascii.a2b_base64(data.encode("ascii"), strict_mode=True)
+    except (UnicodeEncodeError, binascii.Error) as exc:
+        raise InvalidInputError(f"{what} is not valid base64") from exc
+    if not data:
+        raise InvalidInputError(f"{what} is empty")
+
+
+def validate_raw(raw: object, *, max_bytes: int) -> JsonValue:
+    """None, or a framework's own JSON of the item: JSON within our limits (depth, Unicode,
+    integers, no NaN) and at most `max_bytes` as compact JSON. Not counted as metadata."""
+    if raw is None:
+        return None
+    _check_json(raw, what="raw", depth=0, seen=set())
+    size = json_bytes(raw)
+    if size > max_bytes:
+        raise InvalidInputError(f"raw is {size} bytes; the limit is {max_bytes}")
+    return cast(JsonValue, raw)
+
+
+def json_bytes(value: object) -> int:
+    """Bytes of `value` as compact JSON in UTF-8 (how the stores write it)."""
+    encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return len(encoded.encode("utf-8"))
+
+
+def validate_message_bytes(document: Mapping[str, Any], *, limit: int, store: str) -> None:
+    """A message's JSON document within a store's own bound of one message; raises
+    InvalidInputError naming the store and its limit (checked before anything is written)."""
+    size = json_bytes(document)
+    if size > limit:
+        raise InvalidInputError(
+            f"message is {size} bytes as JSON; {store} stores at most {limit} bytes per message"
+        )
 
 
 def validate_tokens(tokens: object) -> int | None:
@@ -326,6 +477,89 @@ def validate_archived_filter(archived: object) -> bool | None:
     if archived is not None and not isinstance(archived, bool):
         raise InvalidInputError("archived must be True, False or None")
     return archived
+
+
+def validate_pinned(pinned: object) -> bool:
+    if not isinstance(pinned, bool):
+        raise InvalidInputError("pinned must be True or False")
+    return pinned
+
+
+def validate_external_id(external_id: object) -> str:
+    """A caller's key of a conversation: any text of 1..MAX_EXTERNAL_ID_CHARS characters
+    (`/`, `?`, `#`, spaces, any script), without NUL or lone surrogates; kept exactly."""
+    text = validate_text(external_id, "external_id")
+    if not 1 <= len(text) <= MAX_EXTERNAL_ID_CHARS:
+        raise InvalidInputError(f"external_id must have 1 to {MAX_EXTERNAL_ID_CHARS} characters")
+    if "\x00" in text:
+        raise InvalidInputError("external_id must not contain NUL")
+    return text
+
+
+def validate_optional_external_id(external_id: object) -> str | None:
+    return None if external_id is None else validate_external_id(external_id)
+
+
+def external_id_not_found(customer_id: str, external_id: str) -> ConversationNotFoundError:
+    """The error of a lookup by an external id that the customer does not use."""
+    error = ConversationNotFoundError("", customer_id)
+    error.args = (f"no conversation with external id {external_id!r} for customer {customer_id!r}",)
+    return error
+
+
+def validate_list_filter(
+    *,
+    pinned: object,
+    session_id: object,
+    persona: object,
+    org_id: object,
+    metadata: object,
+) -> ListFilter:
+    """The filter of a listing, every value checked: pinned a bool or None; the texts None
+    or at most MAX_FILTER_CHARS without NUL; metadata None or one `(key, JSON scalar)` pair."""
+    if pinned is not None:
+        validate_pinned(pinned)
+    return ListFilter(
+        pinned=cast(bool | None, pinned),
+        session_id=_filter_text(session_id, "session_id"),
+        persona=_filter_text(persona, "persona"),
+        org_id=_filter_text(org_id, "org_id"),
+        metadata=_metadata_filter(metadata),
+    )
+
+
+def _filter_text(value: object, what: str) -> str | None:
+    if value is None:
+        return None
+    text = validate_text(value, what)
+    if len(text) > MAX_FILTER_CHARS or "\x00" in text:
+        raise InvalidInputError(
+            f"{what} filter must be text of at most {MAX_FILTER_CHARS} characters without NUL"
+        )
+    return text
+
+
+def _metadata_filter(pair: object) -> tuple[str, MetadataScalar] | None:
+    """None, or a `(key, value)` pair whose value is a JSON scalar: text, a finite number,
+    an integer within MAX_SAFE_INTEGER, a bool or None. Containers are refused unread."""
+    if pair is None:
+        return None
+    if not isinstance(pair, tuple | list) or len(pair) != 2:
+        raise InvalidInputError("metadata filter must be one (key, value) pair")
+    key, value = pair
+    key_text = _filter_text(key, "metadata key")
+    if not key_text:
+        raise InvalidInputError("metadata filter key must not be empty")
+    if value is None or isinstance(value, bool):
+        return key_text, value
+    if isinstance(value, str):
+        return key_text, _filter_text(value, "metadata value")
+    if isinstance(value, int | float):
+        _check_json(value, what="metadata filter value", depth=0, seen=set())
+        return key_text, value
+    raise InvalidInputError(
+        f"metadata filter value must be text, a number, a bool or None, not {type(value).__name__}"
+    )
 
 
 def validate_metadata(metadata: object) -> dict[str, JsonValue]:

@@ -68,7 +68,7 @@ def _normalize(value: Any, ids: dict[str, str]) -> Any:
         return {
             k: (
                 "<time>"
-                if k in ("created_at", "updated_at", "timestamp", "edited_at")
+                if k in ("created_at", "updated_at", "header_updated_at", "timestamp", "edited_at")
                 else _normalize(v, ids)
             )
             for k, v in value.items()

@@ -87,6 +87,21 @@ bad_metadata = st.one_of(
     bad_json_values.map(lambda value: {"k": value}),
     st.sampled_from(["not a mapping", ["a"], 7]),
 )
+# External ids: any text but a lone surrogate, NUL, nothing, or more than 255 characters.
+bad_external_ids = st.one_of(
+    unencodable,
+    st.tuples(st.text(max_size=8), st.just("\x00"), st.text(max_size=8)).map("".join),
+    st.sampled_from(["", "x" * 256]),
+    st.one_of(st.integers(), st.binary(max_size=4), st.lists(st.text(), max_size=2)),
+)
+# A listing's metadata filter: one (key, JSON scalar) pair, nothing else.
+bad_metadata_filters = st.one_of(
+    st.one_of(unencodable, huge_integers, deep_values, st.just(float("nan")), st.just({})).map(
+        lambda value: ("k", value)
+    ),
+    unencodable.map(lambda key: (key, 1)),
+    st.sampled_from(["k", ("k",), ("k", 1, 2), {"k": 1}, ("", 1), (1, 1)]),
+)
 bad_datetimes = st.one_of(
     st.datetimes(max_value=datetime(999, 12, 31), timezones=st.just(UTC)),
     st.just(datetime(1, 1, 1, tzinfo=UTC)),
@@ -191,7 +206,10 @@ def _import_calls(stage: Stage) -> st.SearchStrategy[Call]:
         (("ttl",), st.one_of(st.integers(min_value=2**31), st.integers(max_value=0))),
         (("extra_field",), storable_bad_json),
         ((*message, "id"), bad_ids.filter(lambda v: v is not None and _not_bytes(v))),
-        ((*message, "content"), st.one_of(unencodable, st.just("x" * 100_001))),
+        (
+            (*message, "content"),
+            st.one_of(unencodable, st.just("x" * (DEFAULT_MAX_CONTENT_BYTES + 1))),
+        ),
         ((*message, "timestamp"), bad_timestamp_texts),
         ((*message, "tokens"), bad_counts.filter(lambda v: isinstance(v, int))),
         ((*message, "metadata"), bad_metadata.filter(lambda v: isinstance(v, dict))),
@@ -279,6 +297,9 @@ def _named_calls(stage: Stage) -> dict[str, st.SearchStrategy[Call]]:
             unencodable.map(
                 lambda v: lambda m: m.create_conversation_document(CUSTOMER, "s", org_id=v)
             ),
+            bad_external_ids.map(
+                lambda v: lambda m: m.create_conversation_document(CUSTOMER, "s", external_id=v)
+            ),
             bad_metadata.map(
                 lambda v: lambda m: m.create_conversation_document(CUSTOMER, "s", metadata=v)
             ),
@@ -342,6 +363,24 @@ def _named_calls(stage: Stage) -> dict[str, st.SearchStrategy[Call]]:
             st.sampled_from([1, "yes", 0.5]).map(
                 lambda v: lambda m: m.get_recent_conversations(CUSTOMER, archived=v)
             ),
+            st.sampled_from([1, "yes", 0.5]).map(
+                lambda v: lambda m: m.get_recent_conversations(CUSTOMER, pinned=v)
+            ),
+            st.one_of(unencodable, st.just("s\x00"), st.just("s" * 1_001)).map(
+                lambda v: lambda m: m.get_recent_conversations(CUSTOMER, session_id=v)
+            ),
+            bad_metadata_filters.map(
+                lambda v: lambda m: m.get_recent_conversations(CUSTOMER, metadata=v)
+            ),
+        ),
+        "get_conversation_by_external_id": st.one_of(
+            bad_external_ids.map(
+                lambda v: lambda m: m.get_conversation_by_external_id(CUSTOMER, v)
+            ),
+            bad_customer_ids.map(lambda v: lambda m: m.get_conversation_by_external_id(v, "x")),
+        ),
+        "pin_conversation": st.sampled_from([1, 0, None, "yes"]).map(
+            lambda v: lambda m: m.pin_conversation(cid, CUSTOMER, v)
         ),
         "delete_conversation": st.one_of(
             bad_conversation_ids.map(lambda v: lambda m: m.delete_conversation(v, CUSTOMER)),

@@ -35,15 +35,13 @@ def _rename(new_id: str) -> str:
 
 READABLE = {  # rows the store reads; the manager's boundary refuses to copy them
     "lone surrogate": _message_body("replace(body, '\"hello\"', '\"he\\ud800llo\"')"),
-    "tokens 2**63-1": _message_body(
-        "replace(body, '\"tokens\": 1', '\"tokens\": 9223372036854775807')"
-    ),
+    "tokens 2**63-1": _message_body("json_set(body, '$.tokens', 9223372036854775807)"),
     "metadata 2**53+1": "UPDATE conversations SET metadata = '{\"a\": 9007199254740993}'",
     "year 999": _message_body(
         "replace(body, substr(json_extract(body, '$.timestamp'), 1, 4), '0999')"
     ),
     "content past the limit": _message_body(
-        "replace(body, '\"hello\"', '\"' || printf('%.*c', 200000, 'x') || '\"')"
+        "replace(body, '\"hello\"', '\"' || printf('%.*c', 4200000, 'x') || '\"')"
     ),
     "metadata NaN": "UPDATE conversations SET metadata = '{\"a\": NaN}'",
 }

@@ -17,6 +17,7 @@ from conversation_store import (
     ConversationSummary,
     HeaderUpdate,
     InvalidInputError,
+    ListFilter,
     MemoryStore,
     Message,
     Page,
@@ -25,6 +26,7 @@ from conversation_store import (
 )
 from conversation_store.aio import ConversationManager as AsyncConversationManager
 from conversation_store.aio import MemoryStore as AsyncMemoryStore
+from conversation_store.models import NO_FILTER
 
 
 def _chat(manager: ConversationManager, texts: Sequence[str]) -> str:
@@ -174,9 +176,10 @@ class CoreOnlyStore:
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
+        where: ListFilter = NO_FILTER,
     ) -> Page[ConversationSummary]:
         return self._inner.list_conversations(
-            customer_id, limit=limit, continuation=continuation, archived=archived
+            customer_id, limit=limit, continuation=continuation, archived=archived, where=where
         )
 
     def delete_conversation(self, key: ConversationKey) -> None:

@@ -24,11 +24,13 @@ from conversation_store import (
     ConversationStore,
     ConversationSummary,
     HeaderUpdate,
+    ListFilter,
     Message,
     Page,
     StoreUnavailableError,
     SupportsEditing,
 )
+from conversation_store.models import NO_FILTER
 from conversation_store.stores.cosmos.boundary import RetryPolicy
 from conversation_store.validation import require_capability
 from support.transport import Fault
@@ -188,9 +190,10 @@ class FaultyStore:
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
+        where: ListFilter = NO_FILTER,
     ) -> Page[ConversationSummary]:
         return self._inner.list_conversations(
-            customer_id, limit=limit, continuation=continuation, archived=archived
+            customer_id, limit=limit, continuation=continuation, archived=archived, where=where
         )
 
     def delete_conversation(self, key: ConversationKey) -> None:

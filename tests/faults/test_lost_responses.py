@@ -79,7 +79,7 @@ def _export(manager: ConversationManager) -> list[object]:
     random share link."""
     bundle = json.loads(manager.export_customer(CUSTOMER))
     for conversation in bundle["conversations"]:
-        for name in ("created_at", "updated_at", "share_id"):
+        for name in ("created_at", "updated_at", "header_updated_at", "share_id"):
             conversation.pop(name, None)
         for message in conversation["messages"]:
             message.pop("timestamp")

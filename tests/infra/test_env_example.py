@@ -1,7 +1,8 @@
 """`.env.example` lists exactly the environment variables the code reads, and infra sets them.
 
-Names are collected from `environ.get("X")`, `environ["X"]` and `getenv("X")` (also through
-`os.`) in src/, streamlit_app/ and examples/. Test-only `COSMOS_TEST_*` variables are left out.
+Names are collected from `environ.get("X")`, `environ["X"]`, `getenv("X")` (also through
+`os.`) and the settings class's `validation_alias="X"` in src/, streamlit_app/ and examples/.
+Test-only `COSMOS_TEST_*` variables are left out.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("src", "streamlit_app", "examples")
 READ = re.compile(
-    r"""(?:\benviron(?:\.get)?\s*[\(\[]|\bgetenv\s*\()\s*["']([A-Za-z_][A-Za-z0-9_]*)["']"""
+    r"""(?:\benviron(?:\.get)?\s*[\(\[]|\bgetenv\s*\(|\bvalidation_alias\s*=)"""
+    r"""\s*["']([A-Za-z_][A-Za-z0-9_]*)["']"""
 )
 DECLARED = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=", re.MULTILINE)
 TEST_ONLY_PREFIX = "COSMOS_TEST_"

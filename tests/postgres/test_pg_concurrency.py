@@ -8,6 +8,7 @@ import psycopg
 
 from conversation_store import ConversationManager
 from conversation_store.models import ConversationKey
+from conversation_store.stores.postgres.migrations import MIGRATIONS
 from conversation_store.stores.postgres.store import PostgresStore
 
 WRITERS = 8
@@ -47,4 +48,4 @@ def test_stores_opening_together_apply_each_migration_once(postgres_url: str) ->
         assert list(pool.map(open_and_list, range(6))) == [0] * 6
     with psycopg.connect(postgres_url) as db:
         names = [row[0] for row in db.execute("SELECT name FROM _migrations")]
-    assert names == ["001_conversations_messages_share_links"]
+    assert sorted(names) == [name for name, _ in MIGRATIONS]

@@ -27,6 +27,7 @@ from conversation_store.exceptions import (
 from conversation_store.models import Conversation, ConversationKey, HeaderUpdate, Message
 from conversation_store.search import matches, search_terms
 from conversation_store.stores.continuation import encode_continuation
+from conversation_store.stores.sqlite import indexing
 from conversation_store.stores.sqlite import migrations as sqlite_migrations
 from conversation_store.stores.sqlite import store as sqlite_module
 from conversation_store.stores.sqlite.queries import fts_query
@@ -68,8 +69,10 @@ def _found(store: SQLiteStore, query: str, customer_id: str = "alice") -> list[s
 
 
 def _index_hits(path: Path, word: str) -> int:
-    """Rows the FTS5 index itself holds for `word`: stale entries would show here."""
+    """Rows the FTS5 index itself holds for `word`: stale entries would show here. The index
+    first catches up, as before every search (appends leave it behind)."""
     with sqlite3.connect(path) as db:
+        indexing.catch_up(db)
         (count,) = db.execute(
             "SELECT COUNT(*) FROM messages_search WHERE messages_search MATCH ?", (f'"{word}"',)
         ).fetchone()

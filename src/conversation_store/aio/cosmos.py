@@ -33,11 +33,13 @@ from conversation_store.exceptions import (
     StoreUnavailableError,
 )
 from conversation_store.models import (
+    NO_FILTER,
     AppendResult,
     Conversation,
     ConversationKey,
     ConversationSummary,
     HeaderUpdate,
+    ListFilter,
     Message,
     Page,
     SearchHit,
@@ -63,38 +65,47 @@ from conversation_store.stores.cosmos.config import (
     client_options,
 )
 from conversation_store.tracking import mark_saved
+from conversation_store.validation import external_id_not_found
 
 T = TypeVar("T")
 Item = dict[str, Any]
+# What a connect function returns: the container client and what it opened for it.
+Connection = tuple[ContainerProxy, Sequence[primitives.Closable]]
 _MAX_WRITE_RACES = 30  # optimistic (ETag) retries when writers race on one head
 
 
 class CosmosStore:
     """Conversations in one Cosmos DB container partitioned by `/customer_id`.
 
-    Thread-safe: the SDK client is, and the store keeps no per-conversation state.
+    Thread-safe, and the async store works from any event loop: an async client belongs to
+    the loop it was made on, so each loop gets its own, closed when that loop shuts down
+    (`asyncio.run` ends) or by close(), which may run on any loop. The sync store has one
+    client for every thread. The store keeps no per-conversation state.
     """
 
     def __init__(
         self,
-        container: ContainerProxy | primitives.Function[[], ContainerProxy],
+        container: ContainerProxy | primitives.Function[[], Connection],
         *,
         limits: docs.SizeLimits | None = None,
         retry: RetryPolicy | None = None,
         on_charge: ChargeHook | None = None,
-        owned: Sequence[Any] = (),
     ) -> None:
-        # A factory connects on first use, inside the retry and error-translation boundary:
-        # the sync CosmosClient reads the account on construction, which fails while Cosmos
-        # is down.
-        self._container = container if isinstance(container, ContainerProxy) else None
-        self._connect = None if isinstance(container, ContainerProxy) else container
-        self._connect_lock = primitives.Lock()
-        self._container_name = self._container.id if self._container else "(not connected)"
+        """`container`: a container client (the caller's: it closes it, and an async one then
+        serves only its own loop), or a function connecting one, returning it with what it
+        opened for it, which this store closes. The function runs on first use in each event
+        loop (once in the sync store), inside the retry and error-translation boundary: the
+        sync CosmosClient reads the account on construction, which fails while Cosmos is down.
+        """
+        if isinstance(container, ContainerProxy):
+            self._container_name = container.id
+            container = _callers(container)
+        else:
+            self._container_name = "(not connected)"
+        self._connections = primitives.PerLoop(container, owner="CosmosStore")
         self._limits = limits or docs.SizeLimits()
         self._retry = retry or RetryPolicy()
         self._on_charge = on_charge
-        self._owned = list(owned)  # what this store created and must close
         self._closed = False
 
     @classmethod
@@ -117,21 +128,13 @@ class CosmosStore:
         creates them), with TTL on (`default_ttl=-1`: nothing expires unless it has its own
         `ttl`), as infra/main.bicep creates it. `transport` replaces the HTTP transport (tests
         count or inject faults with it); `kwargs` go to the constructor. No I/O happens here, so
-        it may run at import time of a Function app.
+        it may run at import time of a Function app. The store makes its client, and its
+        `DefaultAzureCredential`, once per event loop; a credential or transport passed in is
+        shared by those clients (and stays the caller's to close).
         """
-        owned: list[Any] = []
         credential = checked_credential(credential)
-        if credential is None:
-            credential = DefaultAzureCredential()
-            owned.append(credential)
 
-        async def connect() -> ContainerProxy:
-            client = CosmosClient(
-                endpoint,
-                credential=credential,
-                **client_options(connection_verify=connection_verify, transport=transport),
-            )
-            owned.insert(0, client)
+        async def open_container(client: CosmosClient) -> ContainerProxy:
             if create_if_missing:
                 db = await client.create_database_if_not_exists(database)
                 return await db.create_container_if_not_exists(
@@ -139,7 +142,26 @@ class CosmosStore:
                 )
             return client.get_database_client(database).get_container_client(container)
 
-        store = cls(connect, owned=owned, **kwargs)
+        async def connect() -> Connection:
+            opened: list[primitives.Closable] = []
+            signer = credential
+            if signer is None:
+                signer = DefaultAzureCredential()
+                opened.append(signer)
+            try:
+                client = CosmosClient(
+                    endpoint,
+                    credential=signer,
+                    **client_options(connection_verify=connection_verify, transport=transport),
+                )
+                opened.insert(0, client)
+                return await open_container(client), opened
+            except BaseException:
+                for resource in opened:
+                    await resource.close()
+                raise
+
+        store = cls(connect, **kwargs)
         store._container_name = container
         return store
 
@@ -155,13 +177,17 @@ class CosmosStore:
     async def create_conversation(self, conversation: Conversation) -> Conversation:
         key = ConversationKey(conversation.customer_id, conversation.id)
         head, segments = docs.new_items(conversation, self._limits)
+        claim = docs.external_id_claim(head) if conversation.external_id is not None else None
         try:
-            if segments:
-                etag = await self._create_in_batches(key, docs.creation_batches(head, segments))
+            if segments or claim:
+                batches = docs.creation_batches(head, segments, claim)
+                etag = await self._create_in_batches(key, batches)
             else:
                 etag = (await self._create_item(key, head)).get("_etag")
         except ConflictError:
             if await self._remove_expired_head(key):
+                return await self.create_conversation(conversation)
+            if claim and await self._release_stale_claim(key, claim):
                 return await self.create_conversation(conversation)
             etag = await self._own_head_etag(key, head)
         stored = docs.conversation_from_items(head, segments)
@@ -215,13 +241,27 @@ class CosmosStore:
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
+        where: ListFilter = NO_FILTER,
     ) -> Page[ConversationSummary]:
-        position = queries.list_position(continuation, customer_id, archived)
-        query = queries.list_query(customer_id, archived, docs.epoch_seconds())
+        position = queries.list_position(continuation, customer_id, archived, where)
+        query = queries.list_query(customer_id, archived, where, docs.epoch_seconds())
         rows, token = await self._query_page(spanning(customer_id), "list", query, position, limit)
         return Page(
             items=[ConversationSummary.model_validate(row) for row in rows],
-            continuation=queries.list_continuation(customer_id, archived, token),
+            continuation=queries.list_continuation(customer_id, archived, where, token),
+        )
+
+    async def get_conversation_by_external_id(
+        self, customer_id: str, external_id: str, *, last: int | None = None
+    ) -> Conversation:
+        """One query in the customer's partition, matching the external id's text as a
+        parameter, then the load of what it found."""
+        query = queries.external_id_query(customer_id, external_id, docs.epoch_seconds())
+        found = await self._query(spanning(customer_id), "lookup", query)
+        if not found:
+            raise external_id_not_found(customer_id, external_id)
+        return await self.get_conversation(
+            ConversationKey(customer_id, str(found[0]["id"])), last=last
         )
 
     async def delete_conversation(self, key: ConversationKey) -> None:
@@ -235,6 +275,8 @@ class CosmosStore:
         # Not found: a retry whose first attempt landed, or a concurrent delete.
         with contextlib.suppress(ConversationNotFoundError):
             await self._delete_item(key, key.conversation_id)
+        if isinstance(head.get("external_id"), str):
+            await self._release_own_claim(key, head["external_id"])
         if int(head.get("segment_count", 0)):
             await self._delete_dead_segments(key, docs.generation_of(head))
 
@@ -306,10 +348,11 @@ class CosmosStore:
             return
 
     async def close(self) -> None:
+        """Close every client this store made (on every event loop). Idempotent; later calls
+        raise StoreClosedError."""
         if not self._closed:
             self._closed = True
-            for resource in self._owned:
-                await resource.close()
+            await self._connections.close()
 
     # -- the boundary: every request is retried, charged and translated here ---------------
 
@@ -342,12 +385,8 @@ class CosmosStore:
         return await self._call(key, send)
 
     async def _proxy(self) -> ContainerProxy:
-        """The container client, connecting first if this store has not yet."""
-        async with self._connect_lock:
-            if self._container is None:
-                assert self._connect is not None
-                self._container = await self._connect()
-            return self._container
+        """This event loop's container client, connecting first if it has none yet."""
+        return await self._connections.get()
 
     # -- one typed wrapper per SDK call ------------------------------------------------------
 
@@ -631,6 +670,41 @@ class CosmosStore:
         await self._delete_item(key, key.conversation_id, etag=item["_etag"])
         return True
 
+    async def _release_stale_claim(self, key: ConversationKey, claim: Item) -> bool:
+        """Delete the stored claim of `claim`'s external id if it is stale
+        (`items.is_stale_claim`), so that a create retried now may claim it; False when there
+        is none or it still holds."""
+        claim_key = ConversationKey(key.customer_id, claim["id"])
+        try:
+            stored = await self._read_item(claim_key, "create", claim["id"])
+        except ConversationNotFoundError:
+            return False
+        holder: Item | None
+        try:
+            holder_key = ConversationKey(key.customer_id, str(stored.get("conversation_id")))
+            holder = await self._read_any_head(holder_key)
+        except ConversationNotFoundError:
+            holder = None
+        if not docs.is_stale_claim(stored, holder, docs.epoch_seconds()):
+            return False
+        # Gone or changed meanwhile: another create released or took it; the retry tells.
+        with contextlib.suppress(ConversationNotFoundError, ConflictError):
+            await self._delete_item(claim_key, claim["id"], etag=stored["_etag"])
+        return True
+
+    async def _release_own_claim(self, key: ConversationKey, external_id: str) -> None:
+        """Delete the claim of a deleted conversation's external id, unless it is another
+        conversation's by now. Best effort: a claim left behind is stale, and released by
+        the next create of that external id."""
+        claim_id = docs.external_id_claim_id(external_id)
+        claim_key = ConversationKey(key.customer_id, claim_id)
+        try:
+            stored = await self._read_item(claim_key, "delete", claim_id)
+            if stored.get("conversation_id") == key.conversation_id:
+                await self._delete_item(claim_key, claim_id, etag=stored["_etag"])
+        except (ConversationNotFoundError, ConflictError, StoreUnavailableError):
+            return
+
     async def _own_head_etag(self, key: ConversationKey, head: Item) -> str | None:
         """The etag of the head a create wrote, when a create that reported a conflict finds
         its own generation stored (its first attempt landed, only the response was lost).
@@ -697,3 +771,12 @@ class CosmosStore:
                 continue
             heads += sum(queries.is_head(item) for item in batch)
         return heads
+
+
+def _callers(container: ContainerProxy) -> primitives.Function[[], Connection]:
+    """A connect function handing out the caller's container client, which the caller closes."""
+
+    async def connect() -> Connection:
+        return container, ()
+
+    return connect

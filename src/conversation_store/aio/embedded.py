@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from conversation_store.models import (
+    NO_FILTER,
     AppendResult,
     Conversation,
     ConversationKey,
     ConversationSummary,
     HeaderUpdate,
+    ListFilter,
     Message,
     Page,
     SearchHit,
@@ -27,8 +30,8 @@ from conversation_store.stores.sqlite import store as sqlite
 
 
 class _ThreadedStore:
-    """The core protocol with search, editing, erasure and share links, as the wrapped store
-    offers them."""
+    """The core protocol with search, editing, erasure, share links and external ids, as the
+    wrapped store offers them."""
 
     def __init__(self, store: memory.MemoryStore | sqlite.SQLiteStore) -> None:
         self._sync = store
@@ -64,6 +67,7 @@ class _ThreadedStore:
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
+        where: ListFilter = NO_FILTER,
     ) -> Page[ConversationSummary]:
         return await asyncio.to_thread(
             self._sync.list_conversations,
@@ -71,6 +75,14 @@ class _ThreadedStore:
             limit=limit,
             continuation=continuation,
             archived=archived,
+            where=where,
+        )
+
+    async def get_conversation_by_external_id(
+        self, customer_id: str, external_id: str, *, last: int | None = None
+    ) -> Conversation:
+        return await asyncio.to_thread(
+            self._sync.get_conversation_by_external_id, customer_id, external_id, last=last
         )
 
     async def delete_conversation(self, key: ConversationKey) -> None:
@@ -115,5 +127,13 @@ class MemoryStore(_ThreadedStore):
 class SQLiteStore(_ThreadedStore):
     """Async twin of `conversation_store.SQLiteStore` (the same file format)."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000) -> None:
-        super().__init__(sqlite.SQLiteStore(path, busy_timeout_ms=busy_timeout_ms))
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_ms: int = 10_000,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+    ) -> None:
+        super().__init__(
+            sqlite.SQLiteStore(path, busy_timeout_ms=busy_timeout_ms, synchronous=synchronous)
+        )

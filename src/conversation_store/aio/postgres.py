@@ -27,14 +27,15 @@ from conversation_store.exceptions import (
     ConversationStoreError,
     InvalidInputError,
     MessageNotFoundError,
-    StoreClosedError,
 )
 from conversation_store.models import (
+    NO_FILTER,
     AppendResult,
     Conversation,
     ConversationKey,
     ConversationSummary,
     HeaderUpdate,
+    ListFilter,
     Message,
     Page,
     SearchHit,
@@ -48,10 +49,11 @@ from conversation_store.stores.postgres import rows
 from conversation_store.stores.postgres.auth import SCOPE, TokenCache
 from conversation_store.stores.postgres.boundary import RetryPolicy, translate
 from conversation_store.stores.postgres.migrations import CREATE_LEDGER, MIGRATION_LOCK, MIGRATIONS
-from conversation_store.validation import validate_query
+from conversation_store.validation import external_id_not_found, validate_query
 
 T = TypeVar("T")
 DbConnection = AsyncConnection[DictRow]
+DbPool = AsyncConnectionPool[DbConnection]
 ANY = "*"
 
 _READ = f"""
@@ -114,7 +116,9 @@ class PostgresStore:
 
     Pass a libpq connection string or `postgresql://` URL. With `credential` (an Entra
     `TokenCredential`), each new connection logs in with a fresh token as its password. The
-    store may be shared by the tasks of one event loop; it closes only the pool it created.
+    store may be shared by threads, and the async one by event loops: each loop gets its own
+    pool (psycopg's async pool runs its workers on the loop that opened it), closed when that
+    loop shuts down or by close(). It closes only the pools it created.
     """
 
     def __init__(
@@ -126,19 +130,12 @@ class PostgresStore:
         max_size: int = 8,
         retry: RetryPolicy | None = None,
     ) -> None:
+        self._conninfo = conninfo
         self._credential = credential
         self._tokens = TokenCache()
         self._retry = retry or RetryPolicy()
-        self._pool: AsyncConnectionPool[DbConnection] = AsyncConnectionPool(
-            conninfo,
-            connection_class=AsyncConnection[DictRow],
-            kwargs=self._login,
-            min_size=min_size,
-            max_size=max_size,
-            open=False,
-        )
-        self._lock = primitives.Lock()
-        self._state = "new"
+        self._min_size, self._max_size = min_size, max_size
+        self._pools = primitives.PerLoop(self._open_pool, owner="PostgresStore")
 
     @classmethod
     def from_url(
@@ -163,6 +160,7 @@ class PostgresStore:
         doc = conversation.to_document()
         columns = rows.new_header_columns(doc, conversation)
         key = ConversationKey(conversation.customer_id, conversation.id)
+        # Either unique key (the id, or the external id) may refuse the row.
         insert = sql.SQL(
             "INSERT INTO conversations ({}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING 1"
         ).format(
@@ -172,15 +170,18 @@ class PostgresStore:
 
         async def work(db: DbConnection) -> Conversation:
             async with db.transaction():
-                # An expired conversation is gone, so its id may be used again (as in Cosmos DB).
+                # An expired conversation is gone, so its id and its external id may be used
+                # again (as in Cosmos DB).
                 await db.execute(
-                    "DELETE FROM conversations AS c "
-                    f"WHERE c.customer_id = %(customer_id)s AND c.id = %(id)s AND NOT {rows.LIVE}",
-                    {**_key_params(key), "now": utc_now()},
+                    "DELETE FROM conversations AS c WHERE c.customer_id = %(customer_id)s "
+                    f"AND (c.id = %(id)s OR c.external_id = %(external_id)s) AND NOT {rows.LIVE}",
+                    {**_key_params(key), "external_id": conversation.external_id, "now": utc_now()},
                 )
                 created = await (await db.execute(insert, columns)).fetchone()
                 if created is None:
-                    raise ConflictError(f"conversation {conversation.id!r} already exists")
+                    raise ConflictError(
+                        f"conversation {conversation.id!r} or its external id already exists"
+                    )
                 await self._append_in(db, key, conversation.messages, touch=False)
                 # Read back in the same transaction; an imported one may be born expired.
                 return await self._read(db, key, last=None, include_expired=True)
@@ -221,10 +222,11 @@ class PostgresStore:
                     sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name))
                     for name in columns
                 )
+                # `updated_at` (last activity, the listing order) stays.
                 await db.execute(
                     sql.SQL(
-                        "UPDATE conversations SET {}, updated_at = %(now)s, version = version + 1"
-                        " WHERE customer_id = %(customer_id)s AND id = %(id)s"
+                        "UPDATE conversations SET {}, header_updated_at = %(now)s, "
+                        "version = version + 1 WHERE customer_id = %(customer_id)s AND id = %(id)s"
                     ).format(assignments),
                     {**columns, **_key_params(key), "now": utc_now()},
                 )
@@ -257,18 +259,20 @@ class PostgresStore:
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
+        where: ListFilter = NO_FILTER,
     ) -> Page[ConversationSummary]:
-        where = ["c.customer_id = %(customer_id)s", rows.LIVE]
-        params: dict[str, Any] = {"customer_id": customer_id, "now": utc_now(), "n": limit + 1}
+        conditions, params = rows.filter_conditions(where)
+        clauses = ["c.customer_id = %(customer_id)s", rows.LIVE, *conditions]
+        params.update({"customer_id": customer_id, "now": utc_now(), "n": limit + 1})
         if archived is not None:
-            where.append("c.archived = %(archived)s")
+            clauses.append("c.archived = %(archived)s")
             params["archived"] = archived
         if continuation is not None:
-            where.append("(c.updated_at, c.id) < (%(after_time)s, %(after_id)s)")
-            after = rows.keyset(decode_continuation(continuation, customer_id))
-            params["after_time"], params["after_id"] = after
+            clauses.append("(c.updated_at, c.id) < (%(after_time)s, %(after_id)s)")
+            position = where.unwrap(decode_continuation(continuation, customer_id), archived)
+            params["after_time"], params["after_id"] = rows.keyset(position)
         query = (
-            f"SELECT {rows.HEADER_COLUMNS} FROM conversations AS c WHERE {' AND '.join(where)} "
+            f"SELECT {rows.HEADER_COLUMNS} FROM conversations AS c WHERE {' AND '.join(clauses)} "
             "ORDER BY c.updated_at DESC, c.id DESC LIMIT %(n)s"
         )
 
@@ -279,12 +283,34 @@ class PostgresStore:
         page = found[:limit]
         token = (
             encode_continuation(
-                customer_id, [format_timestamp(page[-1]["updated_at"]), page[-1]["id"]]
+                customer_id,
+                [
+                    format_timestamp(page[-1]["updated_at"]),
+                    page[-1]["id"],
+                    where.token_key(archived),
+                ],
             )
             if len(found) > limit
             else None
         )
         return Page(items=[rows.summary(row) for row in page], continuation=token)
+
+    async def get_conversation_by_external_id(
+        self, customer_id: str, external_id: str, *, last: int | None = None
+    ) -> Conversation:
+        async def work(db: DbConnection) -> Conversation:
+            async with db.transaction():
+                cursor = await db.execute(
+                    "SELECT c.id FROM conversations AS c WHERE c.customer_id = %(customer_id)s "
+                    f"AND c.external_id = %(external_id)s AND {rows.LIVE}",
+                    {"customer_id": customer_id, "external_id": external_id, "now": utc_now()},
+                )
+                found = await cursor.fetchone()
+                if found is None:
+                    raise external_id_not_found(customer_id, external_id)
+                return await self._read(db, ConversationKey(customer_id, found["id"]), last=last)
+
+        return await self._run(ConversationKey(customer_id, ANY), work)
 
     async def delete_conversation(self, key: ConversationKey) -> None:
         async def work(db: DbConnection) -> None:
@@ -390,10 +416,9 @@ class PostgresStore:
         await self._run(ConversationKey(ANY, ANY), work)
 
     async def close(self) -> None:
-        """Close the pool. Idempotent; later calls raise StoreClosedError."""
-        async with self._lock:
-            self._state = "closed"
-            await self._pool.close()
+        """Close every pool (on every event loop). Idempotent; later calls raise
+        StoreClosedError."""
+        await self._pools.close()
 
     async def _login(self) -> dict[str, Any]:
         """The connection arguments of each new connection: an Entra token as the password
@@ -408,35 +433,33 @@ class PostgresStore:
 
     async def _run(self, key: ConversationKey, work: primitives.Function[[DbConnection], T]) -> T:
         """Run `work` on a pooled connection, retrying transient faults; our errors only."""
-        await self._open()
+        pool = await self._pools.get()
         try:
-            result: T = await self._retry.async_retrying()(self._on_connection, work)
+            result: T = await self._retry.async_retrying()(_on_connection, pool, work)
         except ConversationStoreError:
             raise
         except Exception as exc:
             raise translate(exc, key) from exc
         return result
 
-    async def _on_connection(self, work: primitives.Function[[DbConnection], T]) -> T:
-        async with self._pool.connection() as db:
-            return await work(db)
-
-    async def _open(self) -> None:
-        """Open the pool and apply the migrations on first use. Raises StoreClosedError."""
-        if self._state == "open":
-            return
-        async with self._lock:
-            if self._state == "closed":
-                raise StoreClosedError("PostgresStore is closed")
-            if self._state == "new":
-                await self._pool.open()
-                try:
-                    await self._retry.async_retrying()(self._on_connection, _migrate)
-                except Exception as exc:
-                    await self._pool.close()
-                    self._state = "closed"
-                    raise translate(exc, ConversationKey(ANY, ANY)) from exc
-                self._state = "open"
+    async def _open_pool(self) -> tuple[DbPool, list[DbPool]]:
+        """A pool for this event loop, open, with the migrations applied (once per database:
+        they are recorded). Raises StoreClosedError, StoreUnavailableError."""
+        pool: DbPool = AsyncConnectionPool(
+            self._conninfo,
+            connection_class=AsyncConnection[DictRow],
+            kwargs=self._login,
+            min_size=self._min_size,
+            max_size=self._max_size,
+            open=False,
+        )
+        await pool.open()
+        try:
+            await self._retry.async_retrying()(_on_connection, pool, _migrate)
+        except Exception as exc:
+            await pool.close()
+            raise translate(exc, ConversationKey(ANY, ANY)) from exc
+        return pool, [pool]
 
     async def _append_in(
         self, db: DbConnection, key: ConversationKey, messages: Sequence[Message], *, touch: bool
@@ -519,6 +542,11 @@ class PostgresStore:
             )
         tokens: int = old["tokens"]
         return tokens
+
+
+async def _on_connection(pool: DbPool, work: primitives.Function[[DbConnection], T]) -> T:
+    async with pool.connection() as db:
+        return await work(db)
 
 
 async def _migrate(db: DbConnection) -> None:

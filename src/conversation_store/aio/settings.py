@@ -13,7 +13,7 @@ def open_store(settings: Settings) -> ConversationStore:
     if settings.backend == "memory":
         return MemoryStore()
     if settings.backend == "sqlite":
-        return SQLiteStore(sqlite_path(settings.store_url))
+        return SQLiteStore(sqlite_path(settings.store_url), synchronous=settings.sqlite_synchronous)
     if settings.backend == "postgres":
         # psycopg comes with the optional `postgres` extra, so it is imported only here.
         from conversation_store.aio.postgres import PostgresStore

@@ -14,12 +14,14 @@ from conversation_store.exceptions import (
 )
 from conversation_store.history import pin_system_message
 from conversation_store.models import (
+    NO_FILTER,
     SUMMARY_FIELDS,
     AppendResult,
     Conversation,
     ConversationKey,
     ConversationSummary,
     HeaderUpdate,
+    ListFilter,
     Message,
     Page,
     SearchHit,
@@ -31,6 +33,7 @@ from conversation_store.retention import is_expired
 from conversation_store.search import matches, search_terms, snippet
 from conversation_store.stores.continuation import decode_continuation, encode_continuation
 from conversation_store.tracking import mark_saved, replace_in_memory
+from conversation_store.validation import external_id_not_found
 
 
 @dataclass
@@ -60,6 +63,9 @@ class MemoryStore:
             key = ConversationKey(conversation.customer_id, conversation.id)
             if key in self._entries and not _expired(self._entries[key]):
                 raise ConflictError(f"conversation {conversation.id!r} already exists")
+            external_id = conversation.external_id
+            if external_id is not None and self._holder(key.customer_id, external_id):
+                raise ConflictError(f"external id {external_id!r} is already in use")
             stored = conversation.model_copy(deep=True)
             self._entries[key] = _Entry(stored)
             return self._loaded(stored, version=1, last=None)
@@ -98,7 +104,7 @@ class MemoryStore:
             stored = entry.conversation
             for name, value in update.apply({"metadata": stored.metadata}).items():
                 setattr(stored, name, value)
-            stored.updated_at = utc_now()
+            stored.header_updated_at = utc_now()  # the listing order stays
             entry.version += 1
 
     def clear_messages(self, key: ConversationKey) -> None:
@@ -117,30 +123,43 @@ class MemoryStore:
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
+        where: ListFilter = NO_FILTER,
     ) -> Page[ConversationSummary]:
+        token_key = where.token_key(archived)
         with self._lock:
             self._check_open()
+            listed = (_summary(e.conversation) for e in self._live(customer_id))
             rows = sorted(
                 (
-                    (format_timestamp(e.conversation.updated_at), e.conversation.id, e)
-                    for e in self._live(customer_id)
-                    if archived is None or e.conversation.archived == archived
+                    (format_timestamp(s.updated_at), s.id, s)
+                    for s in listed
+                    if (archived is None or s.archived == archived) and where.matches(s)
                 ),
                 key=lambda row: (row[0], row[1]),
                 reverse=True,
             )
-            if continuation is not None:
-                after = tuple(decode_continuation(continuation, customer_id))
-                rows = [row for row in rows if (row[0], row[1]) < after]
-            page = rows[:limit]
-            summaries = [_summary(e.conversation) for _, _, e in page]
-            more = len(rows) > limit
-            token = (
-                encode_continuation(customer_id, [page[-1][0], page[-1][1]])
-                if more and page
-                else None
-            )
-            return Page(items=summaries, continuation=token)
+        if continuation is not None:
+            position = where.unwrap(decode_continuation(continuation, customer_id), archived)
+            after = tuple(position)
+            rows = [row for row in rows if (row[0], row[1]) < after]
+        page = rows[:limit]
+        more = len(rows) > limit
+        token = (
+            encode_continuation(customer_id, [page[-1][0], page[-1][1], token_key])
+            if more and page
+            else None
+        )
+        return Page(items=[s for _, _, s in page], continuation=token)
+
+    def get_conversation_by_external_id(
+        self, customer_id: str, external_id: str, *, last: int | None = None
+    ) -> Conversation:
+        with self._lock:
+            self._check_open()
+            entry = self._holder(customer_id, external_id)
+            if entry is None:
+                raise external_id_not_found(customer_id, external_id)
+            return self._loaded(entry.conversation, version=entry.version, last=last)
 
     def delete_conversation(self, key: ConversationKey) -> None:
         with self._lock:
@@ -158,12 +177,12 @@ class MemoryStore:
                     conversation_title=e.conversation.title,
                     message_id=m.id,
                     role=m.role,
-                    snippet=snippet(m.content or "", terms),
+                    snippet=snippet(m.text, terms),
                     timestamp=m.timestamp,
                 )
                 for e in self._live(customer_id)
                 for m in e.conversation.messages
-                if matches(m.content, terms)
+                if isinstance(m.content, str) and matches(m.content, terms)
             ]
         hits.sort(key=lambda hit: hit.timestamp, reverse=True)
         return hits[:limit]
@@ -247,6 +266,11 @@ class MemoryStore:
             raise ConversationNotFoundError(key.conversation_id, key.customer_id)
         return entry
 
+    def _holder(self, customer_id: str, external_id: str) -> _Entry | None:
+        """The customer's live conversation with this external id, if any."""
+        found = (e for e in self._live(customer_id) if e.conversation.external_id == external_id)
+        return next(found, None)
+
     def _live(self, customer_id: str) -> Iterator[_Entry]:
         """The customer's entries that have not expired."""
         for key, entry in self._entries.items():
@@ -272,7 +296,7 @@ class MemoryStore:
 
 
 def _expired(entry: _Entry) -> bool:
-    return is_expired(entry.conversation.updated_at, entry.conversation.ttl)
+    return is_expired(entry.conversation.written_at, entry.conversation.ttl)
 
 
 def _link_key(link: ShareLink) -> ConversationKey:

@@ -19,11 +19,13 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from conversation_store.models import (
+    NO_FILTER,
     AppendResult,
     Conversation,
     ConversationKey,
     ConversationSummary,
     HeaderUpdate,
+    ListFilter,
     Message,
     Page,
     SearchHit,
@@ -82,10 +84,14 @@ class ConversationStore(Protocol):
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
+        where: ListFilter = NO_FILTER,
     ) -> Page[ConversationSummary]:
-        """The customer's conversations, most recently updated first, without messages.
+        """The customer's conversations, latest activity first (`updated_at`: a header
+        change does not move one), without messages.
 
-        `archived`: False lists the active ones, True the archived ones, None both.
+        `archived`: False lists the active ones, True the archived ones, None both; `where`
+        keeps only those it matches (`ListFilter.matches`). A continuation is refused
+        (InvalidInputError) by a listing with another `archived` or `where`.
         """
         ...
 
@@ -102,9 +108,7 @@ class ConversationStore(Protocol):
 class SupportsSearch(Protocol):
     """Full-text search over one customer's messages."""
 
-    def search_messages(
-        self, customer_id: str, *, query: str, limit: int
-    ) -> list[SearchHit]:
+    def search_messages(self, customer_id: str, *, query: str, limit: int) -> list[SearchHit]:
         """Up to `limit` messages of `customer_id` whose content holds every term of `query`
         (`search.search_terms`: case-insensitive word prefixes), best first.
 
@@ -132,6 +136,20 @@ class SupportsEditing(Protocol):
 
         Raises ConversationNotFoundError.
         """
+        ...
+
+
+@runtime_checkable
+class SupportsExternalIds(Protocol):
+    """Finding a conversation by the caller's own key (`Conversation.external_id`), which
+    is unique per customer: a create with an external id the customer already uses raises
+    ConflictError, also when two creates race."""
+
+    def get_conversation_by_external_id(
+        self, customer_id: str, external_id: str, *, last: int | None = None
+    ) -> Conversation:
+        """The customer's conversation with this external id, as `get_conversation` loads
+        it; never another customer's. Raises ConversationNotFoundError."""
         ...
 
 

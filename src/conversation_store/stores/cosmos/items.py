@@ -29,6 +29,7 @@ cleanup) or `delete_customer` removes them.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import random
 import secrets
@@ -46,6 +47,8 @@ from conversation_store.models import (
     format_timestamp,
     utc_now,
 )
+from conversation_store.stores.cosmos.decoding import decoded_conversation
+from conversation_store.validation import validate_message_bytes
 
 SYSTEM_PROPERTIES = ("_rid", "_self", "_etag", "_attachments", "_ts")
 MAX_PATCH_OPERATIONS = 10  # Cosmos DB's limit per patch request
@@ -56,6 +59,9 @@ APPEND_SLACK_BYTES = 16
 # What Cosmos adds to every item (_rid, _self, _etag, _attachments, _ts), rounded up.
 SYSTEM_PROPERTY_BYTES = 256
 COSMOS_ITEM_LIMIT = 2 * 1024 * 1024
+# One message's JSON at most, checked before any write: with the head's own fields beside it it
+# stays within the 2 MB item (large-message items, which would lift this, do not exist yet).
+MAX_MESSAGE_BYTES = 1_500_000
 # A headless segment younger than this may belong to a create still in progress (its segments
 # are written before its head), so cleanup leaves it alone.
 ORPHAN_GRACE_SECONDS = 600.0
@@ -74,6 +80,8 @@ HEAD_CONDITION = "(NOT IS_DEFINED(c.type) OR c.type = 'conversation')"
 # Patches apply only to heads in today's layout, which always have their type.
 PATCHABLE_HEAD = "c.type = 'conversation'"
 SHARE_LINK_TYPE = "share_link"
+EXTERNAL_ID_TYPE = "external_id"
+EXTERNAL_ID_PREFIX = "_external_id:"
 SHARE_PARTITION_PREFIX = "_share:"
 
 
@@ -162,7 +170,15 @@ def strip_system_properties(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def message_documents(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    return [m.model_dump(mode="json") for m in messages]
+    """The messages' JSON. Raises InvalidInputError for one over MAX_MESSAGE_BYTES."""
+    return checked_sizes([m.model_dump(mode="json") for m in messages])
+
+
+def checked_sizes(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`documents` (messages' JSON), each within MAX_MESSAGE_BYTES, else InvalidInputError."""
+    for document in documents:
+        validate_message_bytes(document, limit=MAX_MESSAGE_BYTES, store="Cosmos DB")
+    return documents
 
 
 def with_head_bytes(head: dict[str, Any]) -> dict[str, Any]:
@@ -188,7 +204,7 @@ def new_items(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The head and segment items that store a new conversation within the bound."""
     document = conversation.to_document()
-    messages = document.pop("messages")
+    messages = checked_sizes(document.pop("messages"))
     head = {
         **document,
         "type": "conversation",
@@ -296,27 +312,64 @@ def _segment(head: dict[str, Any], number: int, messages: list[dict[str, Any]]) 
 
 
 def creation_batches(
-    head: dict[str, Any], segments: Sequence[dict[str, Any]]
+    head: dict[str, Any],
+    segments: Sequence[dict[str, Any]],
+    claim: dict[str, Any] | None = None,
 ) -> list[list[tuple[Any, ...]]]:
     """Transactional batches that store a new conversation, the head's create in the last.
 
     Segments are upserted, so a create retried after a partial failure rewrites them the same;
     the head is created last because it is the commit point: until it exists, nothing of the
-    conversation is visible, and if it exists already, its create fails (409). Batches stay
-    within Cosmos DB's operation and payload limits; most conversations need one.
+    conversation is visible, and if it exists already, its create fails (409). The external
+    id's `claim` is created in the head's batch: one of two racing creates fails on it (409).
+    Batches stay within Cosmos DB's operation and payload limits; most conversations need one.
     """
-    operations = [("upsert", (s,)) for s in segments] + [("create", (head,))]
+    commit = [*([("create", (claim,))] if claim else []), ("create", (head,))]
+    units = [[("upsert", (s,))] for s in segments] + [commit]
     batches: list[list[tuple[Any, ...]]] = [[]]
     payload = 0
-    for operation in operations:
-        size = json_size(operation[1][0])
-        full = len(batches[-1]) == MAX_BATCH_OPERATIONS or payload + size > MAX_BATCH_PAYLOAD_BYTES
+    for unit in units:
+        size = sum(json_size(operation[1][0]) for operation in unit)
+        count = len(batches[-1]) + len(unit)
+        full = count > MAX_BATCH_OPERATIONS or payload + size > MAX_BATCH_PAYLOAD_BYTES
         if batches[-1] and full:
             batches.append([])
             payload = 0
-        batches[-1].append(operation)
+        batches[-1].extend(unit)
         payload += size
     return batches
+
+
+# -- external ids ------------------------------------------------------------------------------
+
+
+def external_id_claim_id(external_id: str) -> str:
+    """The id of the item that claims `external_id` in a customer's partition. An external
+    id may hold `/ \\ ? #` and run past 255 bytes of UTF-8, which an item id may not, so the
+    id is its SHA-256; the lookup never uses it (`queries.external_id_query` matches the
+    text itself). A public call cannot reach it: it is no head (`is_head_item`)."""
+    return EXTERNAL_ID_PREFIX + hashlib.sha256(external_id.encode("utf-8")).hexdigest()
+
+
+def external_id_claim(head: Mapping[str, Any]) -> dict[str, Any]:
+    """The claim of the head's external id: it names the conversation holding it."""
+    return {
+        "id": external_id_claim_id(str(head["external_id"])),
+        "type": EXTERNAL_ID_TYPE,
+        "customer_id": head["customer_id"],
+        "conversation_id": head["id"],
+        "external_id": head["external_id"],
+    }
+
+
+def is_stale_claim(claim: Mapping[str, Any], head: Mapping[str, Any] | None, now: int) -> bool:
+    """The claim no longer holds its external id: its conversation is gone, expired, or (by
+    a crash between a delete and the claim's) another conversation under the same id."""
+    if claim.get("type") != EXTERNAL_ID_TYPE:
+        return False
+    if head is None or not is_head_item(head) or head_expired(dict(head), now):
+        return True
+    return head.get("external_id") != claim.get("external_id")
 
 
 def conversation_from_items(
@@ -334,7 +387,7 @@ def conversation_from_items(
         rest = rest[-last:] if last else []
     for field in ("head_bytes", "segment_count", "pinned_system", "sealed_ids", "generation"):
         document.pop(field, None)
-    return Conversation.model_validate({**document, "messages": [*pinned, *rest]})
+    return decoded_conversation(document, [*pinned, *rest])
 
 
 def of_generation(segments: Sequence[dict[str, Any]], head: dict[str, Any]) -> list[dict[str, Any]]:
@@ -468,7 +521,12 @@ def append_predicate(messages: Sequence[dict[str, Any]], limits: SizeLimits, now
 
 
 def header_operations(update: HeaderUpdate, now: str) -> list[list[dict[str, Any]]]:
-    """Patch requests (each within the operation limit) that apply `update`."""
+    """Patch requests (each within the operation limit) that apply `update`.
+
+    Raises InvalidInputError for a field that is not a header field (an external id, the
+    counters, ...), as `HeaderUpdate.apply` does: the names become patch paths.
+    """
+    update.apply({})
     operations: list[dict[str, Any]] = [
         *(_field_operation(name, value) for name, value in update.fields.items()),
         *(
@@ -482,7 +540,9 @@ def header_operations(update: HeaderUpdate, now: str) -> list[list[dict[str, Any
     ]
     size = MAX_PATCH_OPERATIONS - 1
     chunks = [operations[i : i + size] for i in range(0, len(operations), size)] or [[]]
-    return [[*chunk, {"op": "set", "path": "/updated_at", "value": now}] for chunk in chunks]
+    # `updated_at` (last activity, the listing order) stays.
+    stamp = {"op": "set", "path": "/header_updated_at", "value": now}
+    return [[*chunk, stamp] for chunk in chunks]
 
 
 def _field_operation(name: str, value: Any) -> dict[str, Any]:
@@ -497,7 +557,7 @@ def updated_head(head: dict[str, Any], update: HeaderUpdate, now: str) -> dict[s
 
     Raises InvalidInputError for a field that is not a header field.
     """
-    body = {**update.apply(head), "updated_at": now}
+    body = {**update.apply(head), "header_updated_at": now}
     if body.get("ttl") is None:
         body.pop("ttl", None)
     return with_head_bytes(body)

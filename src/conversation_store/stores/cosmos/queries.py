@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conversation_store.exceptions import InvalidInputError
-from conversation_store.models import SUMMARY_FIELDS, ConversationKey, SearchHit
+from conversation_store.models import SUMMARY_FIELDS, ConversationKey, ListFilter, SearchHit
 from conversation_store.search import matches, snippet
 from conversation_store.stores.continuation import decode_continuation, encode_continuation
 from conversation_store.stores.cosmos.items import HEAD_CONDITION, HEAD_TYPES, generation_of
@@ -38,11 +38,21 @@ ARCHIVED_FILTER = " AND c.archived = true"
 CUSTOMER_FILTER = " AND c.customer_id = @customer_id"
 UPDATED_BEFORE_FILTER = " AND c.updated_at < @updated_before"
 _ARCHIVED_FILTERS: dict[bool | None, str] = {False: ACTIVE_FILTER, True: ARCHIVED_FILTER, None: ""}
-_LIST_FILTER_NAMES: dict[bool | None, str] = {False: "active", True: "archived", None: "all"}
+# `pinned` absent (documents written before it existed) counts as false.
+_PINNED_FILTERS = {
+    False: " AND (NOT IS_DEFINED(c.pinned) OR c.pinned = false)",
+    True: " AND c.pinned = true",
+}
 
 LIST_QUERY = (
     f"SELECT {_SUMMARY} FROM c WHERE c.customer_id = @customer_id AND {HEAD} AND {LIVE}"
-    "{archived} ORDER BY c.updated_at DESC"
+    "{filters} ORDER BY c.updated_at DESC"
+)
+# Matched on the stored text itself, in the customer's partition only: nothing is hashed,
+# and no external id can select another customer's conversation.
+EXTERNAL_ID_QUERY = (
+    "SELECT c.id FROM c WHERE c.customer_id = @customer_id AND c.external_id = @external_id "
+    f"AND {HEAD} AND {LIVE}"
 )
 SEGMENTS_QUERY = (
     "SELECT * FROM c WHERE c.customer_id = @customer_id AND c.type = 'segment' "
@@ -106,27 +116,52 @@ def _scoped(text: str, customer_id: str | None, **values: Any) -> Query:
 # -- one customer's conversations --------------------------------------------------------------
 
 
-def list_query(customer_id: str, archived: bool | None, now: int) -> Query:
-    text = LIST_QUERY.replace("{archived}", _ARCHIVED_FILTERS[archived])
-    return Query(text, parameters(customer_id=customer_id, now=now), customer_id)
+def list_query(customer_id: str, archived: bool | None, where: ListFilter, now: int) -> Query:
+    """The customer's live heads that `archived` and `where` keep, every value a parameter."""
+    filters = _ARCHIVED_FILTERS[archived]
+    values: dict[str, Any] = {"customer_id": customer_id, "now": now}
+    if where.pinned is not None:
+        filters += _PINNED_FILTERS[where.pinned]
+    for field in ("session_id", "persona", "org_id"):
+        value = getattr(where, field)
+        if value is not None:
+            filters += f" AND c.{field} = @{field}"
+            values[field] = value
+    if where.metadata is not None:
+        # Cosmos DB compares by JSON type (`true` is not `1`; `1` is `1.0`), as
+        # `models.same_json_scalar` does; a missing key is undefined and matches nothing.
+        filters += " AND c.metadata[@metadata_key] = @metadata_value"
+        values["metadata_key"], values["metadata_value"] = where.metadata
+        if where.metadata[1] is None:
+            filters += " AND IS_NULL(c.metadata[@metadata_key])"
+    text = LIST_QUERY.replace("{filters}", filters)
+    return Query(text, parameters(**values), customer_id)
 
 
-def list_position(continuation: str | None, customer_id: str, archived: bool | None) -> str | None:
+def list_position(
+    continuation: str | None, customer_id: str, archived: bool | None, where: ListFilter
+) -> str | None:
     """The SDK continuation inside our token. Raises InvalidInputError for a token issued for
-    another customer or another `archived` filter (the SDK token belongs to one query)."""
+    another customer or another filter (the SDK token belongs to one query)."""
     if continuation is None:
         return None
-    position = decode_continuation(continuation, customer_id)
-    listed = position[1] if len(position) > 1 else _LIST_FILTER_NAMES[False]
-    if listed != _LIST_FILTER_NAMES[archived]:
-        raise InvalidInputError("continuation token was issued for another archived filter")
+    position = where.unwrap(decode_continuation(continuation, customer_id), archived)
+    if len(position) != 1:
+        raise InvalidInputError("continuation token is malformed")
     return position[0]
 
 
-def list_continuation(customer_id: str, archived: bool | None, token: str | None) -> str | None:
+def list_continuation(
+    customer_id: str, archived: bool | None, where: ListFilter, token: str | None
+) -> str | None:
     if token is None:
         return None
-    return encode_continuation(customer_id, [token, _LIST_FILTER_NAMES[archived]])
+    return encode_continuation(customer_id, [token, where.token_key(archived)])
+
+
+def external_id_query(customer_id: str, external_id: str, now: int) -> Query:
+    values = parameters(customer_id=customer_id, external_id=external_id, now=now)
+    return Query(EXTERNAL_ID_QUERY, values, customer_id)
 
 
 def _in_conversation(text: str, key: ConversationKey, **values: Any) -> Query:

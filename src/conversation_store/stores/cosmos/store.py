@@ -26,7 +26,7 @@ class CosmosStore(twin.CosmosStore):
 
     def __init__(
         self,
-        container: ContainerProxy | Callable[[], ContainerProxy],
+        container: ContainerProxy | Callable[[], twin.Connection],
         *,
         orphan_grace_seconds: float = docs.ORPHAN_GRACE_SECONDS,
         **options: Any,

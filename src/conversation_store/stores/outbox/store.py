@@ -32,12 +32,14 @@ from conversation_store.exceptions import (
 )
 from conversation_store.history import pin_system_message
 from conversation_store.models import (
+    NO_FILTER,
     SUMMARY_FIELDS,
     AppendResult,
     Conversation,
     ConversationKey,
     ConversationSummary,
     HeaderUpdate,
+    ListFilter,
     Message,
     Page,
     SearchHit,
@@ -54,12 +56,13 @@ from conversation_store.stores.protocol import (
     ConversationStore,
     SupportsEditing,
     SupportsErasure,
+    SupportsExternalIds,
     SupportsSearch,
     SupportsShareLinks,
 )
 from conversation_store.syncing import missing_messages
 from conversation_store.tracking import mark_saved, replace_in_memory
-from conversation_store.validation import require_capability
+from conversation_store.validation import external_id_not_found, require_capability
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -155,6 +158,17 @@ class OutboxStore:
         self.close()
 
     def create_conversation(self, conversation: Conversation) -> Conversation:
+        """Raises ConflictError, also for an external id that a queued create holds (one
+        that only the unreachable primary holds is found at replay, which parks the create)."""
+        external_id = conversation.external_id
+        holder = (
+            None
+            if external_id is None
+            else self._queued_holder(conversation.customer_id, external_id)
+        )
+        if holder is not None and holder != conversation.id:
+            raise ConflictError(f"external id {external_id!r} is already in use")
+
         def pending() -> Conversation:
             queued = conversation.model_copy(deep=True)
             mark_saved(queued, None)
@@ -212,9 +226,10 @@ class OutboxStore:
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
+        where: ListFilter = NO_FILTER,
     ) -> Page[ConversationSummary]:
         page = self._primary.list_conversations(
-            customer_id, limit=limit, continuation=continuation, archived=archived
+            customer_id, limit=limit, continuation=continuation, archived=archived, where=where
         )
         queued = self._queue.pending(customer_id)
         if not queued or archived:  # queued creates are never archived
@@ -231,8 +246,24 @@ class OutboxStore:
                 created[write.conversation_id] = _queued_summary(write.payload["conversation"])
         listed = {s.id for s in page.items}
         fresh = [] if continuation else [s for i, s in created.items() if i not in listed]
-        items = [created.get(s.id, s) for s in [*fresh, *page.items] if s.id not in deleted]
-        return Page(items=items, continuation=page.continuation)
+        merged = (created.get(s.id, s) for s in [*fresh, *page.items] if s.id not in deleted)
+        return Page(items=[s for s in merged if where.matches(s)], continuation=page.continuation)
+
+    def get_conversation_by_external_id(
+        self, customer_id: str, external_id: str, *, last: int | None = None
+    ) -> Conversation:
+        """A queued create's conversation first, else the primary's, with the writes queued
+        for it merged. Raises ConversationNotFoundError, UnsupportedOperationError."""
+        holder = self._queued_holder(customer_id, external_id)
+        if holder is not None:
+            return self.get_conversation(ConversationKey(customer_id, holder), last=last)
+        finder = require_capability(self._primary, SupportsExternalIds, "external ids")
+        found = finder.get_conversation_by_external_id(customer_id, external_id, last=last)
+        key = ConversationKey(customer_id, found.id)
+        merged = merge_pending(found, self._queue.writes_of(key), last=last)
+        if merged is None or merged.external_id != external_id:
+            raise external_id_not_found(customer_id, external_id)
+        return merged
 
     def delete_conversation(self, key: ConversationKey) -> None:
         self._write(key, "delete", {}, lambda: self._primary.delete_conversation(key), lambda: None)
@@ -332,6 +363,18 @@ class OutboxStore:
             return self._queue.count()
 
     # -- internals --------------------------------------------------------------------------
+
+    def _queued_holder(self, customer_id: str, external_id: str) -> str | None:
+        """The id of the conversation whose queued create (not deleted since) holds this
+        external id."""
+        holder: str | None = None
+        for write in self._queue.pending(customer_id):
+            if write.operation == "create":
+                if write.payload["conversation"].get("external_id") == external_id:
+                    holder = write.conversation_id
+            elif write.operation == "delete" and write.conversation_id == holder:
+                holder = None
+        return holder
 
     def _editor(self) -> SupportsEditing:
         return require_capability(self._primary, SupportsEditing, "editing")

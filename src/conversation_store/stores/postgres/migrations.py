@@ -73,6 +73,18 @@ _M001 = (
     "CREATE INDEX share_links_by_conversation ON share_links (customer_id, conversation_id)",
 )
 
+# Pins, the caller's external id (unique per customer: the index is what makes two racing
+# creates conflict) and the last header change (header changes no longer move `updated_at`,
+# the listing order).
+_M002 = (
+    "ALTER TABLE conversations ADD COLUMN pinned boolean NOT NULL DEFAULT false",
+    'ALTER TABLE conversations ADD COLUMN external_id text COLLATE "C"',
+    "ALTER TABLE conversations ADD COLUMN header_updated_at timestamptz",
+    "CREATE UNIQUE INDEX conversations_by_external_id "
+    "ON conversations (customer_id, external_id) WHERE external_id IS NOT NULL",
+)
+
 MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ("001_conversations_messages_share_links", _M001),
+    ("002_pins_and_external_ids", _M002),
 ]

@@ -22,8 +22,11 @@ from conversation_store.models import (
     Conversation,
     ConversationSummary,
     HeaderUpdate,
+    ListFilter,
     Message,
+    MetadataScalar,
     ShareLink,
+    last_write,
 )
 from conversation_store.retention import is_expired
 
@@ -40,7 +43,11 @@ _WORD = re.compile(r"\w+")
 # Bodies are decoded as one JSON array, in pydantic's parser: a 10,000-message read is one call.
 _MESSAGES = TypeAdapter(list[Message])
 
-LIVE = "(c.ttl IS NULL OR c.updated_at + make_interval(secs => c.ttl) > %(now)s)"
+# The ttl counts from the last write (`models.last_write`); GREATEST skips a NULL.
+LIVE = (
+    "(c.ttl IS NULL OR "
+    "GREATEST(c.updated_at, c.header_updated_at) + make_interval(secs => c.ttl) > %(now)s)"
+)
 
 
 def search_words(content: str | None) -> str:
@@ -73,7 +80,7 @@ def message_columns(messages: Sequence[Message]) -> dict[str, list[Any]]:
         "bodies": [message_body(m) for m in messages],
         "tokens": [m.tokens or 0 for m in messages],
         "sent": [m.timestamp for m in messages],
-        "words": [search_words(m.content) for m in messages],
+        "words": [search_words(m.text) for m in messages],
     }
 
 
@@ -84,6 +91,8 @@ def new_header_columns(doc: dict[str, Any], conversation: Conversation) -> dict[
         "customer_id": conversation.customer_id,
         "created_at": conversation.created_at,
         "updated_at": conversation.updated_at,
+        "header_updated_at": conversation.header_updated_at,
+        "external_id": conversation.external_id,
         **{name: doc.get(name) for name in HEADER_FIELDS if name != "metadata"},
         "metadata": json.dumps(doc["metadata"]),
         "extra": json.dumps({k: v for k, v in doc.items() if k not in KNOWN_FIELDS}),
@@ -98,7 +107,49 @@ def updated_header_columns(stored_metadata: str, update: HeaderUpdate) -> dict[s
 
 
 def expired(row: dict[str, Any]) -> bool:
-    return is_expired(row["updated_at"], row["ttl"])
+    return is_expired(last_write(row["updated_at"], row["header_updated_at"]), row["ttl"])
+
+
+def filter_conditions(where: ListFilter) -> tuple[list[str], dict[str, Any]]:
+    """WHERE conditions (on alias `c`) and their parameters for `where`."""
+    conditions: list[str] = []
+    params: dict[str, Any] = {}
+    for column in ("pinned", "session_id", "persona", "org_id"):
+        value = getattr(where, column)
+        if value is not None:
+            conditions.append(f"c.{column} = %(where_{column})s")
+            params[f"where_{column}"] = value
+    if where.metadata is not None:
+        key, value = where.metadata
+        conditions.append(_metadata_condition(value))
+        params["where_key"] = key
+        params["where_value"] = _metadata_parameter(value)
+    return conditions, params
+
+
+def _metadata_condition(value: MetadataScalar) -> str:
+    """The top-level key holds exactly `value` (`models.same_json_scalar`). `metadata` is
+    JSON text (`json`, not `jsonb`, which cannot hold `\\u0000`), written by `json.dumps`, so
+    the text of a string or bool is the filter value's `json.dumps` exactly."""
+    found = "(c.metadata::json -> %(where_key)s)"
+    if value is None:
+        return f"json_typeof({found}) = 'null'"
+    if isinstance(value, bool):
+        return f"(json_typeof({found}) = 'boolean' AND {found}::text = %(where_value)s)"
+    if isinstance(value, int | float):
+        return (
+            f"(json_typeof({found}) = 'number' "
+            f"AND ({found}::text)::numeric = %(where_value)s::numeric)"
+        )
+    return f"(json_typeof({found}) = 'string' AND {found}::text = %(where_value)s)"
+
+
+def _metadata_parameter(value: MetadataScalar) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(value)
+    return json.dumps(value)
 
 
 def header_document(row: dict[str, Any]) -> dict[str, JsonValue]:

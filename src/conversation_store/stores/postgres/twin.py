@@ -28,14 +28,15 @@ from conversation_store.exceptions import (
     ConversationStoreError,
     InvalidInputError,
     MessageNotFoundError,
-    StoreClosedError,
 )
 from conversation_store.models import (
+    NO_FILTER,
     AppendResult,
     Conversation,
     ConversationKey,
     ConversationSummary,
     HeaderUpdate,
+    ListFilter,
     Message,
     Page,
     SearchHit,
@@ -49,10 +50,11 @@ from conversation_store.stores.postgres import rows
 from conversation_store.stores.postgres.auth import SCOPE, TokenCache
 from conversation_store.stores.postgres.boundary import RetryPolicy, translate
 from conversation_store.stores.postgres.migrations import CREATE_LEDGER, MIGRATION_LOCK, MIGRATIONS
-from conversation_store.validation import validate_query
+from conversation_store.validation import external_id_not_found, validate_query
 
 T = TypeVar("T")
 DbConnection = Connection[DictRow]
+DbPool = ConnectionPool[DbConnection]
 ANY = "*"
 
 _READ = f"""
@@ -115,7 +117,9 @@ class PostgresStore:
 
     Pass a libpq connection string or `postgresql://` URL. With `credential` (an Entra
     `TokenCredential`), each new connection logs in with a fresh token as its password. The
-    store may be shared by the tasks of one event loop; it closes only the pool it created.
+    store may be shared by threads, and the async one by event loops: each loop gets its own
+    pool (psycopg's async pool runs its workers on the loop that opened it), closed when that
+    loop shuts down or by close(). It closes only the pools it created.
     """
 
     def __init__(
@@ -127,19 +131,12 @@ class PostgresStore:
         max_size: int = 8,
         retry: RetryPolicy | None = None,
     ) -> None:
+        self._conninfo = conninfo
         self._credential = credential
         self._tokens = TokenCache()
         self._retry = retry or RetryPolicy()
-        self._pool: ConnectionPool[DbConnection] = ConnectionPool(
-            conninfo,
-            connection_class=Connection[DictRow],
-            kwargs=self._login,
-            min_size=min_size,
-            max_size=max_size,
-            open=False,
-        )
-        self._lock = primitives.Lock()
-        self._state = "new"
+        self._min_size, self._max_size = min_size, max_size
+        self._pools = primitives.PerLoop(self._open_pool, owner="PostgresStore")
 
     @classmethod
     def from_url(
@@ -164,6 +161,7 @@ class PostgresStore:
         doc = conversation.to_document()
         columns = rows.new_header_columns(doc, conversation)
         key = ConversationKey(conversation.customer_id, conversation.id)
+        # Either unique key (the id, or the external id) may refuse the row.
         insert = sql.SQL(
             "INSERT INTO conversations ({}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING 1"
         ).format(
@@ -173,15 +171,18 @@ class PostgresStore:
 
         def work(db: DbConnection) -> Conversation:
             with db.transaction():
-                # An expired conversation is gone, so its id may be used again (as in Cosmos DB).
+                # An expired conversation is gone, so its id and its external id may be used
+                # again (as in Cosmos DB).
                 db.execute(
-                    "DELETE FROM conversations AS c "
-                    f"WHERE c.customer_id = %(customer_id)s AND c.id = %(id)s AND NOT {rows.LIVE}",
-                    {**_key_params(key), "now": utc_now()},
+                    "DELETE FROM conversations AS c WHERE c.customer_id = %(customer_id)s "
+                    f"AND (c.id = %(id)s OR c.external_id = %(external_id)s) AND NOT {rows.LIVE}",
+                    {**_key_params(key), "external_id": conversation.external_id, "now": utc_now()},
                 )
                 created = (db.execute(insert, columns)).fetchone()
                 if created is None:
-                    raise ConflictError(f"conversation {conversation.id!r} already exists")
+                    raise ConflictError(
+                        f"conversation {conversation.id!r} or its external id already exists"
+                    )
                 self._append_in(db, key, conversation.messages, touch=False)
                 # Read back in the same transaction; an imported one may be born expired.
                 return self._read(db, key, last=None, include_expired=True)
@@ -222,10 +223,11 @@ class PostgresStore:
                     sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name))
                     for name in columns
                 )
+                # `updated_at` (last activity, the listing order) stays.
                 db.execute(
                     sql.SQL(
-                        "UPDATE conversations SET {}, updated_at = %(now)s, version = version + 1"
-                        " WHERE customer_id = %(customer_id)s AND id = %(id)s"
+                        "UPDATE conversations SET {}, header_updated_at = %(now)s, "
+                        "version = version + 1 WHERE customer_id = %(customer_id)s AND id = %(id)s"
                     ).format(assignments),
                     {**columns, **_key_params(key), "now": utc_now()},
                 )
@@ -258,18 +260,20 @@ class PostgresStore:
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
+        where: ListFilter = NO_FILTER,
     ) -> Page[ConversationSummary]:
-        where = ["c.customer_id = %(customer_id)s", rows.LIVE]
-        params: dict[str, Any] = {"customer_id": customer_id, "now": utc_now(), "n": limit + 1}
+        conditions, params = rows.filter_conditions(where)
+        clauses = ["c.customer_id = %(customer_id)s", rows.LIVE, *conditions]
+        params.update({"customer_id": customer_id, "now": utc_now(), "n": limit + 1})
         if archived is not None:
-            where.append("c.archived = %(archived)s")
+            clauses.append("c.archived = %(archived)s")
             params["archived"] = archived
         if continuation is not None:
-            where.append("(c.updated_at, c.id) < (%(after_time)s, %(after_id)s)")
-            after = rows.keyset(decode_continuation(continuation, customer_id))
-            params["after_time"], params["after_id"] = after
+            clauses.append("(c.updated_at, c.id) < (%(after_time)s, %(after_id)s)")
+            position = where.unwrap(decode_continuation(continuation, customer_id), archived)
+            params["after_time"], params["after_id"] = rows.keyset(position)
         query = (
-            f"SELECT {rows.HEADER_COLUMNS} FROM conversations AS c WHERE {' AND '.join(where)} "
+            f"SELECT {rows.HEADER_COLUMNS} FROM conversations AS c WHERE {' AND '.join(clauses)} "
             "ORDER BY c.updated_at DESC, c.id DESC LIMIT %(n)s"
         )
 
@@ -280,12 +284,34 @@ class PostgresStore:
         page = found[:limit]
         token = (
             encode_continuation(
-                customer_id, [format_timestamp(page[-1]["updated_at"]), page[-1]["id"]]
+                customer_id,
+                [
+                    format_timestamp(page[-1]["updated_at"]),
+                    page[-1]["id"],
+                    where.token_key(archived),
+                ],
             )
             if len(found) > limit
             else None
         )
         return Page(items=[rows.summary(row) for row in page], continuation=token)
+
+    def get_conversation_by_external_id(
+        self, customer_id: str, external_id: str, *, last: int | None = None
+    ) -> Conversation:
+        def work(db: DbConnection) -> Conversation:
+            with db.transaction():
+                cursor = db.execute(
+                    "SELECT c.id FROM conversations AS c WHERE c.customer_id = %(customer_id)s "
+                    f"AND c.external_id = %(external_id)s AND {rows.LIVE}",
+                    {"customer_id": customer_id, "external_id": external_id, "now": utc_now()},
+                )
+                found = cursor.fetchone()
+                if found is None:
+                    raise external_id_not_found(customer_id, external_id)
+                return self._read(db, ConversationKey(customer_id, found["id"]), last=last)
+
+        return self._run(ConversationKey(customer_id, ANY), work)
 
     def delete_conversation(self, key: ConversationKey) -> None:
         def work(db: DbConnection) -> None:
@@ -391,10 +417,9 @@ class PostgresStore:
         self._run(ConversationKey(ANY, ANY), work)
 
     def close(self) -> None:
-        """Close the pool. Idempotent; later calls raise StoreClosedError."""
-        with self._lock:
-            self._state = "closed"
-            self._pool.close()
+        """Close every pool (on every event loop). Idempotent; later calls raise
+        StoreClosedError."""
+        self._pools.close()
 
     def _login(self) -> dict[str, Any]:
         """The connection arguments of each new connection: an Entra token as the password
@@ -409,35 +434,33 @@ class PostgresStore:
 
     def _run(self, key: ConversationKey, work: primitives.Function[[DbConnection], T]) -> T:
         """Run `work` on a pooled connection, retrying transient faults; our errors only."""
-        self._open()
+        pool = self._pools.get()
         try:
-            result: T = self._retry.retrying()(self._on_connection, work)
+            result: T = self._retry.retrying()(_on_connection, pool, work)
         except ConversationStoreError:
             raise
         except Exception as exc:
             raise translate(exc, key) from exc
         return result
 
-    def _on_connection(self, work: primitives.Function[[DbConnection], T]) -> T:
-        with self._pool.connection() as db:
-            return work(db)
-
-    def _open(self) -> None:
-        """Open the pool and apply the migrations on first use. Raises StoreClosedError."""
-        if self._state == "open":
-            return
-        with self._lock:
-            if self._state == "closed":
-                raise StoreClosedError("PostgresStore is closed")
-            if self._state == "new":
-                self._pool.open()
-                try:
-                    self._retry.retrying()(self._on_connection, _migrate)
-                except Exception as exc:
-                    self._pool.close()
-                    self._state = "closed"
-                    raise translate(exc, ConversationKey(ANY, ANY)) from exc
-                self._state = "open"
+    def _open_pool(self) -> tuple[DbPool, list[DbPool]]:
+        """A pool for this event loop, open, with the migrations applied (once per database:
+        they are recorded). Raises StoreClosedError, StoreUnavailableError."""
+        pool: DbPool = ConnectionPool(
+            self._conninfo,
+            connection_class=Connection[DictRow],
+            kwargs=self._login,
+            min_size=self._min_size,
+            max_size=self._max_size,
+            open=False,
+        )
+        pool.open()
+        try:
+            self._retry.retrying()(_on_connection, pool, _migrate)
+        except Exception as exc:
+            pool.close()
+            raise translate(exc, ConversationKey(ANY, ANY)) from exc
+        return pool, [pool]
 
     def _append_in(
         self, db: DbConnection, key: ConversationKey, messages: Sequence[Message], *, touch: bool
@@ -520,6 +543,11 @@ class PostgresStore:
             )
         tokens: int = old["tokens"]
         return tokens
+
+
+def _on_connection(pool: DbPool, work: primitives.Function[[DbConnection], T]) -> T:
+    with pool.connection() as db:
+        return work(db)
 
 
 def _migrate(db: DbConnection) -> None:

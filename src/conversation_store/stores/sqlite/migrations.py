@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from conversation_store.models import format_timestamp, utc_now
 from conversation_store.retention import MAX_TTL_SECONDS
+from conversation_store.validation import MAX_EXTERNAL_ID_CHARS
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -180,10 +181,79 @@ def _m003_share_links(db: sqlite3.Connection) -> None:
     )
 
 
+def _m004_pins_and_external_ids(db: sqlite3.Connection) -> None:
+    """Pins, the caller's external id (unique per customer: the index is the lock that makes
+    two racing creates conflict) and the time of the last header change (header changes no
+    longer move `updated_at`, the listing order). Valid legacy values move out of `extra`."""
+    for column in (
+        "pinned INTEGER NOT NULL DEFAULT 0",
+        "external_id TEXT",
+        "header_updated_at TEXT",
+    ):
+        db.execute(f"ALTER TABLE conversations ADD COLUMN {column}")
+    db.execute(
+        "UPDATE conversations SET pinned = json_extract(extra, '$.pinned'), "
+        "extra = json_remove(extra, '$.pinned') "
+        "WHERE json_type(extra, '$.pinned') IN ('true', 'false')"
+    )
+    legacy = "json_extract(conversations.extra, '$.external_id')"
+    db.execute(
+        f"UPDATE conversations SET external_id = {legacy}, "
+        "extra = json_remove(extra, '$.external_id') "
+        "WHERE json_type(extra, '$.external_id') = 'text' "
+        f"AND length({legacy}) BETWEEN 1 AND {MAX_EXTERNAL_ID_CHARS} "
+        f"AND instr({legacy}, char(0)) = 0 "
+        "AND (SELECT COUNT(*) FROM conversations AS other "
+        "WHERE other.customer_id = conversations.customer_id "
+        f"AND json_extract(other.extra, '$.external_id') = {legacy}) = 1"
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX conversations_by_external_id "
+        "ON conversations (customer_id, external_id) WHERE external_id IS NOT NULL"
+    )
+
+
+def _m005_search_off_the_append_path(db: sqlite3.Connection) -> None:
+    """Appends stop indexing: the search index catches up before each search (`indexing.py`).
+
+    `search_state.indexed_upto` is the highest `messages.rowid` the index has caught up to;
+    every row up to it was indexed by the old triggers, so it starts at the newest row. The
+    triggers now only keep indexed rows exact (an edit or a delete), and index a new row at
+    once only when its rowid is not above the mark (SQLite reuses the top rowid after the
+    newest row is deleted). Appends also stop updating `conversations_recent`: the sidebar's
+    `conversations_by_archived` index serves listings, and one index fewer moves per append.
+    """
+    for event in ("insert", "update", "delete"):
+        db.execute(f"DROP TRIGGER messages_search_{event}")
+    db.execute("DROP INDEX conversations_recent")
+    db.execute(
+        "CREATE TABLE search_state (only INTEGER PRIMARY KEY CHECK (only = 1), "
+        "indexed_upto INTEGER NOT NULL)"
+    )
+    db.execute("INSERT INTO search_state SELECT 1, COALESCE(MAX(rowid), 0) FROM messages")
+    indexed = "(SELECT indexed_upto FROM search_state)"
+    forget_old = (
+        "INSERT INTO messages_search (messages_search, rowid, content) "
+        "VALUES ('delete', old.rowid, old.content);"
+    )
+    index_new = "INSERT INTO messages_search (rowid, content) VALUES (new.rowid, new.content);"
+    for event, row, actions in (
+        ("INSERT", "new", index_new),
+        ("DELETE", "old", forget_old),
+        ("UPDATE OF body", "old", forget_old + " " + index_new),
+    ):
+        db.execute(
+            f"CREATE TRIGGER messages_search_{event.split()[0].lower()} AFTER {event} ON messages "
+            f"WHEN {row}.rowid <= {indexed} BEGIN {actions} END"
+        )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_conversations_and_messages", _m001_conversations_and_messages),
     ("002_archive_ttl_share_and_search", _m002_archive_ttl_share_and_search),
     ("003_share_links", _m003_share_links),
+    ("004_pins_and_external_ids", _m004_pins_and_external_ids),
+    ("005_search_off_the_append_path", _m005_search_off_the_append_path),
 ]
 
 

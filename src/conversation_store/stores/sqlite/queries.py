@@ -11,8 +11,9 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import islice
+from typing import Any
 
-from conversation_store.models import SearchHit
+from conversation_store.models import ListFilter, MetadataScalar, SearchHit
 from conversation_store.retention import is_expired
 from conversation_store.search import search_hit, search_terms
 from conversation_store.validation import validate_query
@@ -31,9 +32,46 @@ def _conversation_expired(updated_at: str, ttl: int, now: str) -> bool:
 def live(table: str) -> str:
     """A WHERE condition keeping the conversations of `table` that have not expired.
 
-    It takes one parameter: the current time as a stored timestamp string.
+    It takes one parameter: the current time as a stored timestamp string. The `ttl` counts
+    from the last write (`models.last_write`): stored timestamps compare as instants.
     """
-    return f"({table}.ttl IS NULL OR NOT conversation_expired({table}.updated_at, {table}.ttl, ?))"
+    written = f"max({table}.updated_at, coalesce({table}.header_updated_at, {table}.updated_at))"
+    return f"({table}.ttl IS NULL OR NOT conversation_expired({written}, {table}.ttl, ?))"
+
+
+# How `json_each` types a stored metadata value that equals a filter value of each kind.
+_JSON_TYPES = {"number": ("integer", "real"), "text": ("text",)}
+
+
+def filter_conditions(where: ListFilter) -> tuple[list[str], list[Any]]:
+    """WHERE conditions (on table `conversations`) and their parameters for `where`."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if where.pinned is not None:
+        conditions.append("pinned = ?")
+        params.append(int(where.pinned))
+    for column in ("session_id", "persona", "org_id"):
+        value = getattr(where, column)
+        if value is not None:
+            conditions.append(f"{column} = ?")
+            params.append(value)
+    if where.metadata is not None:
+        condition, values = _metadata_condition(*where.metadata)
+        conditions.append(condition)
+        params += values
+    return conditions, params
+
+
+def _metadata_condition(key: str, value: MetadataScalar) -> tuple[str, list[Any]]:
+    """The top-level metadata key holds exactly `value` (`models.same_json_scalar`)."""
+    each = "EXISTS (SELECT 1 FROM json_each(conversations.metadata) AS m WHERE m.key = ? AND "
+    if value is None:
+        return each + "m.type = 'null')", [key]
+    if isinstance(value, bool):
+        return each + "m.type = ?)", [key, "true" if value else "false"]
+    kinds = _JSON_TYPES["number" if isinstance(value, int | float) else "text"]
+    marks = ", ".join("?" * len(kinds))
+    return each + f"m.type IN ({marks}) AND m.value = ?)", [key, *kinds, value]
 
 
 def fts_query(terms: Sequence[str]) -> str:

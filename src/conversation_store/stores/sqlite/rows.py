@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import JsonValue
+from pydantic import JsonValue, TypeAdapter
 
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.models import (
@@ -26,14 +26,17 @@ from conversation_store.models import (
     Message,
     ShareLink,
     format_timestamp,
+    last_write,
     utc_now,
 )
 from conversation_store.retention import is_expired
 
 # A header row: the summary and header fields, the fields the model does not know, its version.
 HEADER_COLUMNS = ", ".join((*dict.fromkeys((*SUMMARY_FIELDS, *HEADER_FIELDS)), "extra", "version"))
-KNOWN_FIELDS = set(Conversation.model_fields)
+KNOWN_FIELDS = set(Conversation.model_fields) - {"schema_version"}  # no column: kept in extra
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# pydantic-core's own validator: TypeAdapter's Python wrapper costs more than 50 messages do.
+_MESSAGE_LIST = TypeAdapter(list[Message]).validator
 
 
 def now() -> str:
@@ -57,7 +60,12 @@ def checked_timestamp(value: str) -> str:
 
 def expired(row: sqlite3.Row) -> bool:
     """Whether the conversation of this header row has outlived its `ttl`."""
-    return is_expired(datetime.fromisoformat(row["updated_at"]), row["ttl"])
+    header_time = row["header_updated_at"]
+    written = last_write(
+        datetime.fromisoformat(row["updated_at"]),
+        None if header_time is None else datetime.fromisoformat(header_time),
+    )
+    return is_expired(written, row["ttl"])
 
 
 def keyset(position: list[str]) -> list[str]:
@@ -79,7 +87,19 @@ def _is_utf8(text: str) -> bool:
 
 
 def message_body(message: Message) -> str:
-    return json.dumps(message.model_dump(mode="json"), ensure_ascii=False)
+    return message.model_dump_json()
+
+
+def messages_from_bodies(bodies: list[str]) -> list[Message]:
+    """The messages of stored bodies, parsed and validated in one pydantic-core call.
+
+    Raises ValueError (a pydantic ValidationError) for a body that is not one valid message,
+    which `readable` turns into InvalidInputError.
+    """
+    messages: list[Message] = _MESSAGE_LIST.validate_json("[" + ",".join(bodies) + "]")
+    if len(messages) != len(bodies):  # a hand-written body holding `{...}, {...}`
+        raise ValueError("a stored message body is not one JSON object")
+    return messages
 
 
 def new_header_columns(doc: dict[str, Any]) -> dict[str, Any]:
@@ -87,6 +107,8 @@ def new_header_columns(doc: dict[str, Any]) -> dict[str, Any]:
     return {
         **{name: doc[name] for name in ("id", "customer_id", "created_at", "updated_at")},
         **{name: doc.get(name) for name in HEADER_FIELDS if name != "metadata"},
+        "external_id": doc.get("external_id"),
+        "header_updated_at": doc.get("header_updated_at"),
         "metadata": json.dumps(doc["metadata"]),
         "extra": json.dumps({k: v for k, v in doc.items() if k not in KNOWN_FIELDS}),
     }
@@ -109,6 +131,7 @@ def header_document(row: sqlite3.Row) -> dict[str, JsonValue]:
     del data["extra"], data["version"]
     data["metadata"] = json.loads(data["metadata"])
     data["archived"] = bool(data["archived"])
+    data["pinned"] = bool(data["pinned"])
     return data
 
 

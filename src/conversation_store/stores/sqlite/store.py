@@ -1,19 +1,20 @@
 """The embedded store: one SQLite file, WAL, one connection per thread.
 
 Messages are rows (not one JSON blob), so an append writes one row whatever the length of
-the conversation. Every write is one `BEGIN IMMEDIATE` transaction. A conversation whose `ttl`
-has run out (`retention.is_expired`) reads as missing until it is deleted; only
-`scan_conversations` still shows it, so cleanup can find it.
+the conversation. Every write is one `BEGIN IMMEDIATE` transaction, one at a time per process.
+A conversation whose `ttl` has run out (`retention.is_expired`) reads as missing until it is
+deleted; only `scan_conversations` still shows it, so cleanup can find it.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from conversation_store.exceptions import (
     ConflictError,
@@ -22,19 +23,22 @@ from conversation_store.exceptions import (
     MessageNotFoundError,
 )
 from conversation_store.models import (
+    NO_FILTER,
     AppendResult,
     Conversation,
     ConversationKey,
     ConversationSummary,
     HeaderUpdate,
+    ListFilter,
     Message,
     Page,
     SearchHit,
     ShareLink,
 )
 from conversation_store.stores.continuation import decode_continuation, encode_continuation
+from conversation_store.stores.sqlite import indexing
 from conversation_store.stores.sqlite import queries as sqlite_queries
-from conversation_store.stores.sqlite.connections import ThreadConnections
+from conversation_store.stores.sqlite.connections import Checkpointer, ThreadConnections
 from conversation_store.stores.sqlite.migrations import apply_migrations
 from conversation_store.stores.sqlite.queries import live
 from conversation_store.stores.sqlite.rows import (
@@ -44,6 +48,7 @@ from conversation_store.stores.sqlite.rows import (
     header_document,
     keyset,
     message_body,
+    messages_from_bodies,
     new_header_columns,
     now,
     readable,
@@ -52,22 +57,46 @@ from conversation_store.stores.sqlite.rows import (
     updated_header_columns,
 )
 from conversation_store.tracking import mark_saved
+from conversation_store.validation import external_id_not_found
 
 _SCAN_PAGE_SIZE = 500
+# What an append reads: whether the conversation is live, and the next sequence number.
+_APPEND_TARGET = (
+    "SELECT updated_at, header_updated_at, ttl, (SELECT COALESCE(MAX(seq), -1) + 1 "
+    "FROM messages WHERE customer_id = ?1 AND conversation_id = ?2) AS next_seq "
+    "FROM conversations WHERE customer_id = ?1 AND id = ?2"
+)
 
 
 class SQLiteStore:
     """Conversations in a SQLite file; safe to share between the threads of a process."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_ms: int = 10_000,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+    ) -> None:
+        """`synchronous="FULL"` (the default) syncs the WAL on every commit, so an acknowledged
+        write survives power loss or an OS crash; `"NORMAL"` syncs only at checkpoints, faster,
+        but the last writes before such a crash may be lost (a process crash loses nothing).
+
+        Raises InvalidInputError for another `synchronous`.
+        """
+        if synchronous not in ("FULL", "NORMAL"):
+            raise InvalidInputError("synchronous must be 'FULL' or 'NORMAL'")
         self._path = Path(path)
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout_ms = busy_timeout_ms
+        self._synchronous = synchronous
+        self._write_lock = threading.Lock()
         self._connections = ThreadConnections(
             self._path, name=f"SQLite store {self._path}", setup=self._prepare
         )
         with self._connections.session() as db:
             apply_migrations(db)
+        self._checkpointer = Checkpointer(self._path, setup=self._prepare)
 
     @property
     def path(self) -> Path:
@@ -84,10 +113,11 @@ class SQLiteStore:
         key = ConversationKey(conversation.customer_id, conversation.id)
         with self._write() as db:
             # An expired conversation is gone, so its id may be used again (as in Cosmos DB).
+            # So is its external id (the unique index would refuse it otherwise).
             db.execute(
-                "DELETE FROM conversations "
-                f"WHERE customer_id = ? AND id = ? AND NOT {live('conversations')}",
-                (*key, now()),
+                "DELETE FROM conversations WHERE customer_id = ? AND (id = ? OR external_id = ?) "
+                f"AND NOT {live('conversations')}",
+                (*key, conversation.external_id, now()),
             )
             try:
                 db.execute(
@@ -96,7 +126,9 @@ class SQLiteStore:
                     tuple(columns.values()),
                 )
             except sqlite3.IntegrityError as exc:
-                raise ConflictError(f"conversation {conversation.id!r} already exists") from exc
+                taken = f"external id {conversation.external_id!r} is already in use"
+                duplicate = f"conversation {conversation.id!r} already exists"
+                raise ConflictError(taken if "external_id" in str(exc) else duplicate) from exc
             self._insert_messages(db, key, conversation.messages, touch=False)
             # Read back in the same transaction; an imported conversation may be born expired.
             return self._read(db, key, last=None, include_expired=True)
@@ -111,7 +143,6 @@ class SQLiteStore:
 
     def append_messages(self, key: ConversationKey, messages: Sequence[Message]) -> AppendResult:
         with self._write() as db:
-            self._header_row(db, key)
             self._insert_messages(db, key, messages, touch=True)
         return AppendResult(
             conversation_id=key.conversation_id, message_ids=[m.id for m in messages if m.id]
@@ -128,9 +159,10 @@ class SQLiteStore:
                 )
             columns = updated_header_columns(row["metadata"], update)
             assignments = ", ".join(f"{name} = ?" for name in columns)
+            # `updated_at` (last activity, the listing order) stays.
             db.execute(
-                f"UPDATE conversations SET {assignments}, updated_at = ?, version = version + 1 "
-                "WHERE customer_id = ? AND id = ?",
+                f"UPDATE conversations SET {assignments}, header_updated_at = ?, "
+                "version = version + 1 WHERE customer_id = ? AND id = ?",
                 (*columns.values(), now(), *key),
             )
 
@@ -151,28 +183,50 @@ class SQLiteStore:
         limit: int,
         continuation: str | None = None,
         archived: bool | None = False,
+        where: ListFilter = NO_FILTER,
     ) -> Page[ConversationSummary]:
-        where = ["customer_id = ?", live("conversations")]
-        params: list[Any] = [customer_id, now()]
+        conditions, filter_params = sqlite_queries.filter_conditions(where)
+        clauses = ["customer_id = ?", live("conversations"), *conditions]
+        params: list[Any] = [customer_id, now(), *filter_params]
         if archived is not None:
-            where.append("archived = ?")
+            clauses.append("archived = ?")
             params.append(int(archived))
         if continuation is not None:
-            where.append("(updated_at, id) < (?, ?)")
-            params += keyset(decode_continuation(continuation, customer_id))
+            clauses.append("(updated_at, id) < (?, ?)")
+            position = decode_continuation(continuation, customer_id)
+            params += keyset(where.unwrap(position, archived))
         with self._connections.session() as db:
             rows = db.execute(
-                f"SELECT {HEADER_COLUMNS} FROM conversations WHERE {' AND '.join(where)} "
+                f"SELECT {HEADER_COLUMNS} FROM conversations WHERE {' AND '.join(clauses)} "
                 "ORDER BY updated_at DESC, id DESC LIMIT ?",
                 (*params, limit + 1),
             ).fetchall()
         page = rows[:limit]
         token = (
-            encode_continuation(customer_id, [page[-1]["updated_at"], page[-1]["id"]])
+            encode_continuation(
+                customer_id, [page[-1]["updated_at"], page[-1]["id"], where.token_key(archived)]
+            )
             if len(rows) > limit
             else None
         )
         return Page(items=[summary(row) for row in page], continuation=token)
+
+    def get_conversation_by_external_id(
+        self, customer_id: str, external_id: str, *, last: int | None = None
+    ) -> Conversation:
+        with self._connections.session() as db:
+            db.execute("BEGIN")  # one snapshot for the lookup, the header and its messages
+            try:
+                found = db.execute(
+                    "SELECT id FROM conversations WHERE customer_id = ? AND external_id = ? "
+                    f"AND {live('conversations')}",
+                    (customer_id, external_id, now()),
+                ).fetchone()
+                if found is None:
+                    raise external_id_not_found(customer_id, external_id)
+                return self._read(db, ConversationKey(customer_id, found["id"]), last=last)
+            finally:
+                db.execute("COMMIT")
 
     def delete_conversation(self, key: ConversationKey) -> None:
         with self._write() as db:
@@ -180,6 +234,12 @@ class SQLiteStore:
             db.execute("DELETE FROM share_links WHERE customer_id = ? AND conversation_id = ?", key)
 
     def search_messages(self, customer_id: str, *, query: str, limit: int) -> list[SearchHit]:
+        """The index first catches up with every message written before this call."""
+        with self._connections.session() as db:
+            stale = indexing.pending(db)
+        if stale:
+            with self._write() as db:
+                indexing.catch_up(db)
         with self._connections.session() as db:
             return sqlite_queries.search_messages(
                 db, customer_id=customer_id, query=query, limit=limit, now=now()
@@ -252,19 +312,25 @@ class SQLiteStore:
 
     def close(self) -> None:
         """Wait for the operations running in other threads, then close. Idempotent."""
+        self._checkpointer.close()
         self._connections.close()
 
     def _prepare(self, db: sqlite3.Connection) -> None:
         db.row_factory = sqlite3.Row
         db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute(f"PRAGMA synchronous = {self._synchronous}")
+        # No automatic checkpoints (one copies the WAL and syncs the database file in the
+        # middle of an append): `connections.Checkpointer` does them, mostly on its thread.
+        db.execute("PRAGMA wal_autocheckpoint = 0")
         db.execute("PRAGMA foreign_keys = ON")
         sqlite_queries.register_functions(db)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connections.session() as db:
+        # One writer at a time in this process: the others wait on a lock that wakes them at
+        # once, not in SQLite's busy handler, which sleeps and polls (up to 100 ms at a time).
+        with self._write_lock, self._connections.session() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -272,6 +338,7 @@ class SQLiteStore:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            self._checkpointer.wrote(db)
 
     def _scan_pages(self, where: str, params: list[str]) -> Iterator[ConversationSummary]:
         """Pages in primary-key order; `where` starts with the keyset condition on `after`."""
@@ -299,23 +366,25 @@ class SQLiteStore:
         """The conversation with all its messages or its `last` ones, read inside the caller's
         transaction. Raises ConversationNotFoundError."""
         row = self._header_row(db, key, include_expired=include_expired)
+        cursor = db.cursor()
+        cursor.row_factory = None  # plain tuples: the bodies are joined, not looked at
         if last is None:
-            bodies = db.execute(
+            bodies = cursor.execute(
                 "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
                 "ORDER BY seq",
                 key,
             ).fetchall()
         else:
-            bodies = db.execute(
+            bodies = cursor.execute(
                 "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
                 "ORDER BY seq DESC LIMIT ?",
                 (*key, last),
             ).fetchall()[::-1]
             bodies = self._pin_system_message(db, row, bodies)
         with readable(key):
-            data = header_document(row)
-            data["messages"] = [json.loads(body) for (body,) in bodies]
-            conversation = Conversation.model_validate(data)
+            messages = messages_from_bodies([body for (body,) in bodies])
+            document = {**header_document(row), "messages": messages}
+            conversation = Conversation.model_validate(document)
         mark_saved(conversation, str(row["version"]))
         return conversation
 
@@ -359,8 +428,8 @@ class SQLiteStore:
 
     @staticmethod
     def _pin_system_message(
-        db: sqlite3.Connection, row: sqlite3.Row, bodies: list[sqlite3.Row]
-    ) -> list[sqlite3.Row]:
+        db: sqlite3.Connection, row: sqlite3.Row, bodies: list[tuple[str]]
+    ) -> list[tuple[str]]:
         """Put a leading system message before a window that starts after it."""
         if len(bodies) >= row["message_count"]:
             return bodies
@@ -370,18 +439,22 @@ class SQLiteStore:
             (row["customer_id"], row["id"]),
         ).fetchone()
         if first is not None and json.loads(first["body"]).get("role") == "system":
-            return [first, *bodies]
+            return [(first["body"],), *bodies]
         return bodies
 
     @staticmethod
     def _insert_messages(
         db: sqlite3.Connection, key: ConversationKey, messages: Sequence[Message], *, touch: bool
     ) -> None:
-        (next_seq,) = db.execute(
-            "SELECT COALESCE(MAX(seq), -1) + 1 FROM messages "
-            "WHERE customer_id = ? AND conversation_id = ?",
-            key,
-        ).fetchone()
+        """Insert the messages whose ids the conversation lacks and count them in its row.
+
+        Raises ConversationNotFoundError (checked here for an append, in the same statement
+        that finds the next sequence number).
+        """
+        target = db.execute(_APPEND_TARGET, key).fetchone()
+        if target is None or (touch and expired(target)):
+            raise ConversationNotFoundError(key.conversation_id, key.customer_id)
+        next_seq: int = target["next_seq"]
         added: list[Message] = []
         for message in messages:
             cursor = db.execute(

@@ -1,0 +1,342 @@
+"""The SQLite store against the speed of the disk: raw stdlib floors and ours, in one run.
+
+    python -m bench.sqlite_floor       # this suite alone (~1 minute), prints the ratio table
+
+The floor is plain stdlib `sqlite3` in WAL mode: one row per message, one transaction per
+append, nothing else (no validation, no ids, no counters, no search). Ours is `SQLiteStore`
+through the public `ConversationManager`. Every subject runs the same workload on a fresh file:
+`MESSAGES` appends of 200-character messages to one conversation, one call at a time; loads of
+all of them and of the last `WINDOW`; then `WRITERS` threads appending to their own
+conversations. `make bench` (`bench.run`) runs this suite too, and docs/benchmarks.md shows
+its ratios.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from conversation_store import ConversationManager, SQLiteStore
+
+from .stats import quantile, summarize
+from .workload import message_text, role_of, tokens_of
+
+Record = dict[str, Any]
+Synchronous = Literal["FULL", "NORMAL"]
+MESSAGES = 10_000
+LENGTH = 200
+WINDOW = 50
+LOAD_REPETITIONS = 9
+WRITERS = 4
+APPENDS_PER_WRITER = 1_000
+
+
+class Subject(Protocol):
+    """What the suite measures: the same four calls on a floor and on our store."""
+
+    def new_conversation(self, owner: str) -> str: ...
+    def append(self, owner: str, conversation_id: str, role: str, text: str) -> None: ...
+    def load(self, owner: str, conversation_id: str) -> object: ...
+    def last(self, owner: str, conversation_id: str, count: int) -> object: ...
+    def close(self) -> None: ...
+
+
+class Floor:
+    """Plain stdlib sqlite3: one row per message, one `BEGIN IMMEDIATE` transaction per append."""
+
+    def __init__(self, path: Path, synchronous: Synchronous) -> None:
+        self._path = path
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._next = 0
+        self._db().executescript(
+            "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, "
+            "conversation_id TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, "
+            "created_at TEXT NOT NULL);"
+            "CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation_id, id);"
+        )
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA busy_timeout = 10000")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA synchronous = {self._synchronous}")
+            with self._lock:
+                self._all.append(db)
+            self._local.db = db
+        return db
+
+    def new_conversation(self, owner: str) -> str:
+        with self._lock:
+            self._next += 1
+            return f"c_{self._next}"
+
+    def append(self, owner: str, conversation_id: str, role: str, text: str) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(
+            "INSERT INTO messages (conversation_id, role, content, created_at) VALUES (?, ?, ?, ?)",
+            (conversation_id, role, text, time.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        )
+        db.execute("COMMIT")
+
+    def load(self, owner: str, conversation_id: str) -> object:
+        return (
+            self._db()
+            .execute(
+                "SELECT role, content, created_at FROM messages WHERE conversation_id = ? "
+                "ORDER BY id",
+                (conversation_id,),
+            )
+            .fetchall()
+        )
+
+    def last(self, owner: str, conversation_id: str, count: int) -> object:
+        return (
+            self._db()
+            .execute(
+                "SELECT role, content, created_at FROM messages WHERE conversation_id = ? "
+                "ORDER BY id DESC LIMIT ?",
+                (conversation_id, count),
+            )
+            .fetchall()[::-1]
+        )
+
+    def close(self) -> None:
+        for db in self._all:
+            db.close()
+
+
+class Ours:
+    """`SQLiteStore` through the public manager, as an application calls it."""
+
+    def __init__(self, path: Path, synchronous: Synchronous) -> None:
+        self._store = SQLiteStore(path, synchronous=synchronous)
+        self._manager = ConversationManager(self._store)
+
+    def new_conversation(self, owner: str) -> str:
+        doc = self._manager.create_conversation_document(owner, "bench")
+        self._manager.save_conversation(doc)
+        return doc.id
+
+    def append(self, owner: str, conversation_id: str, role: str, text: str) -> None:
+        # The caller passes the token count (as from a model's usage), as bench/sqlite_suite.py
+        # does; counting it here would time tiktoken, not the store.
+        self._manager.append_message(conversation_id, owner, role, text, tokens=tokens_of(text))
+
+    def load(self, owner: str, conversation_id: str) -> object:
+        return self._manager.load_conversation(conversation_id, owner)
+
+    def last(self, owner: str, conversation_id: str, count: int) -> object:
+        return self._manager.get_history(conversation_id, owner, max_messages=count)
+
+    def close(self) -> None:
+        self._store.close()
+
+
+SUBJECTS: dict[str, Callable[[Path], Subject]] = {
+    "floor_full": lambda path: Floor(path, "FULL"),
+    "floor_normal": lambda path: Floor(path, "NORMAL"),
+    "ours_full": lambda path: Ours(path, "FULL"),
+    "ours_normal": lambda path: Ours(path, "NORMAL"),
+}
+
+
+def texts(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    return [message_text(rng, LENGTH) for _ in range(count)]
+
+
+def timed_ms(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
+
+
+def one_writer(subject: Subject) -> tuple[str, Record]:
+    conversation_id = subject.new_conversation("solo")
+    samples = []
+    for n, text in enumerate(texts(1, MESSAGES), start=1):
+        samples.append(
+            timed_ms(
+                lambda n=n, text=text: subject.append("solo", conversation_id, role_of(n), text)
+            )
+        )
+    seconds = sum(samples) / 1000
+    return conversation_id, {
+        "appends": MESSAGES,
+        "appends_per_second": MESSAGES / seconds,
+        "p50_ms": quantile(samples, 0.5),
+        "p99_ms": quantile(samples, 0.99),
+        "max_ms": max(samples),
+    }
+
+
+def loads(subject: Subject, conversation_id: str) -> Record:
+    reps = range(LOAD_REPETITIONS)
+    full = [timed_ms(lambda: subject.load("solo", conversation_id)) for _ in reps]
+    window = [timed_ms(lambda: subject.last("solo", conversation_id, WINDOW)) for _ in reps]
+    return {"full_ms": summarize(full), "last_ms": summarize(window)}
+
+
+def writers(subject: Subject) -> Record:
+    owners = [f"writer-{i}" for i in range(WRITERS)]
+    ids = [subject.new_conversation(owner) for owner in owners]
+    barrier = threading.Barrier(WRITERS + 1)
+    errors: list[str] = []
+
+    def write(index: int) -> None:
+        batch = texts(100 + index, APPENDS_PER_WRITER)
+        barrier.wait()
+        for n, text in enumerate(batch, start=1):
+            try:
+                subject.append(owners[index], ids[index], role_of(n), text)
+            except Exception as exc:  # counted below, not raised
+                errors.append(f"{type(exc).__name__}: {exc}"[:200])
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    return {
+        "writers": WRITERS,
+        "appends_per_second": WRITERS * APPENDS_PER_WRITER / seconds,
+        "errors": len(errors),
+        "first_errors": errors[:3],
+    }
+
+
+def measure(name: str, directory: Path) -> Record:
+    """One subject on a fresh file: one writer, the file size, loads, then the writers."""
+    path = directory / f"{name}.db"
+    subject = SUBJECTS[name](path)
+    try:
+        conversation_id, single = one_writer(subject)
+        record: Record = {"one_writer": single, **loads(subject, conversation_id)}
+    finally:
+        subject.close()
+    record["file_bytes"] = path.stat().st_size  # after the last connection's checkpoint
+    subject = SUBJECTS[name](path)
+    try:
+        record["writers"] = writers(subject)
+    finally:
+        subject.close()
+    return record
+
+
+def run(directory: Path, log: Callable[[str], None]) -> Record:
+    results: Record = {
+        "messages": MESSAGES,
+        "length": LENGTH,
+        "window": WINDOW,
+        "writers": WRITERS,
+        "appends_per_writer": APPENDS_PER_WRITER,
+    }
+    for name in SUBJECTS:
+        log(f"sqlite floor: {name}")
+        results[name] = measure(name, directory)
+    return results
+
+
+def ratio_rows(results: Record) -> list[tuple[str, ...]]:
+    """Rows of the ratio table: measure, ours FULL, ours NORMAL, floor FULL, floor NORMAL,
+    ours FULL ÷ floor FULL, target."""
+    subjects = ("ours_full", "ours_normal", "floor_full", "floor_normal")
+    measures: list[tuple[str, Callable[[Record], float], str, str, Callable[[float], bool]]] = [
+        (
+            "appends/s, 1 writer",
+            lambda r: r["one_writer"]["appends_per_second"],
+            "{:,.0f}",
+            "≥ 0.6x",
+            lambda x: x >= 0.6,
+        ),
+        (
+            f"appends/s, {results['writers']} writers",
+            lambda r: r["writers"]["appends_per_second"],
+            "{:,.0f}",
+            "≥ 0.6x",
+            lambda x: x >= 0.6,
+        ),
+        (
+            "append p99, ms (1 writer)",
+            lambda r: r["one_writer"]["p99_ms"],
+            "{:.3f}",
+            "—",
+            lambda x: True,
+        ),
+        (
+            f"load all {results['messages']:,}, ms",
+            lambda r: r["full_ms"]["median"],
+            "{:.2f}",
+            "≤ 2x",
+            lambda x: x <= 2,
+        ),
+        (
+            f"load the last {results['window']}, ms",
+            lambda r: r["last_ms"]["median"],
+            "{:.3f}",
+            "≤ 3x",
+            lambda x: x <= 3,
+        ),
+        (
+            f"file after {results['messages']:,} messages, MiB",
+            lambda r: r["file_bytes"] / 2**20,
+            "{:.2f}",
+            "≤ 1.5x",
+            lambda x: x <= 1.5,
+        ),
+    ]
+    rows = []
+    for label, value, fmt, target, met in measures:
+        figures = [value(results[s]) for s in subjects]
+        ratio = figures[0] / figures[2]
+        status = "—" if target == "—" else ("✅" if met(ratio) else "❌")
+        rows.append(
+            (label, *(fmt.format(f) for f in figures), f"{ratio:.2f}x", f"{target} {status}")
+        )
+    return rows
+
+
+RATIO_HEADER = (
+    "Measure",
+    "ours, FULL",
+    "ours, NORMAL",
+    "floor, FULL",
+    "floor, NORMAL",
+    "ours ÷ floor (FULL)",
+    "target",
+)
+
+
+def ratio_table(results: Record) -> str:
+    rows = [RATIO_HEADER, *ratio_rows(results)]
+    lines = ["| " + " | ".join(row) + " |" for row in rows]
+    lines.insert(1, "|" + "---|" * len(RATIO_HEADER))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    import tempfile
+
+    from .run import log
+
+    with tempfile.TemporaryDirectory(prefix="bench-floor-") as name:
+        results = run(Path(name), log)
+    print(ratio_table(results))
+
+
+if __name__ == "__main__":
+    main()
