@@ -47,7 +47,7 @@ bench-features: $(INSTALLED) $(NODE_INSTALLED)
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[app,dev,tokens,postgres]'
+	$(BIN)/python -m pip install --quiet -e '.[app,dev,tokens,postgres,openai-agents,agent-framework,langchain]'
 	touch $@
 
 $(NODE_INSTALLED): $(COSMOS_SERVER)/package-lock.json

@@ -751,3 +751,30 @@ def validate_import_owners(conversations: Sequence[Conversation], customer_id: o
                 f"conversation {conversation.id!r} belongs to customer "
                 f"{conversation.customer_id!r}, not {expected!r}; import refused"
             )
+
+
+MAX_POP_COUNT = 1_000  # messages one pop_messages call removes at most
+
+
+def validate_pop_count(n: object) -> int:
+    """How many messages a pop removes: an integer from 1 to MAX_POP_COUNT (not a bool)."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_POP_COUNT:
+        raise InvalidInputError(f"n must be an integer from 1 to {MAX_POP_COUNT}, not {n!r}")
+    return n
+
+
+def validate_page(last: object, before: object) -> tuple[int | None, str | None]:
+    """A raw page of messages: `last` None or a count up to MAX_WINDOW_LIMIT, `before`
+    None or a message id."""
+    if last is not None:
+        validate_limit(last, maximum=MAX_WINDOW_LIMIT)
+    checked_before = None if before is None else validate_id(before, "message id")
+    return cast("int | None", last), checked_before
+
+
+def validate_replacement(messages: object, *, max_content_bytes: int) -> list[Message]:
+    """The messages that replace all of a conversation's: as `validate_messages`, but none
+    at all is allowed (the conversation is then emptied)."""
+    if isinstance(messages, Sequence) and not isinstance(messages, str | bytes) and not messages:
+        return []
+    return validate_messages(messages, max_content_bytes=max_content_bytes)

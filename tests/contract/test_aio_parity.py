@@ -152,11 +152,31 @@ async def _feature_scenario(call: Call, conversation_id: str) -> list[Any]:
     await call("unshare_conversation", conversation_id, "alice")
     await call("set_summary", conversation_id, "alice", "A parity run.")
     await call("set_conversation_ttl", conversation_id, "alice", 3600)
+    trace += await _message_ops_scenario(call, conversation_id)
     exported = await call("export_conversation", conversation_id, "alice")
     await call("delete_conversation", conversation_id, "alice")
     trace.append((await call("import_conversations", exported, customer_id="alice")).created)
     trace.append((await call("load_conversation", conversation_id, "alice")).to_document())
     trace.append(await call("delete_customer_data", "nobody"))
+    return trace
+
+
+async def _message_ops_scenario(call: Call, conversation_id: str) -> list[Any]:
+    """Issue 15's message operations: create-or-append, pop, raw pages, replace."""
+    ops = [sync_api.Message(id=f"m_ops{n}", role="user", content=f"op {n}") for n in range(4)]
+    trace: list[Any] = []
+    created = await call(
+        "append_messages", "c_ops", "alice", ops[:3], create_if_missing=True, title="Ops"
+    )
+    trace.append(created.model_dump())
+    popped = await call("pop_messages", conversation_id, "alice", 2)
+    trace.append([m.model_dump(mode="json") for m in popped])
+    page = await call("get_messages", conversation_id, "alice", last=3, before="m_parity10")
+    trace.append([m.id for m in page])
+    replaced = await call("replace_messages", "c_ops", "alice", ops[2:])
+    trace.append(replaced.model_dump())
+    trace.append([m.id for m in await call("get_messages", "c_ops", "alice")])
+    await call("delete_conversation", "c_ops", "alice")
     return trace
 
 

@@ -347,6 +347,45 @@ def _named_calls(stage: Stage) -> dict[str, st.SearchStrategy[Call]]:
             unencodable.map(lambda v: {"id": v}),
             huge_integers.map(lambda v: {"extra": v}),
         ).map(lambda change: lambda m: m.append_messages(cid, CUSTOMER, [_message(**change)])),
+        "append_messages_creating": st.one_of(
+            bad_titles.map(lambda v: {"title": v}),
+            bad_metadata.map(lambda v: {"metadata": v}),
+            bad_external_ids.map(lambda v: {"external_id": v}),
+            unencodable.map(lambda v: {"session_id": v}),
+            st.sampled_from([1, "yes", None]).map(lambda v: {"create_if_missing": v}),
+        ).map(
+            lambda change: (
+                lambda m: m.append_messages(
+                    "c_created",
+                    CUSTOMER,
+                    [_message(id="m_new")],
+                    **{"create_if_missing": True, **change},
+                )
+            )
+        ),
+        "pop_messages": st.one_of(
+            st.one_of(bad_counts, st.sampled_from([0, 1001, True, "1", None])).map(
+                lambda v: lambda m: m.pop_messages(cid, CUSTOMER, v)
+            ),
+            bad_conversation_ids.map(lambda v: lambda m: m.pop_messages(v, CUSTOMER)),
+            bad_customer_ids.map(lambda v: lambda m: m.pop_messages(cid, v)),
+        ),
+        "get_messages": st.one_of(
+            st.one_of(bad_counts, st.sampled_from([0, True, "1"])).map(
+                lambda v: lambda m: m.get_messages(cid, CUSTOMER, last=v)
+            ),
+            bad_ids.filter(lambda v: v is not None).map(
+                lambda v: lambda m: m.get_messages(cid, CUSTOMER, before=v)
+            ),
+            bad_conversation_ids.map(lambda v: lambda m: m.get_messages(v, CUSTOMER)),
+        ),
+        "replace_messages": st.one_of(
+            unencodable.map(lambda v: [_message(content=v)]),
+            st.integers(min_value=2**31).map(lambda v: [_message(tokens=v)]),
+            storable_bad_json.map(lambda v: [_message(metadata={"k": v})]),
+            st.just([_message(), _message()]),  # one id twice
+            st.sampled_from(["text", [{"role": "user"}], None]),
+        ).map(lambda messages: lambda m: m.replace_messages(cid, CUSTOMER, messages)),
         "save_or_sync_conversation": _conversation_calls(stage),
         "import_conversations": _import_calls(stage),
         "load_conversation": st.one_of(
@@ -486,7 +525,10 @@ def _calls(stage: Stage) -> st.SearchStrategy[tuple[str, Call]]:
 
 # Calls that take no caller input, or build a manager rather than use one.
 NO_INPUT = {"close", "pending_count", "parked_count", "from_settings", "from_url", "store"}
-COMBINED = {"save_or_sync_conversation": {"save_conversation", "sync_conversation"}}
+COMBINED = {
+    "save_or_sync_conversation": {"save_conversation", "sync_conversation"},
+    "append_messages_creating": {"append_messages"},
+}
 
 
 def test_every_public_manager_call_is_fuzzed() -> None:

@@ -13,7 +13,7 @@ Exactly once, generations and the delete order are explained in `items` and docs
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Self, TypeVar
 
 from azure.core import MatchConditions
@@ -194,16 +194,41 @@ class CosmosStore:
         mark_saved(stored, etag)
         return stored
 
+    async def create_or_append(self, conversation: Conversation) -> None:
+        """One create of the head with the messages in it; on 409, the append (one patch, so
+        two requests). A conversation that needs segments or an external id claim, or an
+        expired head under this id, takes the full create path."""
+        key = ConversationKey(conversation.customer_id, conversation.id)
+        head, segments = docs.new_items(conversation, self._limits)
+        if not segments and conversation.external_id is None:
+            try:
+                await self._create_item(key, head)
+                return
+            except ConflictError:
+                with contextlib.suppress(ConversationNotFoundError):  # an expired head
+                    await self.append_messages(key, conversation.messages)
+                    return
+        try:
+            await self.create_conversation(conversation)
+        except ConflictError:
+            try:
+                await self.append_messages(key, conversation.messages)
+            except ConversationNotFoundError:
+                raise ConflictError(  # not this id: the external id is another's
+                    f"external id {conversation.external_id!r} is already in use"
+                ) from None
+
     async def get_conversation(
         self, key: ConversationKey, *, last: int | None = None
     ) -> Conversation:
-        head = await self._read_head(key)
-        if last is not None:
-            segments = await self._newest_segments(key, head, last)
-        elif int(head.get("segment_count", 0)):
-            segments = await self._query(key, "load", queries.segments_query(key))
-        else:
-            segments = []
+        """The head, then the segments it needs. A read that a clear, replace or pop crossed
+        (a segment of the head's generation gone or overwritten between the two reads) is
+        read again, so that no reader sees a mix of two versions."""
+        for _ in range(_MAX_WRITE_RACES):
+            head = await self._read_head(key)
+            segments, complete = await self._segments_of(key, head, last)
+            if complete:
+                break
         conversation = docs.conversation_from_items(head, segments, last=last)
         mark_saved(conversation, head.get("_etag"))
         return conversation
@@ -315,6 +340,37 @@ class CosmosStore:
         previous = await self._clear_head(key, docs.new_generation())
         if int(previous.get("segment_count", 0)):
             await self._delete_dead_segments(key, docs.generation_of(previous))
+
+    async def pop_messages(self, key: ConversationKey, n: int) -> list[Message]:
+        """A read and one ETag-checked replace of the head when it holds the messages; when
+        they reach into the segments, the conversation is read whole and rewritten without
+        them in a new generation (as replace_messages). The head remembers the pop's
+        `write_id`, so a retry whose first attempt landed returns what it took, once."""
+        write_id = docs.new_generation()
+        popped: list[Item] | None = None
+        for race in range(_MAX_WRITE_RACES):
+            item = await self._read_head(key)
+            if popped is not None and item.get("write_id") == write_id:
+                return docs.decoded_messages(popped)
+            result = docs.popped_head(docs.upgraded_head(item), n, write_id, docs.now())
+            if result is None:
+                return await self._pop_across_segments(key, n, item)
+            new_head, popped = result
+            if not popped:
+                return []
+            try:
+                await self._replace_item(key, "pop", new_head, etag=item["_etag"])
+                return docs.decoded_messages(popped)
+            except ConflictError:
+                await primitives.sleep(docs.race_backoff(race))
+        raise ConflictError(f"conversation {key.conversation_id!r} kept changing during pop")
+
+    async def replace_messages(self, key: ConversationKey, messages: Sequence[Message]) -> None:
+        """The new messages' segments, then one ETag-checked replace of the head in a new
+        generation (its old segments are dead at once), in transactional batches (most
+        replacements: one); then the old generation's segments are deleted."""
+        documents = docs.message_documents(messages)
+        await self._rewrite(key, lambda _: documents)
 
     async def delete_customer(self, customer_id: str) -> int:
         """Lists and deletes until nothing is left (one more query confirms it), so items that
@@ -573,23 +629,45 @@ class CosmosStore:
         except StoreUnavailableError:
             return
 
-    async def _newest_segments(self, key: ConversationKey, head: Item, last: int) -> list[Item]:
-        """Point-read segments newest first until `last` messages are at hand."""
+    async def _segments_of(
+        self, key: ConversationKey, head: Item, last: int | None
+    ) -> tuple[list[Item], bool]:
+        """The segments a load of `last` (None: all) messages needs, and whether every one of
+        them was found in the head's generation."""
+        if last is not None:
+            return await self._newest_segments(key, head, last)
+        expected = docs.live_segment_count(head)
+        if not expected:
+            return [], True
+        found = docs.of_generation(
+            await self._query(key, "load", queries.segments_query(key)), head
+        )
+        return found, len(found) == expected
+
+    async def _newest_segments(
+        self, key: ConversationKey, head: Item, last: int
+    ) -> tuple[list[Item], bool]:
+        """Point-read segments newest first until `last` messages are at hand; and whether
+        none was missing (removed or overwritten by a clear, replace or delete under way)."""
         have = docs.head_messages_available(head)
         segments: list[Item] = []
-        for number in range(int(head.get("segment_count", 0)) - 1, -1, -1):
+        complete = True
+        first = int(head.get("first_segment", 0))
+        for number in range(int(head.get("segment_count", 0)) - 1, first - 1, -1):
             if have >= last:
                 break
             segment_id = docs.segment_id(key.conversation_id, number)
             try:
                 segment = await self._read_item(key, "read", segment_id)
             except ConversationNotFoundError:
-                continue  # removed by a delete or clear that is still under way
+                complete = False
+                continue
             if docs.generation_of(segment) != docs.generation_of(head):
-                continue  # a dead generation's segment (a delete or clear is under way)
+                complete = False
+                continue
             segments.append(segment)
             have += len(segment["messages"])
-        return segments
+        return segments, complete
 
     async def _append_chunk(self, key: ConversationKey, chunk: list[Item]) -> None:
         """One conditional patch. If it fails (412), the head is full, the messages are already
@@ -656,6 +734,60 @@ class CosmosStore:
             except ConflictError:
                 continue
         raise ConflictError(f"conversation {key.conversation_id!r} kept changing during clear")
+
+    async def _pop_across_segments(self, key: ConversationKey, n: int, head: Item) -> list[Message]:
+        """Pop by rewriting the whole conversation (whose head was just read as `head`)
+        without its `n` newest messages."""
+        popped: list[Item] = []
+
+        def rest(messages: list[Item]) -> list[Item]:
+            popped[:] = messages[len(messages) - min(n, len(messages)) :]
+            return messages[: len(messages) - len(popped)]
+
+        await self._rewrite(key, rest, head)
+        return docs.decoded_messages(popped)
+
+    async def _rewrite(
+        self,
+        key: ConversationKey,
+        change: Callable[[list[Item]], list[Item]],
+        head: Item | None = None,
+    ) -> None:
+        """Give the conversation the messages `change` makes of all its current ones, in a
+        new generation, racing other writers by the head's ETag (starting from `head`, if
+        just read). A retry whose first attempt landed finds its generation there: done.
+        `change` may run more than once."""
+        generation = docs.new_generation()
+        for race in range(_MAX_WRITE_RACES):
+            item = head if head is not None and race == 0 else await self._read_head(key)
+            segments = (
+                await self._query(key, "replace", queries.segments_query(key))
+                if int(item.get("segment_count", 0))
+                else []
+            )
+            current = docs.message_documents(docs.conversation_from_items(item, segments).messages)
+            batches = docs.replacement_batches(
+                docs.upgraded_head(item),
+                item["_etag"],
+                change(current),
+                generation,
+                self._limits,
+                docs.now(),
+            )
+            try:
+                for batch in batches:
+                    await self._execute_item_batch(key, "replace", batch)
+            except ConflictError:
+                if docs.generation_of(await self._read_head(key)) == generation:
+                    return  # it landed; only its answer was lost
+                if len(batches) > 1:  # segments written ahead of a head that did not take them
+                    await self._delete_dead_segments(key, generation)
+                await primitives.sleep(docs.race_backoff(race))
+                continue
+            if segments:
+                await self._delete_dead_segments(key, docs.generation_of(item))
+            return
+        raise ConflictError(f"conversation {key.conversation_id!r} kept changing during replace")
 
     async def _remove_expired_head(self, key: ConversationKey) -> bool:
         """Delete the head under this id if its ttl ran out but the service has not purged it

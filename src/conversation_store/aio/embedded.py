@@ -30,8 +30,8 @@ from conversation_store.stores.sqlite import store as sqlite
 
 
 class _ThreadedStore:
-    """The core protocol with search, editing, erasure, share links and external ids, as the
-    wrapped store offers them."""
+    """The core protocol with search, editing, message operations, erasure, share links and
+    external ids, as the wrapped store offers them."""
 
     def __init__(self, store: memory.MemoryStore | sqlite.SQLiteStore) -> None:
         self._sync = store
@@ -103,6 +103,12 @@ class _ThreadedStore:
 
     async def clear_messages(self, key: ConversationKey) -> None:
         await asyncio.to_thread(self._sync.clear_messages, key)
+
+    async def pop_messages(self, key: ConversationKey, n: int) -> list[Message]:
+        return await asyncio.to_thread(self._sync.pop_messages, key, n)
+
+    async def replace_messages(self, key: ConversationKey, messages: Sequence[Message]) -> None:
+        await asyncio.to_thread(self._sync.replace_messages, key, messages)
 
     async def delete_customer(self, customer_id: str) -> int:
         return await asyncio.to_thread(self._sync.delete_customer, customer_id)

@@ -17,9 +17,11 @@ from pydantic import JsonValue
 from conversation_store import editing, sharing
 from conversation_store.aio.protocol import (
     ConversationStore,
+    SupportsCreateOrAppend,
     SupportsEditing,
     SupportsErasure,
     SupportsExternalIds,
+    SupportsMessageOps,
     SupportsSearch,
     SupportsShareLinks,
 )
@@ -29,6 +31,7 @@ from conversation_store.exceptions import (
     ConversationNotFoundError,
     ConversationStoreError,
     InvalidInputError,
+    MessageNotFoundError,
     ShareLinkNotFoundError,
     StoreClosedError,
 )
@@ -74,8 +77,11 @@ from conversation_store.validation import (
     validate_messages,
     validate_metadata,
     validate_metadata_keys,
+    validate_page,
     validate_pinned,
+    validate_pop_count,
     validate_query,
+    validate_replacement,
     validate_summary,
     validate_title,
     validate_ttl,
@@ -337,18 +343,134 @@ class ConversationManager:
         return await self._store.append_messages(key, [message])
 
     async def append_messages(
-        self, conversation_id: str, customer_id: str, messages: Sequence[Message]
+        self,
+        conversation_id: str,
+        customer_id: str,
+        messages: Sequence[Message],
+        *,
+        create_if_missing: bool = False,
+        session_id: str | None = None,
+        title: str | None = None,
+        metadata: Mapping[str, JsonValue] | None = None,
+        external_id: str | None = None,
     ) -> AppendResult:
         """Store already-built messages exactly as given (ids, timestamps, tool calls, names),
         in one store call; a message whose id is already stored is skipped.
 
+        With `create_if_missing`, a missing conversation is created with `session_id`,
+        `title`, `metadata`, `external_id` and the messages, in one store call (one request
+        on Cosmos DB); when it exists (a retry, or another writer created it first) the
+        messages are appended instead, so each is stored once. The header fields are used
+        only by that create, and refused without `create_if_missing`.
+
         Raises InvalidInputError (no messages, a message without an id, bad content or
-        metadata, an id twice), ConversationNotFoundError, StoreUnavailableError.
+        metadata, an id twice), ConversationNotFoundError (without `create_if_missing`),
+        ConflictError (`external_id` is another conversation's), StoreUnavailableError.
         """
         self._check_open()
         key = conversation_key(conversation_id, customer_id)
         checked = validate_messages(messages, max_content_bytes=self._max_content_bytes)
-        return await self._store.append_messages(key, checked)
+        header = (session_id, title, metadata, external_id)
+        if not isinstance(create_if_missing, bool):
+            raise InvalidInputError("create_if_missing must be a bool")
+        if not create_if_missing:
+            if any(value is not None for value in header):
+                raise InvalidInputError(
+                    "session_id, title, metadata and external_id need create_if_missing=True"
+                )
+            return await self._store.append_messages(key, checked)
+        conversation = new_conversation(
+            key.customer_id,
+            session_id,
+            title=title,
+            persona=None,
+            org_id=None,
+            metadata=metadata,
+            conversation_id=key.conversation_id,
+            external_id=external_id,
+        )
+        conversation.messages = list(checked)
+        conversation.message_count = len(checked)
+        conversation.total_tokens = sum(m.tokens or 0 for m in checked)
+        if isinstance(self._store, SupportsCreateOrAppend):
+            await self._store.create_or_append(conversation)
+        else:
+            await self._create_or_append(conversation)
+        return AppendResult(
+            conversation_id=key.conversation_id, message_ids=[str(m.id) for m in checked]
+        )
+
+    async def pop_messages(
+        self, conversation_id: str, customer_id: str, n: int = 1
+    ) -> list[Message]:
+        """Remove the `n` newest messages (every kind) and return them, oldest first; fewer
+        when the conversation holds fewer, [] when it is empty. Atomic: two pops racing never
+        return the same message, and the counters stay exact.
+
+        Raises InvalidInputError (`n` not an integer from 1 to 1000),
+        ConversationNotFoundError, UnsupportedOperationError, StoreUnavailableError (also
+        from an outbox store while writes are queued: a pop is never queued).
+        """
+        self._check_open()
+        key = conversation_key(conversation_id, customer_id)
+        count = validate_pop_count(n)
+        ops = require_capability(self._store, SupportsMessageOps, "message operations")
+        return await ops.pop_messages(key, count)
+
+    async def get_messages(
+        self,
+        conversation_id: str,
+        customer_id: str,
+        *,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> list[Message]:
+        """The stored messages as they are, oldest first, with no window rules (every kind,
+        no pinned system message): all of them, those strictly before the message `before`,
+        and of those only the `last` newest.
+
+        Raises InvalidInputError, ConversationNotFoundError, MessageNotFoundError (no message
+        has the id `before`; a subclass of ConversationNotFoundError).
+        """
+        self._check_open()
+        key = conversation_key(conversation_id, customer_id)
+        count, before_id = validate_page(last, before)
+        if before_id is None:
+            messages = (await self._store.get_conversation(key, last=count)).messages
+            return messages if count is None else messages[-count:]
+        read = None if count is None else count + 1
+        while True:
+            loaded = (await self._store.get_conversation(key, last=read)).messages
+            messages = loaded if read is None else loaded[-read:]  # no pinned system message
+            whole = read is None or len(messages) < read
+            older = _messages_before(messages, before_id)
+            if older is not None and (whole or len(older) >= (count or 0)):
+                return older if count is None else older[-count:]
+            if whole:
+                raise MessageNotFoundError(key.conversation_id, key.customer_id, before_id)
+            # Not whole, so `read` and `count` are set. Found short of `count` older ones:
+            # read exactly as far back as they reach.
+            assert read is not None and count is not None
+            read = read * 4 if older is None else len(messages) - len(older) + count
+
+    async def replace_messages(
+        self, conversation_id: str, customer_id: str, messages: Sequence[Message]
+    ) -> AppendResult:
+        """Make `messages` (built, with unique ids; [] empties it) the whole history of the
+        conversation, atomically: a reader sees the old messages or the new ones, never a
+        mix. The header (title, metadata, ...) stays. Returns the new messages' ids.
+
+        Raises InvalidInputError, ConversationNotFoundError, UnsupportedOperationError,
+        StoreUnavailableError (also from an outbox store while writes are queued).
+        """
+        self._check_open()
+        key = conversation_key(conversation_id, customer_id)
+        checked = validate_replacement(messages, max_content_bytes=self._max_content_bytes)
+        ops = require_capability(self._store, SupportsMessageOps, "message operations")
+        await ops.replace_messages(key, checked)
+        return AppendResult(
+            conversation_id=key.conversation_id, message_ids=[str(m.id) for m in checked]
+        )
 
     async def rename_conversation(
         self, conversation_id: str, customer_id: str, title: str, *, etag: str | None = None
@@ -750,6 +872,19 @@ class ConversationManager:
                 raise
             return False, stored
 
+    async def _create_or_append(self, conversation: Conversation) -> None:
+        """Create `conversation`, or append its messages to the stored one of that id."""
+        key = ConversationKey(conversation.customer_id, conversation.id)
+        try:
+            await self._store.create_conversation(conversation)
+        except ConflictError:
+            try:
+                await self._store.append_messages(key, conversation.messages)
+            except ConversationNotFoundError:
+                raise ConflictError(  # not this id: the external id is another's
+                    f"external id {conversation.external_id!r} is already in use"
+                ) from None
+
     async def _merge_import(self, incoming: Conversation, stored: Conversation) -> ImportAction:
         action, missing = plan_import(incoming, stored)
         if missing:
@@ -843,3 +978,11 @@ class ConversationManager:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreClosedError("ConversationManager is closed")
+
+
+def _messages_before(messages: Sequence[Message], message_id: str) -> list[Message] | None:
+    """The messages strictly before the one with id `message_id`; None if none has it."""
+    for position, message in enumerate(messages):
+        if message.id == message_id:
+            return list(messages[:position])
+    return None

@@ -139,6 +139,43 @@ class SupportsEditing(Protocol):
 
 
 @runtime_checkable
+class SupportsMessageOps(Protocol):
+    """Taking the newest messages off, and replacing all of them, each as one atomic write
+    (an ETag-checked head write on Cosmos DB, one transaction on SQL)."""
+
+    async def pop_messages(self, key: ConversationKey, n: int) -> list[Message]:
+        """Remove the `n` newest messages (fewer if there are fewer) and return them, oldest
+        first. Counters follow; two pops never return the same message.
+
+        Raises ConversationNotFoundError.
+        """
+        ...
+
+    async def replace_messages(self, key: ConversationKey, messages: Sequence[Message]) -> None:
+        """Make `messages` (ids unique) the conversation's whole history; a reader sees the
+        old messages or the new ones, never a mix. Counters follow.
+
+        Raises ConversationNotFoundError.
+        """
+        ...
+
+
+@runtime_checkable
+class SupportsCreateOrAppend(Protocol):
+    """Creating a conversation, or appending to it when it exists, for less than a create
+    that conflicts followed by an append (on Cosmos DB, a create's conflict reads the head
+    twice to tell a retry from another conversation)."""
+
+    async def create_or_append(self, conversation: Conversation) -> None:
+        """Store the new `conversation`, or, when its id is stored already, append its
+        messages (a message whose id is stored is skipped).
+
+        Raises ConflictError (its external id is another conversation's).
+        """
+        ...
+
+
+@runtime_checkable
 class SupportsExternalIds(Protocol):
     """Finding a conversation by the caller's own key (`Conversation.external_id`), which
     is unique per customer: a create with an external id the customer already uses raises

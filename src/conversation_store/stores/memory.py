@@ -116,6 +116,31 @@ class MemoryStore:
             entry.conversation.updated_at = utc_now()
             entry.version += 1
 
+    def pop_messages(self, key: ConversationKey, n: int) -> list[Message]:
+        with self._lock:
+            entry = self._entry(key)
+            stored = entry.conversation
+            popped = stored.messages[len(stored.messages) - min(n, len(stored.messages)) :]
+            if popped:
+                del stored.messages[-len(popped) :]
+                stored.message_count = max(0, stored.message_count - len(popped))
+                stored.total_tokens = max(
+                    0, stored.total_tokens - sum(m.tokens or 0 for m in popped)
+                )
+                stored.updated_at = utc_now()
+                entry.version += 1
+            return [m.model_copy(deep=True) for m in popped]
+
+    def replace_messages(self, key: ConversationKey, messages: Sequence[Message]) -> None:
+        with self._lock:
+            entry = self._entry(key)
+            stored = entry.conversation
+            stored.messages = [m.model_copy(deep=True) for m in messages]
+            stored.message_count = len(messages)
+            stored.total_tokens = sum(m.tokens or 0 for m in messages)
+            stored.updated_at = utc_now()
+            entry.version += 1
+
     def list_conversations(
         self,
         customer_id: str,

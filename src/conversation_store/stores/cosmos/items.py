@@ -325,11 +325,38 @@ def creation_batches(
     Batches stay within Cosmos DB's operation and payload limits; most conversations need one.
     """
     commit = [*([("create", (claim,))] if claim else []), ("create", (head,))]
-    units = [[("upsert", (s,))] for s in segments] + [commit]
+    return _packed([[("upsert", (s,))] for s in segments] + [commit])
+
+
+def replacement_batches(
+    head: dict[str, Any],
+    etag: str,
+    messages: Sequence[dict[str, Any]],
+    generation: str,
+    limits: SizeLimits,
+    now: str,
+) -> list[list[tuple[Any, ...]]]:
+    """Transactional batches that give the conversation of `head` (stored at `etag`) the
+    `messages`, in a new `generation`: the head's ETag-checked replace last, the
+    commit point. In one batch (most replacements) the new segments may overwrite the old
+    ones; over several, the segments written first take numbers after the old ones, so that
+    nothing live changes until the head names their generation."""
+    for first_number in (0, int(head.get("segment_count", 0))):
+        new_head, segments = replaced_head(head, messages, generation, limits, now, first_number)
+        units = [[("upsert", (s,))] for s in segments]
+        batches = _packed([*units, [replace_operation(new_head, etag)]])
+        if len(batches) == 1:
+            break
+    return batches
+
+
+def _packed(units: list[list[tuple[Any, ...]]]) -> list[list[tuple[Any, ...]]]:
+    """`units` (operations that go in one batch together) in order, in as few batches as
+    Cosmos DB's operation and payload limits allow."""
     batches: list[list[tuple[Any, ...]]] = [[]]
     payload = 0
     for unit in units:
-        size = sum(json_size(operation[1][0]) for operation in unit)
+        size = sum(json_size(operation[1][-1]) for operation in unit)
         count = len(batches[-1]) + len(unit)
         full = count > MAX_BATCH_OPERATIONS or payload + size > MAX_BATCH_PAYLOAD_BYTES
         if batches[-1] and full:
@@ -338,6 +365,62 @@ def creation_batches(
         batches[-1].extend(unit)
         payload += size
     return batches
+
+
+# -- popping and replacing messages -----------------------------------------------------------
+
+
+def popped_head(
+    head: dict[str, Any], n: int, write_id: str, now: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """`head` without its `n` newest messages (all it has, when it holds the whole
+    conversation and fewer), marked with `write_id`, and those messages, oldest first; None
+    when they reach into the segments (the pinned system prompt is older than them)."""
+    messages = list(head.get("messages", []))
+    if live_segment_count(head) and n > head_messages_available(head):
+        return None
+    count = min(n, len(messages))
+    rest, popped = messages[: len(messages) - count], messages[len(messages) - count :]
+    tokens = sum(int(m.get("tokens") or 0) for m in popped)
+    new_head = with_head_bytes(
+        {
+            **strip_system_properties(head),
+            "messages": rest,
+            "message_count": max(0, int(head.get("message_count") or 0) - count),
+            "total_tokens": max(0, int(head.get("total_tokens") or 0) - tokens),
+            "pinned_system": bool(head.get("pinned_system")) and bool(rest),
+            "updated_at": now,
+            "write_id": write_id,
+        }
+    )
+    return new_head, popped
+
+
+def decoded_messages(documents: Sequence[dict[str, Any]]) -> list[Message]:
+    """The messages of stored message JSON."""
+    return [Message.model_validate(document) for document in documents]
+
+
+def replaced_head(
+    head: dict[str, Any],
+    messages: Sequence[dict[str, Any]],
+    generation: str,
+    limits: SizeLimits,
+    now: str,
+    first_number: int = 0,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`head` holding `messages` instead of its own, in a new `generation` (its old segments
+    are dead at once), and the new generation's segments, numbered from `first_number`,
+    sealed as a create would."""
+    base = {
+        **cleared_head(head, generation, now),
+        "segment_count": first_number,
+        "first_segment": first_number,
+        "message_count": len(messages),
+        "total_tokens": sum(int(m.get("tokens") or 0) for m in messages),
+        "pinned_system": bool(messages) and messages[0].get("role") == "system",
+    }
+    return seal_into_head(base, messages, limits)
 
 
 # -- external ids ------------------------------------------------------------------------------
@@ -385,7 +468,8 @@ def conversation_from_items(
     rest = [*older, *messages[len(pinned) :]]
     if last is not None:
         rest = rest[-last:] if last else []
-    for field in ("head_bytes", "segment_count", "pinned_system", "sealed_ids", "generation"):
+    internal = ("head_bytes", "segment_count", "pinned_system", "sealed_ids", "generation")
+    for field in (*internal, "first_segment", "write_id"):
         document.pop(field, None)
     return decoded_conversation(document, [*pinned, *rest])
 
@@ -394,6 +478,13 @@ def of_generation(segments: Sequence[dict[str, Any]], head: dict[str, Any]) -> l
     """The `segments` that belong to `head`'s generation."""
     generation = generation_of(head)
     return [s for s in segments if generation_of(s) == generation]
+
+
+def live_segment_count(head: dict[str, Any]) -> int:
+    """How many segments the head's generation has: numbers `first_segment` (0 unless a
+    replacement written in several batches numbered its segments after the old ones) up to
+    `segment_count`."""
+    return int(head.get("segment_count", 0)) - int(head.get("first_segment", 0))
 
 
 def head_messages_available(head: dict[str, Any]) -> int:
@@ -578,6 +669,7 @@ def cleared_head(head: dict[str, Any], generation: str, now: str) -> dict[str, A
             "message_count": 0,
             "total_tokens": 0,
             "segment_count": 0,
+            "first_segment": 0,
             "pinned_system": False,
             "updated_at": now,
         }
@@ -622,7 +714,7 @@ def _still_pinned(head: dict[str, Any], messages: Sequence[dict[str, Any]]) -> b
     first = messages[0] if messages else None
     if first is None or first.get("role") != "system":
         return False
-    if not int(head.get("segment_count", 0)):
+    if not live_segment_count(head):
         return True
     before = head.get("messages") or []
     return is_pinned_system(before, head) and before[0].get("id") == first.get("id")

@@ -54,9 +54,11 @@ from conversation_store.stores.outbox.queue import (
 )
 from conversation_store.stores.protocol import (
     ConversationStore,
+    SupportsCreateOrAppend,
     SupportsEditing,
     SupportsErasure,
     SupportsExternalIds,
+    SupportsMessageOps,
     SupportsSearch,
     SupportsShareLinks,
 )
@@ -182,6 +184,30 @@ class OutboxStore:
             pending,
         )
 
+    def create_or_append(self, conversation: Conversation) -> None:
+        """The primary's own create-or-append when it is up and nothing is queued. Otherwise
+        a create, which a conflict turns into an append; a queued create is followed by a
+        queued append of its messages, because reads (and the replay) of a conversation that
+        the primary holds already merge the append, not the create."""
+        key = ConversationKey(conversation.customer_id, conversation.id)
+        if self._queue.count() == 0 and isinstance(self._primary, SupportsCreateOrAppend):
+            try:
+                self._primary.create_or_append(conversation)
+                return
+            except StoreUnavailableError as exc:
+                log.warning("outbox: primary unavailable, queueing create: %s", exc)
+        try:
+            created = self.create_conversation(conversation)
+        except ConflictError:
+            created = None
+        if created is None or created.etag is None:  # conflicted, or queued
+            try:
+                self.append_messages(key, conversation.messages)
+            except ConversationNotFoundError:
+                raise ConflictError(
+                    f"external id {conversation.external_id!r} is already in use"
+                ) from None
+
     def get_conversation(self, key: ConversationKey, *, last: int | None = None) -> Conversation:
         queued = self._queue.writes_of(key)
         try:
@@ -297,6 +323,16 @@ class OutboxStore:
         editor = self._editor()
         self._write(key, "clear", {}, lambda: editor.clear_messages(key), lambda: None)
 
+    def pop_messages(self, key: ConversationKey, n: int) -> list[Message]:
+        """Straight to the primary, never queued: what a pop returns is only known there.
+        Raises UnsupportedOperationError (the primary lacks it), StoreUnavailableError (the
+        primary is down, or writes are queued ahead, which the pop must not overtake)."""
+        return self._message_ops(key).pop_messages(key, n)
+
+    def replace_messages(self, key: ConversationKey, messages: Sequence[Message]) -> None:
+        """Straight to the primary, never queued, as pop_messages (same errors)."""
+        self._message_ops(key).replace_messages(key, messages)
+
     def delete_customer(self, customer_id: str) -> int:
         """Drops the customer's queued writes, then deletes in the primary (which must be up:
         an erasure is confirmed only once it is done).
@@ -378,6 +414,16 @@ class OutboxStore:
 
     def _editor(self) -> SupportsEditing:
         return require_capability(self._primary, SupportsEditing, "editing")
+
+    def _message_ops(self, key: ConversationKey) -> SupportsMessageOps:
+        """The primary's message operations, when nothing is queued that they could overtake."""
+        ops = require_capability(self._primary, SupportsMessageOps, "message operations")
+        if self._queue.count():
+            raise StoreUnavailableError(
+                f"conversation {key.conversation_id!r}: writes are still queued in the outbox; "
+                "pop and replace wait until they are applied"
+            )
+        return ops
 
     def _scanner(self) -> SupportsScans:
         return require_capability(self._primary, SupportsScans, "scans")
@@ -500,15 +546,7 @@ def merge_pending(
         elif conversation is None:
             continue
         elif write.operation == "append":
-            known = {m.id for m in conversation.messages if m.id}
-            added = [
-                _queued_message(m, write.error)
-                for m in write.payload["messages"]
-                if m.get("id") not in known
-            ]
-            conversation.messages.extend(added)
-            conversation.message_count += len(added)
-            conversation.total_tokens += sum(m.tokens or 0 for m in added)
+            _add_pending(conversation, write.payload["messages"], write.error)
         elif write.operation == "update":
             update = HeaderUpdate.from_json(write.payload)
             for name, value in update.apply({"metadata": conversation.metadata}).items():
@@ -523,3 +561,14 @@ def merge_pending(
     if conversation is not None:
         mark_saved(conversation, stored.etag if stored is not None and not queued else None)
     return conversation
+
+
+def _add_pending(
+    conversation: Conversation, messages: Sequence[dict[str, Any]], error: str | None
+) -> None:
+    """Add the queued `messages` the conversation lacks, as an append will."""
+    known = {m.id for m in conversation.messages if m.id}
+    added = [_queued_message(m, error) for m in messages if m.get("id") not in known]
+    conversation.messages.extend(added)
+    conversation.message_count += len(added)
+    conversation.total_tokens += sum(m.tokens or 0 for m in added)

@@ -103,6 +103,21 @@ _APPEND = f"""
     SELECT (SELECT count(*) FROM head) AS found, (SELECT n FROM counted) AS added
 """
 
+# The `n` newest messages, removed; the caller holds the head's lock.
+_POP = """
+    DELETE FROM messages WHERE customer_id = %(customer_id)s AND conversation_id = %(id)s
+        AND seq IN (SELECT seq FROM messages
+            WHERE customer_id = %(customer_id)s AND conversation_id = %(id)s
+            ORDER BY seq DESC LIMIT %(n)s)
+    RETURNING seq, body, tokens
+"""
+_POP_COUNTED = """
+    UPDATE conversations SET message_count = greatest(0, message_count - %(count)s),
+        total_tokens = greatest(0, total_tokens - %(tokens)s), updated_at = %(now)s,
+        version = version + 1
+    WHERE customer_id = %(customer_id)s AND id = %(id)s
+"""
+
 _SEARCH = f"""
     SELECT m.body, c.id AS conversation_id, c.title
     FROM messages AS m JOIN conversations AS c
@@ -250,6 +265,48 @@ class PostgresStore:
                     "WHERE customer_id = %(customer_id)s AND id = %(id)s",
                     {**params, "now": utc_now()},
                 )
+
+        self._run(key, work)
+
+    def pop_messages(self, key: ConversationKey, n: int) -> list[Message]:
+        def work(db: DbConnection) -> list[Message]:
+            with db.transaction():
+                self._locked_header(db, key)
+                params = {**_key_params(key), "n": n, "now": utc_now()}
+                cursor = db.execute(_POP, params)
+                popped = cursor.fetchall()
+                if popped:
+                    db.execute(
+                        _POP_COUNTED,
+                        {
+                            **params,
+                            "count": len(popped),
+                            "tokens": sum(row["tokens"] for row in popped),
+                        },
+                    )
+                ordered = sorted(popped, key=lambda row: row["seq"])
+                return [Message.model_validate(rows.json_body(row["body"])) for row in ordered]
+
+        return self._run(key, work)
+
+    def replace_messages(self, key: ConversationKey, messages: Sequence[Message]) -> None:
+        def work(db: DbConnection) -> None:
+            with db.transaction():
+                self._locked_header(db, key)
+                params = _key_params(key)
+                db.execute(
+                    "DELETE FROM messages "
+                    "WHERE customer_id = %(customer_id)s AND conversation_id = %(id)s",
+                    params,
+                )
+                db.execute(
+                    "UPDATE conversations SET message_count = 0, total_tokens = 0, "
+                    "updated_at = %(now)s, version = version + 1 "
+                    "WHERE customer_id = %(customer_id)s AND id = %(id)s",
+                    {**params, "now": utc_now()},
+                )
+                if messages:
+                    self._append_in(db, key, messages, touch=True)
 
         self._run(key, work)
 

@@ -176,6 +176,38 @@ class SQLiteStore:
                 (now(), *key),
             )
 
+    def pop_messages(self, key: ConversationKey, n: int) -> list[Message]:
+        with self._write() as db:
+            self._header_row(db, key)
+            rows = db.execute(
+                "SELECT rowid, body FROM messages WHERE customer_id = ? AND conversation_id = ? "
+                "ORDER BY seq DESC LIMIT ?",
+                (*key, n),
+            ).fetchall()[::-1]
+            if not rows:
+                return []
+            with readable(key):
+                popped = messages_from_bodies([row["body"] for row in rows])
+            db.executemany("DELETE FROM messages WHERE rowid = ?", [(r["rowid"],) for r in rows])
+            db.execute(
+                "UPDATE conversations SET message_count = max(0, message_count - ?), "
+                "total_tokens = max(0, total_tokens - ?), updated_at = ?, version = version + 1 "
+                "WHERE customer_id = ? AND id = ?",
+                (len(popped), sum(m.tokens or 0 for m in popped), now(), *key),
+            )
+        return popped
+
+    def replace_messages(self, key: ConversationKey, messages: Sequence[Message]) -> None:
+        with self._write() as db:
+            self._header_row(db, key)
+            db.execute("DELETE FROM messages WHERE customer_id = ? AND conversation_id = ?", key)
+            db.execute(
+                "UPDATE conversations SET message_count = 0, total_tokens = 0, updated_at = ?, "
+                "version = version + 1 WHERE customer_id = ? AND id = ?",
+                (now(), *key),
+            )
+            self._insert_messages(db, key, messages, touch=True)
+
     def list_conversations(
         self,
         customer_id: str,
