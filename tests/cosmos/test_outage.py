@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from azure.cosmos import CosmosClient
 
-from conversation_store import ConversationManager, CosmosStore, RetryPolicy
+from conversation_store import ConversationManager, CosmosStore, InvalidInputError, RetryPolicy
 from conversation_store.stores.cosmos.config import PARTITION_KEY
 from conversation_store.stores.outbox.queue import OutboxQueue
 from conversation_store.stores.outbox.store import OutboxStore
@@ -116,7 +116,7 @@ def test_server_outage_mid_conversation_loses_and_duplicates_nothing(
 
 CRASHING_WRITER = """
 import os, sys
-from conversation_store import ConversationManager, CosmosStore, RetryPolicy
+from conversation_store import ConversationManager, CosmosStore, InvalidInputError, RetryPolicy
 from conversation_store.stores.outbox.store import OutboxStore
 from conversation_store.stores.outbox.queue import OutboxQueue
 cosmos = CosmosStore.from_endpoint("https://127.0.0.1:9/", credential="a2V5", database="db",
@@ -146,4 +146,39 @@ def test_a_process_crash_between_accept_and_flush_is_replayed_by_the_next_proces
         "accepted before the crash",
         *[f"queued {n}" for n in range(10)],
     ]
+    store.close()
+
+
+def test_a_message_cosmos_cannot_hold_is_refused_while_it_is_down_not_queued(
+    tmp_path: Path,
+) -> None:
+    """Queued, a message over Cosmos DB's bound would be acknowledged and then parked at
+    replay: the outbox refuses it at once, and a message within the bound is still queued."""
+    cosmos = CosmosStore.from_endpoint(
+        "https://127.0.0.1:9/",  # nothing listens there: Cosmos is down for the whole test
+        credential="a2V5",
+        database="db",
+        container="c",
+        connection_verify=False,
+        retry=RetryPolicy(attempts=1),
+    )
+    store = OutboxStore(cosmos, OutboxQueue(tmp_path / "outbox.db"), interval=3600)
+    manager = ConversationManager(store)
+    doc = manager.create_conversation_document("alice", "s1", conversation_id="c_big")
+    manager.add_message_to_conversation(doc, "user", "fits")
+    manager.save_conversation(doc)
+    assert store.pending_count() == 1
+    too_big = "x" * 1_600_000  # within the manager's 4 MiB, over Cosmos DB's 1,500,000 bytes
+
+    with pytest.raises(InvalidInputError, match="at most 1500000 bytes per message"):
+        manager.append_message("c_big", "alice", "user", too_big)
+    born_big = manager.create_conversation_document("alice", "s1", conversation_id="c_big2")
+    manager.add_message_to_conversation(born_big, "user", too_big)
+    with pytest.raises(InvalidInputError, match="at most 1500000 bytes per message"):
+        manager.save_conversation(born_big)
+    assert store.pending_count() == 1
+
+    assert manager.append_message("c_big", "alice", "user", "x" * 1_000_000).pending
+    assert store.pending_count() == 2
+    assert store.parked_count() == 0
     store.close()

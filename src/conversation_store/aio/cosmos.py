@@ -403,6 +403,10 @@ class CosmosStore:
         except ConversationNotFoundError:
             return
 
+    def check_message_sizes(self, messages: Sequence[Message]) -> None:
+        """Raises InvalidInputError for a message over Cosmos DB's bound of one message."""
+        docs.message_documents(messages)
+
     async def close(self) -> None:
         """Close every client this store made (on every event loop). Idempotent; later calls
         raise StoreClosedError."""

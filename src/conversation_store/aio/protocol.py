@@ -139,6 +139,17 @@ class SupportsEditing(Protocol):
 
 
 @runtime_checkable
+class BoundsMessageSize(Protocol):
+    """A store that holds only messages up to a size of its own, below the manager's limit
+    (Cosmos DB): a wrapper that acknowledges writes for it later (the outbox) checks first,
+    so that no write it acknowledged is refused at replay."""
+
+    def check_message_sizes(self, messages: Sequence[Message]) -> None:
+        """Raises InvalidInputError naming the store's limit for a message over it."""
+        ...
+
+
+@runtime_checkable
 class SupportsMessageOps(Protocol):
     """Taking the newest messages off, and replacing all of them, each as one atomic write
     (an ETag-checked head write on Cosmos DB, one transaction on SQL)."""

@@ -53,6 +53,7 @@ from conversation_store.stores.outbox.queue import (
     QueuedWrite,
 )
 from conversation_store.stores.protocol import (
+    BoundsMessageSize,
     ConversationStore,
     SupportsCreateOrAppend,
     SupportsEditing,
@@ -162,6 +163,7 @@ class OutboxStore:
     def create_conversation(self, conversation: Conversation) -> Conversation:
         """Raises ConflictError, also for an external id that a queued create holds (one
         that only the unreachable primary holds is found at replay, which parks the create)."""
+        self._check_sizes(conversation.messages)
         external_id = conversation.external_id
         holder = (
             None
@@ -222,6 +224,7 @@ class OutboxStore:
         return merged
 
     def append_messages(self, key: ConversationKey, messages: Sequence[Message]) -> AppendResult:
+        self._check_sizes(messages)
         ids = [m.id for m in messages if m.id]
         return self._write(
             key,
@@ -307,6 +310,7 @@ class OutboxStore:
     ) -> None:
         """Raises UnsupportedOperationError, before queueing, when the primary cannot edit."""
         editor = self._editor()
+        self._check_sizes([] if message is None else [message])
         self._write(
             key,
             "replace_message",
@@ -430,6 +434,12 @@ class OutboxStore:
 
     def _sharer(self) -> SupportsShareLinks:
         return require_capability(self._primary, SupportsShareLinks, "share links")
+
+    def _check_sizes(self, messages: Sequence[Message]) -> None:
+        """Refuse now a message the primary could never store: queued, it would be acknowledged
+        and then parked at replay. Raises InvalidInputError naming the primary's limit."""
+        if isinstance(self._primary, BoundsMessageSize):
+            self._primary.check_message_sizes(messages)
 
     def _write(
         self,
