@@ -190,10 +190,15 @@ def with_head_bytes(head: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_pinned_system(messages: Sequence[dict[str, Any]], head: dict[str, Any]) -> bool:
-    """The head's first message is the conversation's leading system prompt, kept in the head."""
-    return (
-        bool(messages) and messages[0].get("role") == "system" and bool(head.get("pinned_system"))
-    )
+    """The head's first message is the conversation's leading system prompt, kept in the head.
+
+    Without live segments the head holds the whole conversation, so its first message is the
+    conversation's first (however it got there: create, append or replace); once segments
+    exist, only a prompt flagged `pinned_system` when the first of them was sealed is.
+    """
+    if not messages or messages[0].get("role") != "system":
+        return False
+    return bool(head.get("pinned_system")) or not live_segment_count(head)
 
 
 # -- building and reading items ---------------------------------------------------------------
@@ -232,7 +237,7 @@ def seal_into_head(
     """
     head = strip_system_properties(head)
     everything = [*head["messages"], *incoming]
-    pinned = everything[:1] if head.get("pinned_system") and everything else []
+    pinned = everything[:1] if is_pinned_system(everything, head) else []
     rest = everything[len(pinned) :]
     candidate = with_head_bytes({**head, "messages": everything})
     if not force and candidate["head_bytes"] <= limits.budget:
@@ -257,6 +262,7 @@ def seal_into_head(
         {
             **head,
             "messages": [*pinned, *kept],
+            "pinned_system": bool(pinned),
             "segment_count": int(head.get("segment_count", 0)) + len(segments),
             "sealed_ids": remembered_ids([*sealed_ids(head), *moved], limits),
         }
