@@ -59,9 +59,14 @@ APPEND_SLACK_BYTES = 16
 # What Cosmos adds to every item (_rid, _self, _etag, _attachments, _ts), rounded up.
 SYSTEM_PROPERTY_BYTES = 256
 COSMOS_ITEM_LIMIT = 2 * 1024 * 1024
-# One message's JSON at most, checked before any write: with the head's own fields beside it it
-# stays within the 2 MB item (large-message items, which would lift this, do not exist yet).
+# One message's JSON at most, checked before any write. A message too big for the head is
+# sealed into a segment item of its own by the append that brings it (one transactional batch
+# with the head), so it must fit a 2 MB item and, with the head, a 2 MB request.
 MAX_MESSAGE_BYTES = 1_500_000
+# Cosmos DB refuses a request, a transactional batch included, of more than 2 MB.
+COSMOS_REQUEST_LIMIT = 2 * 1024 * 1024
+# Room for a batch's envelope (operation headers, JSON framing) and the segments' own fields.
+BATCH_ENVELOPE_BYTES = 64 * 1024
 # A headless segment younger than this may belong to a create still in progress (its segments
 # are written before its head), so cleanup leaves it alone.
 ORPHAN_GRACE_SECONDS = 600.0
@@ -96,13 +101,29 @@ class SizeLimits:
     head_after_seal: float = 0.5
 
     def __post_init__(self) -> None:
-        if not 4 * 1024 <= self.item_bytes <= COSMOS_ITEM_LIMIT - SYSTEM_PROPERTY_BYTES:
-            raise ValueError("item_bytes must be between 4 KiB and Cosmos DB's 2 MB item limit")
+        if not 4 * 1024 <= self.item_bytes <= MAX_ITEM_BYTES:
+            raise ValueError(
+                f"item_bytes must be between 4 KiB and {MAX_ITEM_BYTES} bytes: a head that large "
+                "and the largest message still fit one 2 MB request when the message is sealed"
+            )
 
     @property
     def budget(self) -> int:
         """Bytes our own fields may use once Cosmos adds its system properties."""
         return self.item_bytes - SYSTEM_PROPERTY_BYTES
+
+    @property
+    def chunk_bytes(self) -> int:
+        """The most message bytes one append request carries: with a full head sealed beside
+        them (its messages, its sealed ids) the sealing batch stays within a 2 MB request."""
+        return COSMOS_REQUEST_LIMIT - BATCH_ENVELOPE_BYTES - self.budget - self.budget // 8
+
+
+# The largest head bound whose chunks still take the largest message (see `chunk_bytes`).
+_LARGEST_CHUNK = MAX_MESSAGE_BYTES + 1 + APPEND_SLACK_BYTES
+MAX_ITEM_BYTES = (
+    COSMOS_REQUEST_LIMIT - BATCH_ENVELOPE_BYTES - _LARGEST_CHUNK
+) * 8 // 9 + SYSTEM_PROPERTY_BYTES
 
 
 def now() -> str:
@@ -250,7 +271,7 @@ def seal_into_head(
     used = base
     for message in reversed(rest):
         size = json_size(message) + 1
-        if kept and used + size > keep_budget:
+        if used + size > keep_budget:  # even the newest: a message too big goes to a segment
             break
         kept.append(message)
         used += size
@@ -528,13 +549,72 @@ def header_predicate(now: int) -> str:
 # -- batch operations --------------------------------------------------------------------------
 
 
-def delete_operation(item_id: str) -> tuple[Any, ...]:
-    return ("delete", (item_id,))
+def delete_operation(item: dict[str, Any]) -> tuple[Any, ...]:
+    """Delete `item`; if it was listed with its `_etag`, only while it is still that version:
+    a segment listed as dead may be overwritten under the same id by a seal of the next
+    generation (after a clear, or a create again under a deleted id) before the delete runs."""
+    etag = item.get("_etag")
+    if etag is None:
+        return ("delete", (item["id"],))
+    return ("delete", (item["id"],), {"if_match_etag": etag})
 
 
 def replace_operation(item: dict[str, Any], etag: str) -> tuple[Any, ...]:
     """Replace `item` only if the stored one is still at `etag`."""
     return ("replace", (item["id"], item), {"if_match_etag": etag})
+
+
+def append_chunks(
+    messages: Sequence[dict[str, Any]], limits: SizeLimits
+) -> list[list[dict[str, Any]]]:
+    """`messages` in order, in chunks one append request each: at most MESSAGES_PER_PATCH
+    messages and `limits.chunk_bytes` of them (a single message is always a chunk)."""
+    chunks: list[list[dict[str, Any]]] = []
+    for message in messages:
+        current = chunks[-1] if chunks else []
+        full = len(current) >= MESSAGES_PER_PATCH or (
+            appended_bytes([*current, message]) > limits.chunk_bytes
+        )
+        if not current or full:
+            chunks.append([message])
+        else:
+            current.append(message)
+    return chunks
+
+
+def fits_patch(chunk: Sequence[dict[str, Any]], limits: SizeLimits) -> bool:
+    """Whether a head could take `chunk` by patch at all (else it can only be sealed)."""
+    return appended_bytes(chunk) <= limits.budget
+
+
+def batch_bytes(batch: Sequence[tuple[Any, ...]]) -> int:
+    """The bytes of the items a transactional batch writes."""
+    return sum(json_size(operation[1][-1]) for operation in batch if operation[0] != "delete")
+
+
+def append_seal(
+    head: dict[str, Any], chunk: Sequence[dict[str, Any]], etag: str, limits: SizeLimits
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """The sealing batch that appends `chunk` to `head` (stored at `etag`), and True; or, when
+    that batch would pass Cosmos DB's 2 MB request limit (a head stored over today's bound by
+    an older version, which kept a large message in it), one that only seals what the head
+    holds, and False: the chunk then follows into the emptied head.
+
+    Raises InvalidInputError when even that cannot help: the head's pinned system prompt and
+    the chunk do not fit one request together.
+    """
+    new_head, segments = seal_into_head(grown_head(head, chunk, now()), chunk, limits, force=True)
+    batch = sealing_batch(new_head, segments, etag)
+    if batch_bytes(batch) <= COSMOS_REQUEST_LIMIT - BATCH_ENVELOPE_BYTES:
+        return batch, True
+    emptied, old = seal_into_head(head, [], limits, force=True)
+    if not old:
+        raise InvalidInputError(
+            f"the conversation's system prompt and {len(chunk)} new message(s) take "
+            f"{batch_bytes(batch)} bytes; Cosmos DB writes at most {COSMOS_REQUEST_LIMIT} "
+            "bytes in one request"
+        )
+    return sealing_batch(emptied, old, etag), False
 
 
 def sealing_batch(

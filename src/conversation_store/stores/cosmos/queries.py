@@ -59,7 +59,8 @@ SEGMENTS_QUERY = (
     "AND c.conversation_id = @conversation_id"
 )
 SEGMENT_IDS_QUERY = (
-    "SELECT c.id, c.generation FROM c WHERE c.customer_id = @customer_id AND c.type = 'segment' "
+    "SELECT c.id, c.generation, c._etag FROM c WHERE c.customer_id = @customer_id "
+    "AND c.type = 'segment' "
     "AND c.conversation_id = @conversation_id"
 )
 SEGMENT_HOLDING_QUERY = (
@@ -83,7 +84,7 @@ LIVE_HEADS_QUERY = f"SELECT c.customer_id, c.id, c.generation FROM c WHERE {HEAD
 HEAD_DAYS_QUERY = f"SELECT VALUE m.timestamp FROM c JOIN m IN c.messages WHERE {HEAD} AND {LIVE}"
 HEAD_IDS_QUERY = f"SELECT c.customer_id, c.id, c.generation FROM c WHERE {HEAD}"
 OLD_SEGMENTS_QUERY = (
-    "SELECT c.customer_id, c.id, c.type, c.conversation_id, c.generation FROM c "
+    "SELECT c.customer_id, c.id, c.type, c.conversation_id, c.generation, c._etag FROM c "
     "WHERE c.type = 'segment' AND c._ts < @written_before"
 )
 SEGMENT_DAYS_QUERY = (

@@ -237,9 +237,8 @@ class CosmosStore:
     def append_messages(
         self, key: ConversationKey, messages: Sequence[Message]
     ) -> AppendResult:
-        pending = docs.message_documents(messages)
-        for start in range(0, len(pending), docs.MESSAGES_PER_PATCH):
-            self._append_chunk(key, pending[start : start + docs.MESSAGES_PER_PATCH])
+        for chunk in docs.append_chunks(docs.message_documents(messages), self._limits):
+            self._append_chunk(key, chunk)
         return AppendResult(
             conversation_id=key.conversation_id, message_ids=[m.id for m in messages if m.id]
         )
@@ -677,15 +676,17 @@ class CosmosStore:
     def _append_chunk(self, key: ConversationKey, chunk: list[Item]) -> None:
         """One conditional patch. If it fails (412), the head is full, the messages are already
         there (a retried request), or another writer sealed first: re-read and patch again,
-        or seal the oldest messages into segments, racing other writers by ETag."""
+        or seal the oldest messages into segments, racing other writers by ETag. A chunk too
+        big for any head skips the patch: its seal puts it in a segment of its own."""
         for race in range(_MAX_WRITE_RACES):
-            operations = docs.append_operations(chunk, docs.now())
-            predicate = docs.append_predicate(chunk, self._limits, docs.epoch_seconds())
-            try:
-                self._patch_item(key, "append", operations, predicate)
-                return
-            except ConflictError:
-                pass
+            if docs.fits_patch(chunk, self._limits):
+                operations = docs.append_operations(chunk, docs.now())
+                predicate = docs.append_predicate(chunk, self._limits, docs.epoch_seconds())
+                try:
+                    self._patch_item(key, "append", operations, predicate)
+                    return
+                except ConflictError:
+                    pass
             item = self._read_head(key)
             head = docs.upgraded_head(item)
             chunk = docs.missing_messages(head, chunk)
@@ -693,13 +694,11 @@ class CosmosStore:
                 return
             if docs.has_room(item, chunk, self._limits):
                 continue  # another writer sealed meanwhile: the patch fits now
-            new_head, segments = docs.seal_into_head(
-                docs.grown_head(head, chunk, docs.now()), chunk, self._limits, force=True
-            )
+            batch, sealed_all = docs.append_seal(head, chunk, item["_etag"], self._limits)
             try:
-                batch = docs.sealing_batch(new_head, segments, item["_etag"])
                 self._execute_item_batch(key, "append", batch)
-                return
+                if sealed_all:
+                    return
             except ConflictError:
                 primitives.sleep(docs.race_backoff(race))
         raise ConflictError(f"conversation {key.conversation_id!r} kept changing during append")
@@ -898,13 +897,14 @@ class CosmosStore:
 
     def _delete_items(self, key: ConversationKey, items: list[Item]) -> int:
         """Delete `items` of one partition in batches; returns how many were heads. A batch
-        that finds an item gone (another writer deleted it) is skipped: the caller lists again."""
+        that finds an item gone (another writer deleted it) or changed since it was listed
+        (412: a new generation's seal took its id) is skipped: the caller lists again."""
         heads = 0
         for batch in queries.deletion_batches(items, docs.MAX_BATCH_OPERATIONS):
-            deletes = [docs.delete_operation(item["id"]) for item in batch]
+            deletes = [docs.delete_operation(item) for item in batch]
             try:
                 self._execute_item_batch(key, "delete", deletes)
-            except ConversationNotFoundError:
+            except (ConversationNotFoundError, ConflictError):
                 continue
             heads += sum(queries.is_head(item) for item in batch)
         return heads
