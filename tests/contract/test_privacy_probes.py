@@ -8,7 +8,11 @@ import time
 
 import pytest
 
-from conversation_store import ConversationManager, ShareLinkNotFoundError
+from conversation_store import (
+    ConversationManager,
+    ConversationNotFoundError,
+    ShareLinkNotFoundError,
+)
 
 pytestmark = pytest.mark.capability("share_links")
 
@@ -25,6 +29,18 @@ def _shared(manager: ConversationManager) -> tuple[str, str, str]:
     return doc.id, token, manager.export_conversation(doc.id, CUSTOMER)
 
 
+def _wait_until_expired(manager: ConversationManager, conversation_id: str) -> None:
+    """Until the conversation reads as gone (its 1 s TTL has one-second resolution)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            manager.load_conversation(conversation_id, CUSTOMER)
+        except ConversationNotFoundError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{conversation_id} never expired")
+
+
 def _closed(manager: ConversationManager, token: str) -> bool:
     try:
         manager.open_shared_conversation(token)
@@ -36,7 +52,7 @@ def _closed(manager: ConversationManager, token: str) -> bool:
 def test_a_link_to_an_expired_conversation_opens_nothing(manager: ConversationManager) -> None:
     conversation_id, token, _ = _shared(manager)
     manager.set_conversation_ttl(conversation_id, CUSTOMER, 1)
-    time.sleep(2.5)  # past the TTL: the conversation reads as gone
+    _wait_until_expired(manager, conversation_id)
 
     assert _closed(manager, token)
 
@@ -71,7 +87,7 @@ def test_an_expired_conversation_imported_again_does_not_reopen_its_link(
 ) -> None:
     conversation_id, token, export = _shared(manager)
     manager.set_conversation_ttl(conversation_id, CUSTOMER, 1)
-    time.sleep(2.5)  # past the TTL: the conversation reads as gone
+    _wait_until_expired(manager, conversation_id)
     assert _closed(manager, token)
 
     manager.import_conversations(export)

@@ -95,20 +95,23 @@ def test_recent_window_reads_the_head_only(
     assert window[-1].content is not None and window[-1].content.startswith("message 299 ")
 
 
-def test_ten_thousand_message_conversation(cosmos: CosmosStore, raw: ContainerProxy) -> None:
+@pytest.mark.parametrize("count", [2_000, pytest.param(10_000, marks=pytest.mark.soak)])
+def test_a_long_conversation_saved_at_once(
+    cosmos: CosmosStore, raw: ContainerProxy, count: int
+) -> None:
     manager = ConversationManager(cosmos)
     doc = manager.create_conversation_document("alice", "s1")
     manager.save_conversation(doc)
-    for n in range(10_000):
+    for n in range(count):
         manager.add_message_to_conversation(doc, "user", f"m{n}")
     manager.save_conversation(doc)
 
     loaded = manager.load_conversation(doc.id, "alice")
-    assert [m.content for m in loaded.messages] == [f"m{n}" for n in range(10_000)]
+    assert [m.content for m in loaded.messages] == [f"m{n}" for n in range(count)]
     assert max(json_size(item) for item in _items(raw, "alice")) <= TEST_LIMITS.item_bytes
     assert [m.content for m in manager.get_history(doc.id, "alice", max_messages=2)] == [
-        "m9998",
-        "m9999",
+        f"m{count - 2}",
+        f"m{count - 1}",
     ]
 
 

@@ -381,11 +381,17 @@ def test_a_segment_can_never_be_read_or_written_as_a_conversation(
 # -- retries ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "policy",
+    [
+        pytest.param(RetryPolicy(max_total_seconds=3.0), id="3s"),
+        pytest.param(RetryPolicy(), marks=pytest.mark.soak, id="default-20s"),
+    ],
+)
 def test_long_retry_after_never_keeps_a_call_past_the_policy_limit(
-    cosmos_container: tuple[CosmosTarget, str], transport: RecordingTransport
+    cosmos_container: tuple[CosmosTarget, str], transport: RecordingTransport, policy: RetryPolicy
 ) -> None:
     target, name = cosmos_container
-    policy = RetryPolicy()
     store = open_cosmos_store(target, name, transport=transport, retry=policy)
     manager = ConversationManager(store)
     doc = manager.create_conversation_document("alice", "s1")
@@ -402,5 +408,5 @@ def test_long_retry_after_never_keeps_a_call_past_the_policy_limit(
 
     # A correctness bound of the deadline (waits cut to the time left), not a performance one.
     assert elapsed <= policy.max_total_seconds + 2
-    assert throttle.hits == 3
+    assert throttle.hits >= 2  # it did retry, with each wait cut to the time left
     store.close()

@@ -350,7 +350,7 @@ def run_machine(request: pytest.FixtureRequest, backend: str, examples: int, ste
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_store_matches_the_model_under_faults(request: pytest.FixtureRequest, backend: str) -> None:
-    run_machine(request, backend, examples=20, steps=15)
+    run_machine(request, backend, examples=12, steps=15)
 
 
 @pytest.mark.soak

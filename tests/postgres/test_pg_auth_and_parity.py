@@ -12,10 +12,11 @@ import psycopg
 import pytest
 from azure.core.credentials import AccessToken
 
-from conversation_store import ConversationManager, aio
+from conversation_store import AccessDeniedError, ConversationManager, aio
 from conversation_store.aio.postgres import PostgresStore as AsyncPostgresStore
 from conversation_store.settings import Settings, open_store
 from conversation_store.stores.postgres.auth import SCOPE, TokenCache
+from conversation_store.stores.postgres.boundary import RetryPolicy
 from conversation_store.stores.postgres.store import PostgresStore
 
 
@@ -51,9 +52,13 @@ def test_each_new_connection_logs_in_with_a_token_refreshed_before_expiry(
     postgres_url: str, token_role: tuple[str, psycopg.Connection[tuple[object, ...]]]
 ) -> None:
     role, admin = token_role
-    soon = time.time() + 60  # inside the refresh margin: the next login asks again
+    soon = int(time.time() + 60)  # inside the refresh margin: the next login asks again
+    later = int(time.time() + 3600)
+    # Each store logs in once on open (to report a refused login at once), then per
+    # connection: the first store asks twice (its token is inside the margin), the second
+    # once (its token is good for an hour).
     credential = FakeCredential(
-        [AccessToken("token-1", int(soon)), AccessToken("token-2", int(time.time() + 3600))]
+        [AccessToken("token-1", soon), AccessToken("token-1", soon), AccessToken("token-2", later)]
     )
     url = _role_url(postgres_url, role)
     with PostgresStore(url, credential=credential, min_size=0, max_size=1) as store:
@@ -61,8 +66,37 @@ def test_each_new_connection_logs_in_with_a_token_refreshed_before_expiry(
         admin.execute(f"ALTER ROLE {role} PASSWORD 'token-2'")  # the new token's value
         with PostgresStore(url, credential=credential, min_size=0, max_size=1) as second:
             assert second.list_conversations("alice", limit=1).items == []
-    assert credential.scopes == [(SCOPE,), (SCOPE,)]
+            assert second.list_conversations("bob", limit=1).items == []
+    assert credential.scopes == [(SCOPE,)] * 3
     admin.close()
+
+
+@pytest.mark.parametrize("login", ["wrong password", "unknown role"])
+def test_a_refused_login_is_access_denied_at_once_and_names_no_password(
+    postgres_url: str, login: str
+) -> None:
+    parts = urlsplit(postgres_url)
+    user = parts.username if login == "wrong password" else f"nobody_{uuid.uuid4().hex[:6]}"
+    netloc = f"{user}:not-the-Secret-9@{parts.hostname}:{parts.port}"
+    url = urlunsplit(parts._replace(netloc=netloc))
+    # Many attempts over a long time: a refused login must not be retried (nor waited out in
+    # the pool, which would end as StoreUnavailableError).
+    patient = RetryPolicy(attempts=50, max_total_seconds=600)
+    with PostgresStore(url, retry=patient) as store, pytest.raises(AccessDeniedError) as raised:
+        store.list_conversations("alice", limit=1)
+    assert "not-the-Secret-9" not in str(raised.value)
+    assert "authentication failed" in str(raised.value) or "does not exist" in str(raised.value)
+
+
+async def test_a_refused_login_is_access_denied_at_once_on_the_async_store(
+    postgres_url: str,
+) -> None:
+    parts = urlsplit(postgres_url)
+    url = urlunsplit(parts._replace(netloc=f"{parts.username}:wrong@{parts.hostname}:{parts.port}"))
+    store = AsyncPostgresStore(url, retry=RetryPolicy(attempts=50, max_total_seconds=600))
+    with pytest.raises(AccessDeniedError):
+        await store.list_conversations("alice", limit=1)
+    await store.close()
 
 
 def test_token_cache_keeps_a_token_until_the_margin() -> None:

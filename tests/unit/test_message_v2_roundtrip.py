@@ -172,7 +172,7 @@ def test_any_valid_v2_message_comes_back_byte_for_byte(
 
 
 @pytest.mark.cosmos
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batch=st.lists(v2_messages(double_values), min_size=1, max_size=5))
 def test_any_valid_v2_message_comes_back_equal_on_cosmos(
     cosmos_v2_store: ConversationStore, batch: list[Message]

@@ -21,7 +21,6 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError
 from azure.core.pipeline.transport import AsyncHttpTransport
 from azure.cosmos.aio import ContainerProxy, CosmosClient
-from azure.identity.aio import DefaultAzureCredential
 
 from conversation_store.aio import primitives
 from conversation_store.exceptions import (
@@ -146,6 +145,10 @@ class CosmosStore:
             opened: list[primitives.Closable] = []
             signer = credential
             if signer is None:
+                # Imported here: azure-identity takes a fifth of the package's import time,
+                # and a key or a credential passed in never needs it.
+                from azure.identity.aio import DefaultAzureCredential
+
                 signer = DefaultAzureCredential()
                 opened.append(signer)
             try:

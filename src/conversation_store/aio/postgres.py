@@ -510,13 +510,21 @@ class PostgresStore:
             max_size=self._max_size,
             open=False,
         )
-        await pool.open()
         try:
+            await self._retry.async_retrying()(self._probe)
+            await pool.open()
             await self._retry.async_retrying()(_on_connection, pool, _migrate)
         except Exception as exc:
             await pool.close()
             raise translate(exc, ConversationKey(ANY, ANY)) from exc
         return pool, [pool]
+
+    async def _probe(self) -> None:
+        """Log in once, outside the pool: a refused login (a wrong password, an unknown role)
+        is then an AccessDeniedError at once, where the pool would only wait out its timeout
+        and report the server unavailable."""
+        connection = await DbConnection.connect(self._conninfo, **(await self._login()))
+        await connection.close()
 
     async def _append_in(
         self, db: DbConnection, key: ConversationKey, messages: Sequence[Message], *, touch: bool

@@ -22,7 +22,6 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 from azure.core.pipeline.transport import HttpTransport
 from azure.cosmos import ContainerProxy, CosmosClient
-from azure.identity import DefaultAzureCredential
 
 from conversation_store import primitives
 from conversation_store.exceptions import (
@@ -147,6 +146,10 @@ class CosmosStore:
             opened: list[primitives.Closable] = []
             signer = credential
             if signer is None:
+                # Imported here: azure-identity takes a fifth of the package's import time,
+                # and a key or a credential passed in never needs it.
+                from azure.identity import DefaultAzureCredential
+
                 signer = DefaultAzureCredential()
                 opened.append(signer)
             try:

@@ -39,10 +39,29 @@ _DENIED = (
 )
 
 
+# What libpq says when the server refuses a login: a connection error carries no SQLSTATE.
+_REFUSED_LOGIN = (
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "role \"",  # role "x" does not exist
+    "permission denied for database",
+)
+
+
+def is_denied(exc: BaseException) -> bool:
+    """The server refused the login or the operation: retrying cannot help."""
+    if isinstance(exc, _DENIED):
+        return True
+    message = str(exc)
+    return isinstance(exc, psycopg.OperationalError) and any(
+        marker in message for marker in _REFUSED_LOGIN
+    )
+
+
 def is_transient(exc: BaseException) -> bool:
     """Worth running the unit again: a lost or refused connection, a server shutting down,
     a serialization failure or deadlock, a pool that had no connection in time."""
-    if isinstance(exc, _DENIED):
+    if is_denied(exc):
         return False
     return isinstance(
         exc,
@@ -56,8 +75,8 @@ def is_transient(exc: BaseException) -> bool:
 def translate(exc: BaseException, key: ConversationKey) -> ConversationStoreError:
     """Our error for a final psycopg error (after retries)."""
     where = f"conversation {key.conversation_id!r} of customer {key.customer_id!r}"
-    if isinstance(exc, _DENIED):
-        return AccessDeniedError(f"PostgreSQL denied access to {where}: {type(exc).__name__}")
+    if is_denied(exc):
+        return AccessDeniedError(f"PostgreSQL denied access to {where}: {_first_line(exc)}")
     if isinstance(exc, errors.UniqueViolation):
         return ConflictError(f"{where} was changed by another writer")
     if isinstance(exc, psycopg.DataError | errors.ProgramLimitExceeded | ValueError):
@@ -90,3 +109,10 @@ class RetryPolicy:
 
     def async_retrying(self) -> AsyncRetrying:
         return AsyncRetrying(**self._options())  # type: ignore[arg-type]
+
+
+def _first_line(exc: BaseException) -> str:
+    """The error's class and first line: libpq's login errors name the user, never a
+    password."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

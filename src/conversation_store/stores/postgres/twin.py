@@ -511,13 +511,21 @@ class PostgresStore:
             max_size=self._max_size,
             open=False,
         )
-        pool.open()
         try:
+            self._retry.retrying()(self._probe)
+            pool.open()
             self._retry.retrying()(_on_connection, pool, _migrate)
         except Exception as exc:
             pool.close()
             raise translate(exc, ConversationKey(ANY, ANY)) from exc
         return pool, [pool]
+
+    def _probe(self) -> None:
+        """Log in once, outside the pool: a refused login (a wrong password, an unknown role)
+        is then an AccessDeniedError at once, where the pool would only wait out its timeout
+        and report the server unavailable."""
+        connection = DbConnection.connect(self._conninfo, **(self._login()))
+        connection.close()
 
     def _append_in(
         self, db: DbConnection, key: ConversationKey, messages: Sequence[Message], *, touch: bool
