@@ -49,6 +49,7 @@ from conversation_store import (
     ConversationManager,
     ConversationNotFoundError,
     ConversationStoreError,
+    Message,
     MessageNotFoundError,
     SQLiteStore,
 )
@@ -67,6 +68,7 @@ SEED_SMALL = 3
 SEED_SEALING = 30  # x ~250 bytes: past the tests' 8 KiB bound, so the seed has segments
 MEDIUM = "medium text " * 21
 LARGE = "large message text " * 260  # ~5 KB: an append of it crosses the bound again
+HUGE = "tool output " * 2000  # ~24 KB: over the tests' 8 KiB bound, a segment of its own
 ROUNDS = [1, pytest.param(5, marks=pytest.mark.soak, id="soak5")]
 FAULTS = ["lose_response", "429_storm", "503", "refuse"]
 CONFUSED = (ConversationNotFoundError, ConflictError, MessageNotFoundError)
@@ -198,6 +200,43 @@ def prepare_delete_message(ctx: Ctx, seal: bool) -> State:
     return state
 
 
+def prepare_append_create(ctx: Ctx, seal: bool) -> State:
+    """A conversation that does not exist yet, created by its first `append_messages`."""
+    state = State(unique("c"), title="made by append")
+    count = SEED_SEALING if seal else SEED_SMALL
+    state.payload = [
+        Message(id=unique("m"), role="user", content=f"{n} {MEDIUM if seal else SMALL}")
+        for n in range(count)
+    ]
+    state.expected = [str(m.id) for m in state.payload]
+    return state
+
+
+def prepare_append_large(ctx: Ctx, seal: bool) -> State:
+    """A message bigger than the head's bound: its append seals it into a segment of its own."""
+    state = seeded(ctx, seal)
+    state.payload = [Message(id=unique("m"), role="tool", content=HUGE, tool_call_id="call_1")]
+    state.expected.append(str(state.payload[0].id))
+    return state
+
+
+def prepare_pop(ctx: Ctx, seal: bool) -> State:
+    state = seeded(ctx, seal)
+    state.expected.pop()  # the newest goes, exactly once
+    return state
+
+
+def prepare_replace(ctx: Ctx, seal: bool) -> State:
+    state = seeded(ctx, seal)
+    count = 2 * SEED_SEALING if seal else SEED_SMALL  # more segments than the seed's
+    state.payload = [
+        Message(id=unique("m"), role="assistant", content=f"new {n} {MEDIUM if seal else SMALL}")
+        for n in range(count)
+    ]
+    state.expected = [str(m.id) for m in state.payload]
+    return state
+
+
 # -- acting ------------------------------------------------------------------------------------
 
 
@@ -211,6 +250,24 @@ def act_append(ctx: Ctx, state: State) -> None:
     ctx.manager.append_message(
         state.conversation_id, ctx.customer, "user", content, message_id=state.payload
     )
+
+
+def act_append_messages(ctx: Ctx, state: State) -> None:
+    ctx.manager.append_messages(
+        state.conversation_id,
+        ctx.customer,
+        state.payload,
+        create_if_missing=state.title == "made by append",
+        title=state.title if state.title == "made by append" else None,
+    )
+
+
+def act_pop(ctx: Ctx, state: State) -> None:
+    ctx.manager.pop_messages(state.conversation_id, ctx.customer)
+
+
+def act_replace(ctx: Ctx, state: State) -> None:
+    ctx.manager.replace_messages(state.conversation_id, ctx.customer, state.payload)
 
 
 def act_import(ctx: Ctx, state: State) -> None:
@@ -262,6 +319,10 @@ OPERATIONS: dict[str, Operation] = {
     "rename": Operation(prepare_rename, act_rename, seals=False),
     "edit": Operation(prepare_edit, act_edit, seals=False),
     "delete_message": Operation(prepare_delete_message, act_delete_message, seals=False),
+    "append_messages_create": Operation(prepare_append_create, act_append_messages, seals=True),
+    "append_large_message": Operation(prepare_append_large, act_append_messages, seals=True),
+    "pop_messages": Operation(prepare_pop, act_pop, seals=False),
+    "replace_messages": Operation(prepare_replace, act_replace, seals=True),
 }
 
 
