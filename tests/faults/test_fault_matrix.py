@@ -203,13 +203,15 @@ def prepare_delete_message(ctx: Ctx, seal: bool) -> State:
 def prepare_append_create(ctx: Ctx, seal: bool) -> State:
     """A conversation that does not exist yet, created by its first `append_messages`."""
     state = State(unique("c"), title="made by append")
-    count = SEED_SEALING if seal else SEED_SMALL
-    state.payload = [
-        Message(id=unique("m"), role="user", content=f"{n} {MEDIUM if seal else SMALL}")
-        for n in range(count)
-    ]
+    state.payload = new_messages(SEED_SEALING if seal else SEED_SMALL, seal)
     state.expected = [str(m.id) for m in state.payload]
     return state
+
+
+def new_messages(count: int, seal: bool) -> list[Message]:
+    """`count` messages with fresh ids, of the size that seals the tests' bound or not."""
+    body = MEDIUM if seal else SMALL
+    return [Message(id=unique("m"), role="user", content=f"{n} {body}") for n in range(count)]
 
 
 def prepare_append_large(ctx: Ctx, seal: bool) -> State:
@@ -228,11 +230,8 @@ def prepare_pop(ctx: Ctx, seal: bool) -> State:
 
 def prepare_replace(ctx: Ctx, seal: bool) -> State:
     state = seeded(ctx, seal)
-    count = 2 * SEED_SEALING if seal else SEED_SMALL  # more segments than the seed's
-    state.payload = [
-        Message(id=unique("m"), role="assistant", content=f"new {n} {MEDIUM if seal else SMALL}")
-        for n in range(count)
-    ]
+    # More messages than the seed when sealing: the replacement has more segments than it.
+    state.payload = new_messages(2 * SEED_SEALING if seal else SEED_SMALL, seal)
     state.expected = [str(m.id) for m in state.payload]
     return state
 

@@ -83,46 +83,56 @@ def append_until_sealed(
     raise AssertionError("the new generation never sealed")
 
 
-def test_a_seal_after_a_clear_keeps_its_segment_from_the_sweep(
+def assert_holds_exactly(
+    manager: ConversationManager, raw: ContainerProxy, key: tuple[str, str], sent: list[str]
+) -> None:
+    """The conversation holds what was sent since the sweep began, counted right, and the
+    partition no segment without its head or of another generation."""
+    stored = manager.load_conversation(*key)
+    assert [m.content for m in stored.messages] == sent
+    assert stored.message_count == len(sent)
+    assert orphan_segments(items_of(raw, key[1])) == []
+
+
+def seal_next_generation(
+    writer: ConversationManager, raw: ContainerProxy, key: tuple[str, str], sent: list[str]
+) -> None:
+    """After a clear: append to the emptied conversation until it seals its segment 0."""
+    append_until_sealed(writer, raw, key, sent)
+
+
+def create_again_and_seal(
+    writer: ConversationManager, raw: ContainerProxy, key: tuple[str, str], sent: list[str]
+) -> None:
+    """After a delete: create the conversation again under its id, then seal its segment 0."""
+    conversation_id, customer = key
+    again = writer.create_conversation_document(customer, "s1", conversation_id=conversation_id)
+    writer.add_message_to_conversation(again, "user", "born again")
+    writer.save_conversation(again)
+    sent.append("born again")
+    append_until_sealed(writer, raw, key, sent)
+
+
+SWEEPS: dict[str, tuple[str, Callable[..., None]]] = {
+    "clear": ("clear_conversation", seal_next_generation),
+    "delete": ("delete_conversation", create_again_and_seal),
+}
+
+
+@pytest.mark.parametrize("sweep", list(SWEEPS))
+def test_a_seal_between_the_sweeps_listing_and_its_delete_keeps_its_segment(
     cosmos: tuple[ConversationManager, ConversationManager, BeforeFirstBatch, ContainerProxy],
+    sweep: str,
 ) -> None:
     writer, sweeper, transport, raw = cosmos
     customer = unique("cust")
-    conversation_id = sealed_conversation(writer, customer)
+    key = (sealed_conversation(writer, customer), customer)
+    call, meanwhile = SWEEPS[sweep]
     sent: list[str] = []
-    transport.hook = lambda: append_until_sealed(writer, raw, (conversation_id, customer), sent)
+    transport.hook = lambda: meanwhile(writer, raw, key, sent)
 
-    sweeper.clear_conversation(conversation_id, customer)
+    getattr(sweeper, call)(*key)
 
     assert transport.hook is None  # the hook ran: the seal came between listing and delete
-    stored = writer.load_conversation(conversation_id, customer)
-    assert [m.content for m in stored.messages] == sent
-    assert stored.message_count == len(sent)
-    assert orphan_segments(items_of(raw, customer)) == []
-
-
-def test_a_seal_after_a_delete_and_create_again_keeps_its_segment_from_the_sweep(
-    cosmos: tuple[ConversationManager, ConversationManager, BeforeFirstBatch, ContainerProxy],
-) -> None:
-    writer, sweeper, transport, raw = cosmos
-    customer = unique("cust")
-    conversation_id = sealed_conversation(writer, customer)
-    sent: list[str] = []
-
-    def create_again_and_seal() -> None:
-        again = writer.create_conversation_document(customer, "s1", conversation_id=conversation_id)
-        writer.add_message_to_conversation(again, "user", "born again")
-        writer.save_conversation(again)
-        sent.append("born again")
-        append_until_sealed(writer, raw, (conversation_id, customer), sent)
-
-    transport.hook = create_again_and_seal
-
-    sweeper.delete_conversation(conversation_id, customer)
-
-    assert transport.hook is None
-    stored = writer.load_conversation(conversation_id, customer)
-    assert [m.content for m in stored.messages] == sent
-    assert stored.message_count == len(sent)
-    segments = segments_of(items_of(raw, customer), conversation_id)
-    assert segments and orphan_segments(items_of(raw, customer)) == []
+    assert_holds_exactly(writer, raw, key, sent)
+    assert segments_of(items_of(raw, customer), key[0])
