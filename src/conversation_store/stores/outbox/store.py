@@ -163,7 +163,6 @@ class OutboxStore:
     def create_conversation(self, conversation: Conversation) -> Conversation:
         """Raises ConflictError, also for an external id that a queued create holds (one
         that only the unreachable primary holds is found at replay, which parks the create)."""
-        self._check_sizes(conversation.messages)
         external_id = conversation.external_id
         holder = (
             None
@@ -181,9 +180,10 @@ class OutboxStore:
         return self._write(
             ConversationKey(conversation.customer_id, conversation.id),
             "create",
-            {"conversation": conversation.to_document()},
+            lambda: {"conversation": conversation.to_document()},
             lambda: self._primary.create_conversation(conversation),
             pending,
+            messages=conversation.messages,
         )
 
     def create_or_append(self, conversation: Conversation) -> None:
@@ -224,16 +224,16 @@ class OutboxStore:
         return merged
 
     def append_messages(self, key: ConversationKey, messages: Sequence[Message]) -> AppendResult:
-        self._check_sizes(messages)
         ids = [m.id for m in messages if m.id]
         return self._write(
             key,
             "append",
-            {"messages": [m.model_dump(mode="json") for m in messages]},
+            lambda: {"messages": [m.model_dump(mode="json") for m in messages]},
             lambda: self._primary.append_messages(key, messages),
             lambda: AppendResult(
                 conversation_id=key.conversation_id, message_ids=ids, pending=True
             ),
+            messages=messages,
         )
 
     def update_conversation(
@@ -246,7 +246,7 @@ class OutboxStore:
             send()
             return
         update.apply({})  # refuse a bad update now: queued, it would break every merged read
-        self._write(key, "update", update.to_json(), send, lambda: None)
+        self._write(key, "update", update.to_json, send, lambda: None)
 
     def list_conversations(
         self,
@@ -295,7 +295,10 @@ class OutboxStore:
         return merged
 
     def delete_conversation(self, key: ConversationKey) -> None:
-        self._write(key, "delete", {}, lambda: self._primary.delete_conversation(key), lambda: None)
+        def send() -> None:
+            self._primary.delete_conversation(key)
+
+        self._write(key, "delete", dict, send, lambda: None)
 
     def search_messages(self, customer_id: str, *, query: str, limit: int) -> list[SearchHit]:
         """Searches the primary only: messages still queued are found once replayed.
@@ -310,22 +313,22 @@ class OutboxStore:
     ) -> None:
         """Raises UnsupportedOperationError, before queueing, when the primary cannot edit."""
         editor = self._editor()
-        self._check_sizes([] if message is None else [message])
         self._write(
             key,
             "replace_message",
-            {
+            lambda: {
                 "message_id": message_id,
                 "message": None if message is None else message.model_dump(mode="json"),
             },
             lambda: editor.replace_message(key, message_id, message),
             lambda: None,
+            messages=[] if message is None else [message],
         )
 
     def clear_messages(self, key: ConversationKey) -> None:
         """Raises UnsupportedOperationError, before queueing, when the primary cannot edit."""
         editor = self._editor()
-        self._write(key, "clear", {}, lambda: editor.clear_messages(key), lambda: None)
+        self._write(key, "clear", dict, lambda: editor.clear_messages(key), lambda: None)
 
     def pop_messages(self, key: ConversationKey, n: int) -> list[Message]:
         """Straight to the primary, never queued: what a pop returns is only known there.
@@ -445,16 +448,22 @@ class OutboxStore:
         self,
         key: ConversationKey,
         operation: Operation,
-        payload: dict[str, Any],
+        payload: Callable[[], dict[str, Any]],
         send: Callable[[], T],
         pending: Callable[[], T],
+        *,
+        messages: Sequence[Message] = (),
     ) -> T:
+        """`send` to the primary when nothing is queued ahead; else (or when it is down)
+        queue the write's `payload`, once its `messages` passed the primary's size bound (the
+        primary checks that itself when it takes the write)."""
         if self._queue.count() == 0:  # nothing queued ahead of this write: try the primary
             try:
                 return send()
             except StoreUnavailableError as exc:
                 log.warning("outbox: primary unavailable, queueing %s: %s", operation, exc)
-        self._queue.put(key, operation, payload)
+        self._check_sizes(messages)
+        self._queue.put(key, operation, payload())
         self._wake.set()
         return pending()
 
