@@ -22,6 +22,8 @@ from conversation_store import (
     ConflictError,
     ConversationManager,
     ConversationNotFoundError,
+    ConversationStore,
+    CosmosStore,
     InvalidInputError,
     MessageNotFoundError,
     StoreUnavailableError,
@@ -563,11 +565,13 @@ class MessageOpsMachine(RuleBasedStateMachine):
         assert loaded.total_tokens == sum(m.tokens or 0 for m in self.model)
 
 
-def test_message_ops_match_a_list_model(manager: ConversationManager) -> None:
+def test_message_ops_match_a_list_model(
+    manager: ConversationManager, store: ConversationStore
+) -> None:
     MessageOpsMachine.manager = manager
     machine_test = MessageOpsMachine.TestCase
     machine_test.settings = settings(
-        max_examples=25,
+        max_examples=12 if isinstance(store, CosmosStore) else 25,  # a Cosmos example is slow
         stateful_step_count=12,
         deadline=None,
         database=None,
