@@ -123,3 +123,89 @@ def test_a_server_restart_mid_conversation_loses_nothing_acknowledged(
     assert set(acknowledged) <= set(contents)
     assert len(contents) == len(set(contents)) == stored.message_count
     assert refused == 0  # the retries outlasted the restart
+
+
+def _answer_lost_once(monkeypatch: pytest.MonkeyPatch, module: object) -> list[int]:
+    """Make the first unit of work on `module`'s connections lose its answer: it runs and
+    commits on the real server, then the client sees the connection drop (the retry layer
+    runs it again). Returns how many units ran."""
+    real = module._on_connection  # type: ignore[attr-defined]
+    runs: list[int] = []
+
+    def lossy(pool: object, work: object) -> object:
+        result = real(pool, work)
+        runs.append(1)
+        if len(runs) == 1:
+            raise psycopg.OperationalError("injected: the answer to COMMIT was lost")
+        return result
+
+    async def lossy_async(pool: object, work: object) -> object:
+        result = await real(pool, work)
+        runs.append(1)
+        if len(runs) == 1:
+            raise psycopg.OperationalError("injected: the answer to COMMIT was lost")
+        return result
+
+    is_async = module.__name__.startswith("conversation_store.aio")  # type: ignore[attr-defined]
+    monkeypatch.setattr(module, "_on_connection", lossy_async if is_async else lossy)
+    return runs
+
+
+def test_a_create_whose_commit_answer_was_lost_is_recognised_by_its_retry(
+    pg_store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conversation_store.stores.postgres import twin
+
+    manager = ConversationManager(pg_store)
+    doc = manager.create_conversation_document("alice", "s1", title="once")
+    manager.add_message_to_conversation(doc, "user", "hello")
+    pg_store.list_conversations("alice", limit=1)  # the pool opens before the fault is armed
+    runs = _answer_lost_once(monkeypatch, twin)
+
+    created = pg_store.create_conversation(doc)
+
+    assert len(runs) == 2  # the first attempt committed; the retry found it
+    assert [m.id for m in created.messages] == [m.id for m in doc.messages]
+    stored = pg_store.get_conversation(ConversationKey("alice", doc.id))
+    assert stored.message_count == 1 and stored.title == "once"
+
+
+def test_a_create_that_meets_another_conversation_is_still_a_conflict(
+    pg_store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conversation_store import ConflictError
+    from conversation_store.stores.postgres import twin
+
+    manager = ConversationManager(pg_store)
+    first = manager.create_conversation_document("alice", "s1")
+    manager.add_message_to_conversation(first, "user", "first")
+    pg_store.create_conversation(first)
+    other = manager.create_conversation_document("alice", "s1", conversation_id=first.id)
+    manager.add_message_to_conversation(other, "user", "other")
+    runs = _answer_lost_once(monkeypatch, twin)
+
+    with pytest.raises(ConflictError):
+        pg_store.create_conversation(other)  # run once: conflict, no retry
+
+    assert runs == []  # a conflict is final: the unit raised and was not run again
+    stored = pg_store.get_conversation(ConversationKey("alice", first.id))
+    assert [m.content for m in stored.messages] == ["first"]
+
+
+async def test_the_async_store_recognises_its_create_after_a_lost_commit_answer(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conversation_store import aio
+    from conversation_store.aio import postgres
+
+    async with postgres.PostgresStore(postgres_url) as store:
+        manager = aio.ConversationManager(store)
+        doc = manager.create_conversation_document("alice", "s1")
+        manager.add_message_to_conversation(doc, "user", "hello")
+        await store.list_conversations("alice", limit=1)
+        runs = _answer_lost_once(monkeypatch, postgres)
+
+        created = await store.create_conversation(doc)
+
+        assert len(runs) == 2
+        assert [m.id for m in created.messages] == [m.id for m in doc.messages]

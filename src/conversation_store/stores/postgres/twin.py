@@ -184,7 +184,11 @@ class PostgresStore:
             sql.SQL(", ").join(map(sql.Placeholder, columns)),
         )
 
+        attempts = 0
+
         def work(db: DbConnection) -> Conversation:
+            nonlocal attempts
+            attempts += 1
             with db.transaction():
                 # An expired conversation is gone, so its id and its external id may be used
                 # again (as in Cosmos DB).
@@ -195,6 +199,10 @@ class PostgresStore:
                 )
                 created = (db.execute(insert, columns)).fetchone()
                 if created is None:
+                    if attempts > 1:  # a retry: the first attempt may have committed
+                        own = self._own_creation(db, key, conversation)
+                        if own is not None:
+                            return own
                     raise ConflictError(
                         f"conversation {conversation.id!r} or its external id already exists"
                     )
@@ -545,6 +553,23 @@ class PostgresStore:
         result = (db.execute(_APPEND, params)).fetchone()
         if result is None or not result["found"]:
             raise ConversationNotFoundError(key.conversation_id, key.customer_id)
+
+    def _own_creation(
+        self, db: DbConnection, key: ConversationKey, conversation: Conversation
+    ) -> Conversation | None:
+        """The stored conversation, when it is the one this create wrote (its commit landed,
+        only the answer was lost): the same creation time, to the microsecond, and the same
+        messages and external id. None when it is another one."""
+        try:
+            stored = self._read(db, key, last=None, include_expired=True)
+        except ConversationNotFoundError:
+            return None  # the external id is another conversation's
+        same = (
+            stored.created_at == conversation.created_at
+            and stored.external_id == conversation.external_id
+            and [m.id for m in stored.messages] == [m.id for m in conversation.messages]
+        )
+        return stored if same else None
 
     def _read(
         self,
