@@ -189,18 +189,29 @@ def test_throttling_is_retried_after_the_time_the_server_asks(
     )
 
 
+# Item reads only: the SDK's own background GETs (account, health checks) are left alone,
+# so they never take a fault meant for the call.
+ITEM = "/docs/"
+UNAVAILABLE = StoreUnavailableError
+
+
 @pytest.mark.parametrize(
     ("fault", "error"),
     [
-        (Fault("status", method="GET", status=503, times=99), StoreUnavailableError),
+        (Fault("status", method="GET", url_contains=ITEM, status=503, times=99), UNAVAILABLE),
         (
             Fault(
-                "status", method="GET", status=429, times=99, headers={"x-ms-retry-after-ms": "1"}
+                "status",
+                method="GET",
+                url_contains=ITEM,
+                status=429,
+                times=99,
+                headers={"x-ms-retry-after-ms": "1"},
             ),
-            StoreUnavailableError,
+            UNAVAILABLE,
         ),
-        (Fault("refuse", method="GET", times=99), StoreUnavailableError),
-        (Fault("status", method="GET", status=403), AccessDeniedError),
+        (Fault("refuse", method="GET", url_contains=ITEM, times=99), UNAVAILABLE),
+        (Fault("status", method="GET", url_contains=ITEM, status=403), AccessDeniedError),
     ],
     ids=["503", "429", "connection", "403"],
 )
