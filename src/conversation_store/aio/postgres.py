@@ -259,19 +259,7 @@ class PostgresStore:
     async def clear_messages(self, key: ConversationKey) -> None:
         async def work(db: DbConnection) -> None:
             async with db.transaction():
-                await self._locked_header(db, key)
-                params = _key_params(key)
-                await db.execute(
-                    "DELETE FROM messages "
-                    "WHERE customer_id = %(customer_id)s AND conversation_id = %(id)s",
-                    params,
-                )
-                await db.execute(
-                    "UPDATE conversations SET message_count = 0, total_tokens = 0, "
-                    "updated_at = %(now)s, version = version + 1 "
-                    "WHERE customer_id = %(customer_id)s AND id = %(id)s",
-                    {**params, "now": utc_now()},
-                )
+                await self._emptied(db, key)
 
         await self._run(key, work)
 
@@ -299,19 +287,7 @@ class PostgresStore:
     async def replace_messages(self, key: ConversationKey, messages: Sequence[Message]) -> None:
         async def work(db: DbConnection) -> None:
             async with db.transaction():
-                await self._locked_header(db, key)
-                params = _key_params(key)
-                await db.execute(
-                    "DELETE FROM messages "
-                    "WHERE customer_id = %(customer_id)s AND conversation_id = %(id)s",
-                    params,
-                )
-                await db.execute(
-                    "UPDATE conversations SET message_count = 0, total_tokens = 0, "
-                    "updated_at = %(now)s, version = version + 1 "
-                    "WHERE customer_id = %(customer_id)s AND id = %(id)s",
-                    {**params, "now": utc_now()},
-                )
+                await self._emptied(db, key)
                 if messages:
                     await self._append_in(db, key, messages, touch=True)
 
@@ -585,6 +561,23 @@ class PostgresStore:
         if row is None or (rows.expired(row) and not include_expired):
             raise ConversationNotFoundError(key.conversation_id, key.customer_id)
         return rows.conversation(row, last=last)
+
+    async def _emptied(self, db: DbConnection, key: ConversationKey) -> None:
+        """Remove every message of the live conversation, locked, and zero its counters (in
+        the caller's transaction). Raises ConversationNotFoundError."""
+        await self._locked_header(db, key)
+        params = _key_params(key)
+        await db.execute(
+            "DELETE FROM messages "
+            "WHERE customer_id = %(customer_id)s AND conversation_id = %(id)s",
+            params,
+        )
+        await db.execute(
+            "UPDATE conversations SET message_count = 0, total_tokens = 0, "
+            "updated_at = %(now)s, version = version + 1 "
+            "WHERE customer_id = %(customer_id)s AND id = %(id)s",
+            {**params, "now": utc_now()},
+        )
 
     @staticmethod
     async def _locked_header(db: DbConnection, key: ConversationKey) -> DictRow:

@@ -260,19 +260,7 @@ class PostgresStore:
     def clear_messages(self, key: ConversationKey) -> None:
         def work(db: DbConnection) -> None:
             with db.transaction():
-                self._locked_header(db, key)
-                params = _key_params(key)
-                db.execute(
-                    "DELETE FROM messages "
-                    "WHERE customer_id = %(customer_id)s AND conversation_id = %(id)s",
-                    params,
-                )
-                db.execute(
-                    "UPDATE conversations SET message_count = 0, total_tokens = 0, "
-                    "updated_at = %(now)s, version = version + 1 "
-                    "WHERE customer_id = %(customer_id)s AND id = %(id)s",
-                    {**params, "now": utc_now()},
-                )
+                self._emptied(db, key)
 
         self._run(key, work)
 
@@ -300,19 +288,7 @@ class PostgresStore:
     def replace_messages(self, key: ConversationKey, messages: Sequence[Message]) -> None:
         def work(db: DbConnection) -> None:
             with db.transaction():
-                self._locked_header(db, key)
-                params = _key_params(key)
-                db.execute(
-                    "DELETE FROM messages "
-                    "WHERE customer_id = %(customer_id)s AND conversation_id = %(id)s",
-                    params,
-                )
-                db.execute(
-                    "UPDATE conversations SET message_count = 0, total_tokens = 0, "
-                    "updated_at = %(now)s, version = version + 1 "
-                    "WHERE customer_id = %(customer_id)s AND id = %(id)s",
-                    {**params, "now": utc_now()},
-                )
+                self._emptied(db, key)
                 if messages:
                     self._append_in(db, key, messages, touch=True)
 
@@ -586,6 +562,23 @@ class PostgresStore:
         if row is None or (rows.expired(row) and not include_expired):
             raise ConversationNotFoundError(key.conversation_id, key.customer_id)
         return rows.conversation(row, last=last)
+
+    def _emptied(self, db: DbConnection, key: ConversationKey) -> None:
+        """Remove every message of the live conversation, locked, and zero its counters (in
+        the caller's transaction). Raises ConversationNotFoundError."""
+        self._locked_header(db, key)
+        params = _key_params(key)
+        db.execute(
+            "DELETE FROM messages "
+            "WHERE customer_id = %(customer_id)s AND conversation_id = %(id)s",
+            params,
+        )
+        db.execute(
+            "UPDATE conversations SET message_count = 0, total_tokens = 0, "
+            "updated_at = %(now)s, version = version + 1 "
+            "WHERE customer_id = %(customer_id)s AND id = %(id)s",
+            {**params, "now": utc_now()},
+        )
 
     @staticmethod
     def _locked_header(db: DbConnection, key: ConversationKey) -> DictRow:

@@ -168,13 +168,7 @@ class SQLiteStore:
 
     def clear_messages(self, key: ConversationKey) -> None:
         with self._write() as db:
-            self._header_row(db, key)
-            db.execute("DELETE FROM messages WHERE customer_id = ? AND conversation_id = ?", key)
-            db.execute(
-                "UPDATE conversations SET message_count = 0, total_tokens = 0, updated_at = ?, "
-                "version = version + 1 WHERE customer_id = ? AND id = ?",
-                (now(), *key),
-            )
+            self._emptied(db, key)
 
     def pop_messages(self, key: ConversationKey, n: int) -> list[Message]:
         with self._write() as db:
@@ -199,13 +193,7 @@ class SQLiteStore:
 
     def replace_messages(self, key: ConversationKey, messages: Sequence[Message]) -> None:
         with self._write() as db:
-            self._header_row(db, key)
-            db.execute("DELETE FROM messages WHERE customer_id = ? AND conversation_id = ?", key)
-            db.execute(
-                "UPDATE conversations SET message_count = 0, total_tokens = 0, updated_at = ?, "
-                "version = version + 1 WHERE customer_id = ? AND id = ?",
-                (now(), *key),
-            )
+            self._emptied(db, key)
             self._insert_messages(db, key, messages, touch=True)
 
     def list_conversations(
@@ -473,6 +461,17 @@ class SQLiteStore:
         if first is not None and json.loads(first["body"]).get("role") == "system":
             return [(first["body"],), *bodies]
         return bodies
+
+    def _emptied(self, db: sqlite3.Connection, key: ConversationKey) -> None:
+        """Remove every message of the live conversation and zero its counters (in the
+        caller's transaction). Raises ConversationNotFoundError."""
+        self._header_row(db, key)
+        db.execute("DELETE FROM messages WHERE customer_id = ? AND conversation_id = ?", key)
+        db.execute(
+            "UPDATE conversations SET message_count = 0, total_tokens = 0, updated_at = ?, "
+            "version = version + 1 WHERE customer_id = ? AND id = ?",
+            (now(), *key),
+        )
 
     @staticmethod
     def _insert_messages(
