@@ -1,10 +1,13 @@
-"""Bulk decoding of loads (SQLite's message bodies, Cosmos DB's head and segment items) builds
-exactly what one `Conversation.model_validate` of the same document builds, and refuses
-exactly what it refuses."""
+"""Bulk decoding of loads (SQLite's and PostgreSQL's message bodies, Cosmos DB's head and
+segment items) builds exactly what one `Conversation.model_validate` of the same document
+builds, and refuses exactly what it refuses; the cyclic collector is paused while it runs and
+left as it was found."""
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -16,8 +19,12 @@ from pydantic import ValidationError
 
 from conversation_store import Conversation
 from conversation_store.models import ROLES
+from conversation_store.decoding import (
+    collector_paused,
+    messages_from_documents,
+    messages_from_json,
+)
 from conversation_store.stores.cosmos.decoding import decoded_conversation
-from conversation_store.stores.sqlite.rows import messages_from_bodies
 
 # No lone surrogates: stored bodies are UTF-8 (the validation boundary refuses them).
 _text = partial(st.text, st.characters(exclude_categories=("Cs",)))
@@ -87,7 +94,7 @@ def test_sqlite_bodies_decode_as_one_model_validate(
     bodies = [json.dumps(message) for message in messages]
 
     def bulk() -> Conversation:
-        return Conversation.model_validate({**header, "messages": messages_from_bodies(bodies)})
+        return Conversation.model_validate({**header, "messages": messages_from_json(bodies)})
 
     expected = _outcome(lambda: Conversation.model_validate({**header, "messages": messages}))
     assert _outcome(bulk) == expected
@@ -98,10 +105,82 @@ def test_sqlite_bodies_decode_as_one_model_validate(
 )
 def test_a_body_that_is_not_one_message_is_refused(body: str) -> None:
     with pytest.raises(ValueError):
-        messages_from_bodies(['{"role": "user", "content": "fine"}', body])
+        messages_from_json(['{"role": "user", "content": "fine"}', body])
 
 
 def test_an_empty_load_decodes_to_no_messages() -> None:
-    assert messages_from_bodies([]) == []
+    assert messages_from_json([]) == []
     with pytest.raises(ValidationError):
         decoded_conversation({"id": "c_1", "customer_id": "alice"}, None)  # type: ignore[arg-type]
+
+
+def _documents(count: int) -> list[dict[str, Any]]:
+    stamp = "2026-01-01T00:00:00.000000Z"
+    return [
+        {"id": f"m_{n}", "role": "user", "content": "words " * 20, "timestamp": stamp}
+        for n in range(count)
+    ]
+
+
+BAD = [{"role": "user", "timestamp": "2026-01-01T00:00:00Z"}, {"role": "nobody"}]
+DECODES: dict[str, Callable[[list[dict[str, Any]]], object]] = {
+    "json": lambda documents: messages_from_json([json.dumps(d) for d in documents]),
+    "documents": messages_from_documents,
+}
+
+
+@pytest.fixture
+def collections() -> Iterator[list[int]]:
+    """The generations of the cyclic collections that start while the test runs."""
+    started: list[int] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    gc.callbacks.append(record)
+    try:
+        yield started
+    finally:
+        gc.callbacks.remove(record)
+
+
+@pytest.mark.parametrize("decode", DECODES.values(), ids=DECODES.keys())
+def test_a_large_decode_runs_without_collections(
+    decode: Callable[[list[dict[str, Any]]], object], collections: list[int]
+) -> None:
+    documents = _documents(20_000)  # some 100,000 container objects: ~140 collections unpaused
+    collections.clear()
+    decoded = decode(documents)
+    assert isinstance(decoded, list) and len(decoded) == 20_000
+    # At most the one the allocations after the pause set off, as the collector comes back.
+    assert len(collections) <= 1, collections
+
+
+@pytest.mark.parametrize("decode", DECODES.values(), ids=DECODES.keys())
+@pytest.mark.parametrize("documents", [_documents(3), BAD], ids=["valid", "invalid"])
+@pytest.mark.parametrize("enabled", [True, False], ids=["collector-on", "collector-off"])
+def test_a_decode_leaves_the_collector_as_it_found_it(
+    decode: Callable[[list[dict[str, Any]]], object],
+    documents: list[dict[str, Any]],
+    enabled: bool,
+) -> None:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        try:
+            decode(documents)
+        except ValidationError:
+            assert documents is BAD
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_a_pause_inside_a_pause_leaves_the_outer_one_to_resume() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()

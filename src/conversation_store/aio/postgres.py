@@ -21,6 +21,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from conversation_store.aio import primitives
+from conversation_store.decoding import messages_from_json
 from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
@@ -280,7 +281,7 @@ class PostgresStore:
                         },
                     )
                 ordered = sorted(popped, key=lambda row: row["seq"])
-                return [Message.model_validate(rows.json_body(row["body"])) for row in ordered]
+                return messages_from_json([row["body"] for row in ordered])
 
         return await self._run(key, work)
 

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import TypeAdapter
-
-from conversation_store.models import Conversation, Message
-
-_MESSAGE_LIST = TypeAdapter(list[Message]).validator
+from conversation_store.decoding import messages_from_documents
+from conversation_store.models import Conversation
 
 
 def decoded_conversation(header: dict[str, Any], messages: list[Any]) -> Conversation:
@@ -21,7 +18,7 @@ def decoded_conversation(header: dict[str, Any], messages: list[Any]) -> Convers
 
     Raises pydantic's ValidationError (a ValueError) for a field that does not validate.
     """
-    data = {**header, "messages": _MESSAGE_LIST.validate_python(messages)}
+    data = {**header, "messages": messages_from_documents(messages)}
     if "message_count" not in header:  # a seed document: its counters come from its messages
         data["message_count"] = len(messages)
         data.setdefault(

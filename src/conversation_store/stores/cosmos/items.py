@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from conversation_store.decoding import messages_from_documents
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.models import (
     Conversation,
@@ -425,7 +426,7 @@ def popped_head(
 
 def decoded_messages(documents: Sequence[dict[str, Any]]) -> list[Message]:
     """The messages of stored message JSON."""
-    return [Message.model_validate(document) for document in documents]
+    return messages_from_documents(documents)
 
 
 def replaced_head(

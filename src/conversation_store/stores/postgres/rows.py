@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import JsonValue, TypeAdapter
+from pydantic import JsonValue
 
+from conversation_store.decoding import messages_from_json
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.models import (
     HEADER_FIELDS,
@@ -40,9 +41,6 @@ MAX_LEXEME_CHARS = 255
 _WORD = re.compile(r"\w+")
 
 # A condition keeping the live (not expired) conversations of alias `c`; one parameter, now.
-# Bodies are decoded as one JSON array, in pydantic's parser: a 10,000-message read is one call.
-_MESSAGES = TypeAdapter(list[Message])
-
 # The ttl counts from the last write (`models.last_write`); GREATEST skips a NULL.
 LIVE = (
     "(c.ttl IS NULL OR "
@@ -205,7 +203,7 @@ def json_body(body: str) -> dict[str, Any]:
 
 def conversation(row: dict[str, Any], *, last: int | None) -> Conversation:
     """The conversation of a read row (header, window bodies), marked as saved."""
-    messages = _MESSAGES.validate_json("[" + ",".join(window_bodies(row, last=last)) + "]")
+    messages = messages_from_json(window_bodies(row, last=last))
     loaded = Conversation.model_validate({**header_document(row), "messages": messages})
     mark_saved(loaded, str(row["version"]))
     return loaded

@@ -22,6 +22,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from conversation_store import primitives
+from conversation_store.decoding import messages_from_json
 from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
@@ -281,7 +282,7 @@ class PostgresStore:
                         },
                     )
                 ordered = sorted(popped, key=lambda row: row["seq"])
-                return [Message.model_validate(rows.json_body(row["body"])) for row in ordered]
+                return messages_from_json([row["body"] for row in ordered])
 
         return self._run(key, work)
 

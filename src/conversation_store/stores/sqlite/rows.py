@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import JsonValue, TypeAdapter
+from pydantic import JsonValue
 
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.models import (
@@ -35,8 +35,6 @@ from conversation_store.retention import is_expired
 HEADER_COLUMNS = ", ".join((*dict.fromkeys((*SUMMARY_FIELDS, *HEADER_FIELDS)), "extra", "version"))
 KNOWN_FIELDS = set(Conversation.model_fields) - {"schema_version"}  # no column: kept in extra
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-# pydantic-core's own validator: TypeAdapter's Python wrapper costs more than 50 messages do.
-_MESSAGE_LIST = TypeAdapter(list[Message]).validator
 
 
 def now() -> str:
@@ -88,18 +86,6 @@ def _is_utf8(text: str) -> bool:
 
 def message_body(message: Message) -> str:
     return message.model_dump_json()
-
-
-def messages_from_bodies(bodies: list[str]) -> list[Message]:
-    """The messages of stored bodies, parsed and validated in one pydantic-core call.
-
-    Raises ValueError (a pydantic ValidationError) for a body that is not one valid message,
-    which `readable` turns into InvalidInputError.
-    """
-    messages: list[Message] = _MESSAGE_LIST.validate_json("[" + ",".join(bodies) + "]")
-    if len(messages) != len(bodies):  # a hand-written body holding `{...}, {...}`
-        raise ValueError("a stored message body is not one JSON object")
-    return messages
 
 
 def new_header_columns(doc: dict[str, Any]) -> dict[str, Any]:

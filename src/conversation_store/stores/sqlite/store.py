@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+from conversation_store.decoding import messages_from_json
 from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
@@ -48,7 +49,6 @@ from conversation_store.stores.sqlite.rows import (
     header_document,
     keyset,
     message_body,
-    messages_from_bodies,
     new_header_columns,
     now,
     readable,
@@ -181,7 +181,7 @@ class SQLiteStore:
             if not rows:
                 return []
             with readable(key):
-                popped = messages_from_bodies([row["body"] for row in rows])
+                popped = messages_from_json([row["body"] for row in rows])
             db.executemany("DELETE FROM messages WHERE rowid = ?", [(r["rowid"],) for r in rows])
             db.execute(
                 "UPDATE conversations SET message_count = max(0, message_count - ?), "
@@ -402,7 +402,7 @@ class SQLiteStore:
             ).fetchall()[::-1]
             bodies = self._pin_system_message(db, row, bodies)
         with readable(key):
-            messages = messages_from_bodies([body for (body,) in bodies])
+            messages = messages_from_json([body for (body,) in bodies])
             document = {**header_document(row), "messages": messages}
             conversation = Conversation.model_validate(document)
         mark_saved(conversation, str(row["version"]))
