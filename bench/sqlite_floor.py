@@ -3,16 +3,20 @@
     python -m bench.sqlite_floor       # this suite alone (~1 minute), prints the ratio table
 
 The floor is plain stdlib `sqlite3` in WAL mode: one row per message, one transaction per
-append, nothing else (no validation, no ids, no counters, no search). Ours is `SQLiteStore`
-through the public `ConversationManager`. Every subject runs the same workload on a fresh file:
-`MESSAGES` appends of 200-character messages to one conversation, one call at a time; loads of
-all of them and of the last `WINDOW`; then `WRITERS` threads appending to their own
-conversations. `make bench` (`bench.run`) runs this suite too, and docs/benchmarks.md shows
-its ratios.
+append, nothing else (no validation, no ids, no counters, no search). The schema floor is the
+same stdlib `sqlite3` on our store's own schema, running our store's statements for an append
+(the row with its id and JSON body, the counters and the listing order) and returning the
+bodies undecoded: what the disk costs with the features kept, and no Python work of ours. Ours
+is `SQLiteStore` through the public `ConversationManager`. Every subject runs the same
+workload on a fresh file: `MESSAGES` appends of 200-character messages to one conversation,
+one call at a time; loads of all of them and of the last `WINDOW`; then `WRITERS` threads
+appending to their own conversations. `make bench` (`bench.run`) runs this suite too, and
+docs/benchmarks.md shows its ratios.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import threading
@@ -22,6 +26,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from conversation_store import ConversationManager, SQLiteStore
+from conversation_store.ids import new_message_id
+from conversation_store.stores.sqlite.rows import now
 
 from .stats import quantile, summarize
 from .workload import message_text, role_of, tokens_of
@@ -46,8 +52,8 @@ class Subject(Protocol):
     def close(self) -> None: ...
 
 
-class Floor:
-    """Plain stdlib sqlite3: one row per message, one `BEGIN IMMEDIATE` transaction per append."""
+class _Connections:
+    """One stdlib connection per thread (WAL, the given `synchronous`), all closed by close()."""
 
     def __init__(self, path: Path, synchronous: Synchronous) -> None:
         self._path = path
@@ -55,13 +61,6 @@ class Floor:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._next = 0
-        self._db().executescript(
-            "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, "
-            "conversation_id TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, "
-            "created_at TEXT NOT NULL);"
-            "CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation_id, id);"
-        )
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -74,6 +73,24 @@ class Floor:
                 self._all.append(db)
             self._local.db = db
         return db
+
+    def close(self) -> None:
+        for db in self._all:
+            db.close()
+
+
+class Floor(_Connections):
+    """Plain stdlib sqlite3: one row per message, one `BEGIN IMMEDIATE` transaction per append."""
+
+    def __init__(self, path: Path, synchronous: Synchronous) -> None:
+        super().__init__(path, synchronous)
+        self._next = 0
+        self._db().executescript(
+            "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, "
+            "conversation_id TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, "
+            "created_at TEXT NOT NULL);"
+            "CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation_id, id);"
+        )
 
     def new_conversation(self, owner: str) -> str:
         with self._lock:
@@ -111,9 +128,85 @@ class Floor:
             .fetchall()[::-1]
         )
 
-    def close(self) -> None:
-        for db in self._all:
-            db.close()
+
+class SchemaFloor(_Connections):
+    """Stdlib sqlite3 on the file `SQLiteStore` made, running its statements for an append."""
+
+    def __init__(self, path: Path, synchronous: Synchronous) -> None:
+        SQLiteStore(path).close()  # the schema, by our own migrations
+        super().__init__(path, synchronous)
+        self._next = 0
+
+    def new_conversation(self, owner: str) -> str:
+        with self._lock:
+            self._next += 1
+            conversation_id = f"c_{self._next}"
+        stamp = now()
+        self._db().execute(
+            "INSERT INTO conversations (customer_id, id, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?)",
+            (owner, conversation_id, stamp, stamp),
+        )
+        return conversation_id
+
+    def append(self, owner: str, conversation_id: str, role: str, text: str) -> None:
+        message_id = new_message_id()
+        stamp = now()
+        body = json.dumps(
+            {
+                "id": message_id,
+                "role": role,
+                "content": text,
+                "timestamp": stamp,
+                "tokens": tokens_of(text),
+                "metadata": {},
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        key = (owner, conversation_id)
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        (next_seq,) = db.execute(
+            "SELECT (SELECT COALESCE(MAX(seq), -1) + 1 FROM messages "
+            "WHERE customer_id = ?1 AND conversation_id = ?2) "
+            "FROM conversations WHERE customer_id = ?1 AND id = ?2",
+            key,
+        ).fetchone()
+        db.execute(
+            "INSERT OR IGNORE INTO messages (customer_id, conversation_id, seq, id, body) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (*key, next_seq, message_id, body),
+        )
+        db.execute(
+            "UPDATE conversations SET message_count = message_count + 1, "
+            "total_tokens = total_tokens + ?, version = version + 1, updated_at = ? "
+            "WHERE customer_id = ? AND id = ?",
+            (tokens_of(text), stamp, *key),
+        )
+        db.execute("COMMIT")
+
+    def load(self, owner: str, conversation_id: str) -> object:
+        return (
+            self._db()
+            .execute(
+                "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
+                "ORDER BY seq",
+                (owner, conversation_id),
+            )
+            .fetchall()
+        )
+
+    def last(self, owner: str, conversation_id: str, count: int) -> object:
+        return (
+            self._db()
+            .execute(
+                "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
+                "ORDER BY seq DESC LIMIT ?",
+                (owner, conversation_id, count),
+            )
+            .fetchall()[::-1]
+        )
 
 
 class Ours:
@@ -146,6 +239,7 @@ class Ours:
 SUBJECTS: dict[str, Callable[[Path], Subject]] = {
     "floor_full": lambda path: Floor(path, "FULL"),
     "floor_normal": lambda path: Floor(path, "NORMAL"),
+    "schema_floor_full": lambda path: SchemaFloor(path, "FULL"),
     "ours_full": lambda path: Ours(path, "FULL"),
     "ours_normal": lambda path: Ours(path, "NORMAL"),
 }
@@ -253,8 +347,8 @@ def run(directory: Path, log: Callable[[str], None]) -> Record:
 
 def ratio_rows(results: Record) -> list[tuple[str, ...]]:
     """Rows of the ratio table: measure, ours FULL, ours NORMAL, floor FULL, floor NORMAL,
-    ours FULL ÷ floor FULL, target."""
-    subjects = ("ours_full", "ours_normal", "floor_full", "floor_normal")
+    schema floor FULL, ours FULL ÷ floor FULL, schema floor ÷ floor (FULL), target."""
+    subjects = ("ours_full", "ours_normal", "floor_full", "floor_normal", "schema_floor_full")
     measures: list[tuple[str, Callable[[Record], float], str, str, Callable[[float], bool]]] = [
         (
             "appends/s, 1 writer",
@@ -302,10 +396,16 @@ def ratio_rows(results: Record) -> list[tuple[str, ...]]:
     rows = []
     for label, value, fmt, target, met in measures:
         figures = [value(results[s]) for s in subjects]
-        ratio = figures[0] / figures[2]
+        ratio, schema_ratio = figures[0] / figures[2], figures[4] / figures[2]
         status = "—" if target == "—" else ("✅" if met(ratio) else "❌")
         rows.append(
-            (label, *(fmt.format(f) for f in figures), f"{ratio:.2f}x", f"{target} {status}")
+            (
+                label,
+                *(fmt.format(f) for f in figures),
+                f"{ratio:.2f}x",
+                f"{schema_ratio:.2f}x",
+                f"{target} {status}",
+            )
         )
     return rows
 
@@ -316,7 +416,9 @@ RATIO_HEADER = (
     "ours, NORMAL",
     "floor, FULL",
     "floor, NORMAL",
+    "schema floor, FULL",
     "ours ÷ floor (FULL)",
+    "schema floor ÷ floor (FULL)",
     "target",
 )
 
