@@ -544,13 +544,17 @@ def floor_section(results: R) -> str:
     return f"""## 7. SQLite against the speed of the disk
 
 The floor is plain stdlib `sqlite3` (WAL) with one row per message and one transaction per
-append, nothing else: no ids, no validation, no counters, no search. Ours is `SQLiteStore`
-through `ConversationManager`. Each runs on a fresh file: {count(floor['messages'])} appends of
-{floor['length']}-character messages to one conversation, one call at a time (the caller passes
-token counts); loads of all of them and of the last {floor['window']} (median of
-{sqlite_floor.LOAD_REPETITIONS} each); then
+append, nothing else: no ids, no validation, no counters, no search. The schema floor is the
+same stdlib `sqlite3` on our store's schema, running our store's statements for an append (the
+row with its id and JSON body, the counters, the listing order) and returning the bodies
+undecoded: what the disk costs with the features kept, without our Python work (validation,
+models, JSON). Ours is `SQLiteStore` through `ConversationManager`. Each runs on a fresh
+file: {count(floor['messages'])} appends of {floor['length']}-character messages to one
+conversation, one call at a time (the caller passes token counts); loads of all of them and of
+the last {floor['window']} (median of {sqlite_floor.LOAD_REPETITIONS} each); then
 {floor['writers']} threads appending {count(floor['appends_per_writer'])} messages each to
-their own conversations. Ratios are ours at FULL over the floor at FULL.{load_note}
+their own conversations. Ratios are ours (and the schema floor) at FULL over the floor at
+FULL.{load_note}
 
 {sqlite_floor.ratio_table(floor)}
 

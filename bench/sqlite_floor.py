@@ -349,6 +349,8 @@ def ratio_rows(results: Record) -> list[tuple[str, ...]]:
     """Rows of the ratio table: measure, ours FULL, ours NORMAL, floor FULL, floor NORMAL,
     schema floor FULL, ours FULL ÷ floor FULL, schema floor ÷ floor (FULL), target."""
     subjects = ("ours_full", "ours_normal", "floor_full", "floor_normal", "schema_floor_full")
+    # Results saved before the schema floor joined the run render it as "—".
+    absent = {"one_writer": {}, "writers": {}, "full_ms": {}, "last_ms": {}}
     measures: list[tuple[str, Callable[[Record], float], str, str, Callable[[float], bool]]] = [
         (
             "appends/s, 1 writer",
@@ -395,19 +397,28 @@ def ratio_rows(results: Record) -> list[tuple[str, ...]]:
     ]
     rows = []
     for label, value, fmt, target, met in measures:
-        figures = [value(results[s]) for s in subjects]
-        ratio, schema_ratio = figures[0] / figures[2], figures[4] / figures[2]
+        figures = [_figure(value, results.get(s, absent)) for s in subjects]
+        ours, floor, schema = figures[0], figures[2], figures[4]
+        assert ours is not None and floor is not None
+        ratio = ours / floor
         status = "—" if target == "—" else ("✅" if met(ratio) else "❌")
         rows.append(
             (
                 label,
-                *(fmt.format(f) for f in figures),
+                *("—" if f is None else fmt.format(f) for f in figures),
                 f"{ratio:.2f}x",
-                f"{schema_ratio:.2f}x",
+                "—" if schema is None else f"{schema / floor:.2f}x",
                 f"{target} {status}",
             )
         )
     return rows
+
+
+def _figure(value: Callable[[Record], float], record: Record) -> float | None:
+    try:
+        return value(record)
+    except KeyError:
+        return None
 
 
 RATIO_HEADER = (
