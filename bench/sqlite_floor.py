@@ -350,7 +350,7 @@ def ratio_rows(results: Record) -> list[tuple[str, ...]]:
     schema floor FULL, ours FULL ÷ floor FULL, schema floor ÷ floor (FULL), target."""
     subjects = ("ours_full", "ours_normal", "floor_full", "floor_normal", "schema_floor_full")
     # Results saved before the schema floor joined the run render it as "—".
-    absent = {"one_writer": {}, "writers": {}, "full_ms": {}, "last_ms": {}}
+    absent: Record = {"one_writer": {}, "writers": {}, "full_ms": {}, "last_ms": {}}
     measures: list[tuple[str, Callable[[Record], float], str, str, Callable[[float], bool]]] = [
         (
             "appends/s, 1 writer",
