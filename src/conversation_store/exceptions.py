@@ -57,7 +57,8 @@ class StoreUnavailableError(ConversationStoreError, ConnectionError):
 
 
 class StoreClosedError(ConversationStoreError, RuntimeError):
-    """The store or manager was used after close()."""
+    """The store or manager was used after close(), or a Cosmos store's container client or
+    HTTP transport, given by the caller, was used after the caller closed it."""
 
 
 class UnsupportedOperationError(ConversationStoreError, NotImplementedError):

@@ -52,6 +52,7 @@ from conversation_store.stores.cosmos.boundary import (
     ResponseHook,
     RetryPolicy,
     charge_reporter,
+    is_closed_transport,
     spanning,
     translate,
 )
@@ -129,9 +130,12 @@ class CosmosStore:
         count or inject faults with it); `kwargs` go to the constructor. No I/O happens here, so
         it may run at import time of a Function app. The store makes its client, and its
         `DefaultAzureCredential`, once per event loop; a credential or transport passed in is
-        shared by those clients (and stays the caller's to close).
+        shared by those clients and stays the caller's to close: closing a client, when its
+        connection fails or at close(), leaves the transport open (an async one, like an async
+        container client, then serves only the loop it first ran on).
         """
         credential = checked_credential(credential)
+        lent = _CallersTransport(transport) if transport is not None else None
 
         async def open_container(client: CosmosClient) -> ContainerProxy:
             if create_if_missing:
@@ -155,7 +159,7 @@ class CosmosStore:
                 client = CosmosClient(
                     endpoint,
                     credential=signer,
-                    **client_options(connection_verify=connection_verify, transport=transport),
+                    **client_options(connection_verify=connection_verify, transport=lent),
                 )
                 opened.insert(0, client)
                 return await open_container(client), opened
@@ -430,6 +434,10 @@ class CosmosStore:
         try:
             return await self._retry.async_retrying()(send)
         except AzureError as exc:
+            raise translate(exc, key) from exc
+        except ValueError as exc:
+            if not is_closed_transport(exc):  # any other ValueError is a bug, not a fault
+                raise
             raise translate(exc, key) from exc
 
     async def _request(
@@ -910,6 +918,26 @@ class CosmosStore:
                 continue
             heads += sum(queries.is_head(item) for item in batch)
         return heads
+
+
+class _CallersTransport(AsyncHttpTransport[Any, Any]):
+    """The caller's transport, lent to every client the store makes: closing a client leaves it
+    open, for the caller to close (azure-storage lends its transport to child clients alike)."""
+
+    def __init__(self, transport: AsyncHttpTransport[Any, Any]) -> None:
+        self._transport = transport
+
+    async def send(self, request: Any, **kwargs: Any) -> Any:
+        return await self._transport.send(request, **kwargs)
+
+    async def open(self) -> None:
+        await self._transport.open()
+
+    async def close(self) -> None:
+        """Nothing: the transport is the caller's."""
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Nothing: the transport is the caller's."""
 
 
 def _callers(container: ContainerProxy) -> primitives.Function[[], Connection]:

@@ -34,12 +34,17 @@ from conversation_store.exceptions import (
     ConversationNotFoundError,
     ConversationStoreError,
     InvalidInputError,
+    StoreClosedError,
     StoreUnavailableError,
 )
 from conversation_store.models import ConversationKey
 
 # 449 is "retry with": Cosmos asks for a retry of a write that raced another on one item.
 TRANSIENT_STATUS = frozenset({408, 429, 449, 503})
+# How azure-core's transports (requests and aiohttp) refuse a request once closed: a bare
+# ValueError with this message, raised by the transport's open() at the start of send().
+CLOSED_TRANSPORT = "HTTP transport has already been closed."
+TRANSPORT_MODULES = "azure.core.pipeline.transport."
 # What errors name as the conversation of a request that spans many (a listing, a search).
 ANY = "*"
 
@@ -72,6 +77,18 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, HttpResponseError) and status_of(exc) in TRANSIENT_STATUS
 
 
+def is_closed_transport(exc: BaseException) -> bool:
+    """The SDK's HTTP transport refused the request because its owner had closed it (a
+    container client or transport passed in and closed, or the store closed mid-call)."""
+    if type(exc) is not ValueError or not str(exc).startswith(CLOSED_TRANSPORT):
+        return False
+    innermost = exc.__traceback__
+    while innermost is not None and innermost.tb_next is not None:
+        innermost = innermost.tb_next
+    module = innermost.tb_frame.f_globals.get("__name__") if innermost is not None else None
+    return isinstance(module, str) and module.startswith(TRANSPORT_MODULES)
+
+
 def retry_after_seconds(exc: BaseException) -> float | None:
     """The wait a 429 (or 449/503) response asks for, from `x-ms-retry-after-ms`."""
     headers = getattr(exc, "headers", None) or {}
@@ -91,6 +108,11 @@ def translate(exc: BaseException, key: ConversationKey) -> ConversationStoreErro
         return AccessDeniedError(f"Cosmos DB rejected the credential: {exc.message}")
     status = status_of(exc)
     where = f"conversation {key.conversation_id!r} of customer {key.customer_id!r}"
+    if is_closed_transport(exc):
+        return StoreClosedError(
+            "the HTTP transport of the Cosmos DB client was closed before the request for "
+            f"{where}: the store, or a container client or transport given to it, was closed"
+        )
     if status == 404:
         return ConversationNotFoundError(key.conversation_id, key.customer_id)
     if status in (409, 412):

@@ -53,6 +53,7 @@ from conversation_store.stores.cosmos.boundary import (
     ResponseHook,
     RetryPolicy,
     charge_reporter,
+    is_closed_transport,
     spanning,
     translate,
 )
@@ -130,9 +131,12 @@ class CosmosStore:
         count or inject faults with it); `kwargs` go to the constructor. No I/O happens here, so
         it may run at import time of a Function app. The store makes its client, and its
         `DefaultAzureCredential`, once per event loop; a credential or transport passed in is
-        shared by those clients (and stays the caller's to close).
+        shared by those clients and stays the caller's to close: closing a client, when its
+        connection fails or at close(), leaves the transport open (an async one, like an async
+        container client, then serves only the loop it first ran on).
         """
         credential = checked_credential(credential)
+        lent = _CallersTransport(transport) if transport is not None else None
 
         def open_container(client: CosmosClient) -> ContainerProxy:
             if create_if_missing:
@@ -156,7 +160,7 @@ class CosmosStore:
                 client = CosmosClient(
                     endpoint,
                     credential=signer,
-                    **client_options(connection_verify=connection_verify, transport=transport),
+                    **client_options(connection_verify=connection_verify, transport=lent),
                 )
                 opened.insert(0, client)
                 return open_container(client), opened
@@ -431,6 +435,10 @@ class CosmosStore:
         try:
             return self._retry.retrying()(send)
         except AzureError as exc:
+            raise translate(exc, key) from exc
+        except ValueError as exc:
+            if not is_closed_transport(exc):  # any other ValueError is a bug, not a fault
+                raise
             raise translate(exc, key) from exc
 
     def _request(
@@ -911,6 +919,26 @@ class CosmosStore:
                 continue
             heads += sum(queries.is_head(item) for item in batch)
         return heads
+
+
+class _CallersTransport(HttpTransport[Any, Any]):
+    """The caller's transport, lent to every client the store makes: closing a client leaves it
+    open, for the caller to close (azure-storage lends its transport to child clients alike)."""
+
+    def __init__(self, transport: HttpTransport[Any, Any]) -> None:
+        self._transport = transport
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        return self._transport.send(request, **kwargs)
+
+    def open(self) -> None:
+        self._transport.open()
+
+    def close(self) -> None:
+        """Nothing: the transport is the caller's."""
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Nothing: the transport is the caller's."""
 
 
 def _callers(container: ContainerProxy) -> primitives.Function[[], Connection]:
