@@ -26,8 +26,12 @@ def raw(cosmos_container: tuple[CosmosTarget, str]) -> Iterator[ContainerProxy]:
 
 
 @pytest.fixture
-def transport() -> RecordingTransport:
-    return RecordingTransport(connection_verify=False)
+def transport() -> Iterator[RecordingTransport]:
+    """A transport for the test's store, closed after it: a store never closes a transport
+    it was given."""
+    transport = RecordingTransport(connection_verify=False)
+    yield transport
+    transport.close()
 
 
 @pytest.fixture

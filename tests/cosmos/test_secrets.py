@@ -54,6 +54,7 @@ def test_key_is_absent_from_logs_errors_and_reprs(
     assert caplog.records  # the SDK did log its requests at DEBUG
     assert not [text for text in texts if target.key in text]
     store.close()
+    transport.close()
 
 
 @pytest.mark.parametrize("key", ["abc", "not base64!", "s3cr3t==x"])

@@ -455,8 +455,9 @@ def matrix_stores(
             transport,
         )
     yield stores
-    for store, _ in stores.values():
+    for store, transport in stores.values():
         store.close()
+        transport.close()
 
 
 @pytest.fixture

@@ -102,7 +102,11 @@ def cosmos_backend(cosmos: tuple[CosmosTarget, str]) -> Backend:
         if kind is not None:
             transport.inject(WriteFault(TRANSPORT_KINDS[kind], status=503, times=1))
 
-    return Backend(ConversationManager(store), inject, COSMOS_FAULTS, True, close=store.close)
+    def close() -> None:
+        store.close()
+        transport.close()  # the store leaves a transport it was given open
+
+    return Backend(ConversationManager(store), inject, COSMOS_FAULTS, True, close=close)
 
 
 def open_backend(name: str, workdir: Path, cosmos: tuple[CosmosTarget, str] | None) -> Backend:
@@ -354,6 +358,7 @@ def test_store_matches_the_model_under_faults(request: pytest.FixtureRequest, ba
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(3_600)  # 300 x 50 steps on the Cosmos server take 15-18 minutes
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_store_matches_the_model_under_faults_soak(
     request: pytest.FixtureRequest, backend: str

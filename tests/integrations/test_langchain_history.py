@@ -225,6 +225,7 @@ def sync_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Syn
     store = open_cosmos_store(target, container, transport=transport)
     with ConversationManager(store, owns_store=True) as manager:
         yield SyncBackend(manager, transport)
+    transport.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("cosmos", marks=pytest.mark.cosmos)])
@@ -429,6 +430,7 @@ def cosmos_sync_backend(cosmos_container: tuple[CosmosTarget, str]) -> Iterator[
     store = open_cosmos_store(target, container, transport=transport)
     with ConversationManager(store, owns_store=True) as manager:
         yield SyncBackend(manager, transport)
+    transport.close()
 
 
 @pytest.mark.cosmos

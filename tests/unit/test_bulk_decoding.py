@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from conversation_store import Conversation
-from conversation_store.models import ROLES
 from conversation_store.decoding import (
     collector_paused,
     messages_from_documents,
     messages_from_json,
 )
+from conversation_store.models import ROLES
 from conversation_store.stores.cosmos.decoding import decoded_conversation
 
 # No lone surrogates: stored bodies are UTF-8 (the validation boundary refuses them).
