@@ -541,6 +541,12 @@ def floor_section(results: R) -> str:
         if load
         else ""
     )
+    rounds = floor.get("rounds")
+    rounds_note = (
+        f", in {rounds} rounds that the subjects take turns at (appends/s is the median round)"
+        if rounds
+        else ""
+    )
     return f"""## 7. SQLite against the speed of the disk
 
 The floor is plain stdlib `sqlite3` (WAL) with one row per message and one transaction per
@@ -550,10 +556,10 @@ row with its id and JSON body, the counters, the listing order) and returning th
 undecoded: what the disk costs with the features kept, without our Python work (validation,
 models, JSON). Ours is `SQLiteStore` through `ConversationManager`. Each runs on a fresh
 file: {count(floor['messages'])} appends of {floor['length']}-character messages to one
-conversation, one call at a time (the caller passes token counts); loads of all of them and of
-the last {floor['window']} (median of {sqlite_floor.LOAD_REPETITIONS} each); then
-{floor['writers']} threads appending {count(floor['appends_per_writer'])} messages each to
-their own conversations. Ratios are ours (and the schema floor) at FULL over the floor at
+conversation, one call at a time (the caller passes token counts){rounds_note}; loads of all
+of them and of the last {floor['window']} (median of {sqlite_floor.LOAD_REPETITIONS} each);
+then {floor['writers']} threads appending {count(floor['appends_per_writer'])} messages each
+to their own conversations. Ratios are ours (and the schema floor) at FULL over the floor at
 FULL.{load_note}
 
 {sqlite_floor.ratio_table(floor)}
@@ -605,7 +611,7 @@ def reproduce_section() -> str:
     return """## Reproduce
 
 ```bash
-make bench                   # default scale: under 5 minutes on 2 cores
+make bench                   # default scale: about 13 minutes on 2 cores (748 s on 2026-12-01)
 BENCH_SCALE=full make bench  # 3 growth runs, more repetitions and writers
 python -m bench.render bench/results/<file>.json   # re-render this page from saved results
 ```
