@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from conversation_store import ConversationManager, SQLiteStore
-from conversation_store.ids import new_message_id
+from conversation_store.ids import new_conversation_id, new_message_id
 from conversation_store.stores.sqlite.rows import now
 
 from .stats import quantile, summarize
@@ -141,12 +141,9 @@ class SchemaFloor(_Connections):
     def __init__(self, path: Path, synchronous: Synchronous) -> None:
         SQLiteStore(path).close()  # the schema, by our own migrations
         super().__init__(path, synchronous)
-        self._next = 0
 
     def new_conversation(self, owner: str) -> str:
-        with self._lock:
-            self._next += 1
-            conversation_id = f"c_{self._next}"
+        conversation_id = new_conversation_id()  # ours: the rows and indexes repeat it
         stamp = now()
         self._db().execute(
             "INSERT INTO conversations (customer_id, id, created_at, updated_at) "
