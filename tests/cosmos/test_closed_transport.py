@@ -21,6 +21,7 @@ from support.cosmos_fixtures import (
     TEST_DATABASE,
     TEST_LIMITS,
     CosmosTarget,
+    open_aio_cosmos_store,
     open_cosmos_store,
 )
 from support.transport import Fault, RecordingTransport
@@ -50,16 +51,7 @@ class RefusingAioTransport(AioHttpTransport):
 
 
 def aio_store(target: CosmosTarget, name: str, **options: Any) -> aio.CosmosStore:
-    return aio.CosmosStore.from_endpoint(
-        target.endpoint,
-        credential=target.key,
-        database=TEST_DATABASE,
-        container=name,
-        connection_verify=target.verify_tls,
-        limits=TEST_LIMITS,
-        retry=FAST_RETRY,
-        **options,
-    )
+    return open_aio_cosmos_store(target, name, retry=FAST_RETRY, **options)
 
 
 def save_and_load(manager: ConversationManager) -> tuple[str, list[str]]:

@@ -13,7 +13,7 @@ import pytest
 
 from conversation_store import StoreClosedError, aio
 from conversation_store.models import ConversationKey
-from support.cosmos_fixtures import TEST_DATABASE, TEST_LIMITS, CosmosTarget
+from support.cosmos_fixtures import CosmosTarget, open_aio_cosmos_store
 from support.event_loops import LoopThread, open_objects, run_in_threads
 
 pytestmark = pytest.mark.cosmos
@@ -31,14 +31,7 @@ def open_sessions() -> set[int]:
 def store(cosmos_container: tuple[CosmosTarget, str]) -> Iterator[aio.CosmosStore]:
     """An async store no loop has used yet; each test closes it (the fixture only if not)."""
     target, name = cosmos_container
-    opened = aio.CosmosStore.from_endpoint(
-        target.endpoint,
-        credential=target.key,
-        database=TEST_DATABASE,
-        container=name,
-        connection_verify=target.verify_tls,
-        limits=TEST_LIMITS,
-    )
+    opened = open_aio_cosmos_store(target, name)
     before = open_sessions()
     yield opened
     asyncio.run(opened.close())

@@ -29,7 +29,13 @@ from conversation_store.models import Conversation, ConversationKey, HeaderUpdat
 from conversation_store.stores.cosmos.boundary import RequestCharge
 from conversation_store.stores.cosmos.items import MAX_BATCH_OPERATIONS, json_size
 from conversation_store.stores.cosmos.store import CosmosStore
-from support.cosmos_fixtures import TEST_DATABASE, TEST_LIMITS, CosmosTarget, open_cosmos_store
+from support.cosmos_fixtures import (
+    TEST_DATABASE,
+    TEST_LIMITS,
+    CosmosTarget,
+    open_aio_cosmos_store,
+    open_cosmos_store,
+)
 from support.transport import RecordingTransport
 
 pytestmark = pytest.mark.cosmos
@@ -473,14 +479,7 @@ async def test_async_store_searches_edits_and_deletes_across_segments(
     sync_manager = ConversationManager(open_cosmos_store(target, name))
     conversation_id = _long_chat(sync_manager, "alice", "Kyoto first", "Kyoto last")
     sealed = _sealed_message_id(raw, "alice", conversation_id)
-    store = aio.CosmosStore.from_endpoint(
-        target.endpoint,
-        credential=target.key,
-        database=TEST_DATABASE,
-        container=name,
-        connection_verify=target.verify_tls,
-        limits=TEST_LIMITS,
-    )
+    store = open_aio_cosmos_store(target, name)
     async with aio.ConversationManager(store, owns_store=True) as manager:
         hits = await manager.search_conversations("alice", "kyoto")
         assert [(h.snippet, h.conversation_title) for h in hits] == [

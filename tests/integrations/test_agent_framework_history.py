@@ -40,7 +40,7 @@ from conversation_store.integrations.agent_framework import (
     store_message_id,
 )
 from conversation_store.models import Message as StoredMessage
-from support.cosmos_fixtures import TEST_DATABASE, TEST_LIMITS, CosmosTarget
+from support.cosmos_fixtures import CosmosTarget, open_aio_cosmos_store
 
 CUSTOMER = "user_af"
 IMAGE = (
@@ -153,15 +153,7 @@ async def manager(
     target, name = request.getfixturevalue("cosmos_container")
     assert isinstance(target, CosmosTarget)
     transport = CountingTransport()
-    store = aio.CosmosStore.from_endpoint(
-        target.endpoint,
-        credential=target.key,
-        database=TEST_DATABASE,
-        container=name,
-        connection_verify=target.verify_tls,
-        transport=transport,
-        limits=TEST_LIMITS,
-    )
+    store = open_aio_cosmos_store(target, name, transport=transport)
     async with aio.ConversationManager(store, owns_store=True) as opened:
         yield opened, transport
     await transport.close()

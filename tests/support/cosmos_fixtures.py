@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from azure.cosmos import CosmosClient
 
+from conversation_store import aio
 from conversation_store.stores.cosmos.boundary import RetryPolicy
 from conversation_store.stores.cosmos.config import NO_DEFAULT_TTL, PARTITION_KEY
 from conversation_store.stores.cosmos.items import SizeLimits
@@ -51,6 +52,20 @@ def fresh_container(target: CosmosTarget) -> Iterator[str]:
 def open_cosmos_store(target: CosmosTarget, container: str, **kwargs: object) -> CosmosStore:
     options: dict[str, object] = {"limits": TEST_LIMITS, **kwargs}
     return CosmosStore.from_endpoint(
+        target.endpoint,
+        credential=target.key,
+        database=TEST_DATABASE,
+        container=container,
+        connection_verify=target.verify_tls,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def open_aio_cosmos_store(
+    target: CosmosTarget, container: str, **kwargs: object
+) -> aio.CosmosStore:
+    options: dict[str, object] = {"limits": TEST_LIMITS, **kwargs}
+    return aio.CosmosStore.from_endpoint(
         target.endpoint,
         credential=target.key,
         database=TEST_DATABASE,
