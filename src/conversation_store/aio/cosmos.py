@@ -23,6 +23,7 @@ from azure.core.pipeline.transport import AsyncHttpTransport
 from azure.cosmos.aio import ContainerProxy, CosmosClient
 
 from conversation_store.aio import primitives
+from conversation_store.decoding import messages_from_documents
 from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
@@ -357,7 +358,7 @@ class CosmosStore:
         for race in range(_MAX_WRITE_RACES):
             item = await self._read_head(key)
             if popped is not None and item.get("write_id") == write_id:
-                return docs.decoded_messages(popped)
+                return messages_from_documents(popped)
             result = docs.popped_head(docs.upgraded_head(item), n, write_id, docs.now())
             if result is None:
                 return await self._pop_across_segments(key, n, item)
@@ -366,7 +367,7 @@ class CosmosStore:
                 return []
             try:
                 await self._replace_item(key, "pop", new_head, etag=item["_etag"])
-                return docs.decoded_messages(popped)
+                return messages_from_documents(popped)
             except ConflictError:
                 await primitives.sleep(docs.race_backoff(race))
         raise ConflictError(f"conversation {key.conversation_id!r} kept changing during pop")
@@ -759,7 +760,7 @@ class CosmosStore:
             return messages[: len(messages) - len(popped)]
 
         await self._rewrite(key, rest, head)
-        return docs.decoded_messages(popped)
+        return messages_from_documents(popped)
 
     async def _rewrite(
         self,

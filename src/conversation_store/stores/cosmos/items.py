@@ -38,7 +38,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conversation_store.decoding import messages_from_documents
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.models import (
     Conversation,
@@ -422,11 +421,6 @@ def popped_head(
         }
     )
     return new_head, popped
-
-
-def decoded_messages(documents: Sequence[dict[str, Any]]) -> list[Message]:
-    """The messages of stored message JSON."""
-    return messages_from_documents(documents)
 
 
 def replaced_head(

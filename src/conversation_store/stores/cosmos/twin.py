@@ -24,6 +24,7 @@ from azure.core.pipeline.transport import HttpTransport
 from azure.cosmos import ContainerProxy, CosmosClient
 
 from conversation_store import primitives
+from conversation_store.decoding import messages_from_documents
 from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
@@ -358,7 +359,7 @@ class CosmosStore:
         for race in range(_MAX_WRITE_RACES):
             item = self._read_head(key)
             if popped is not None and item.get("write_id") == write_id:
-                return docs.decoded_messages(popped)
+                return messages_from_documents(popped)
             result = docs.popped_head(docs.upgraded_head(item), n, write_id, docs.now())
             if result is None:
                 return self._pop_across_segments(key, n, item)
@@ -367,7 +368,7 @@ class CosmosStore:
                 return []
             try:
                 self._replace_item(key, "pop", new_head, etag=item["_etag"])
-                return docs.decoded_messages(popped)
+                return messages_from_documents(popped)
             except ConflictError:
                 primitives.sleep(docs.race_backoff(race))
         raise ConflictError(f"conversation {key.conversation_id!r} kept changing during pop")
@@ -760,7 +761,7 @@ class CosmosStore:
             return messages[: len(messages) - len(popped)]
 
         self._rewrite(key, rest, head)
-        return docs.decoded_messages(popped)
+        return messages_from_documents(popped)
 
     def _rewrite(
         self,
