@@ -7,6 +7,7 @@ Cosmos DB forbids in ids.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import time
@@ -14,6 +15,8 @@ import time
 from conversation_store.exceptions import InvalidInputError
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# base64's base32 alphabet, letter for letter, to Crockford's (which drops I, L, O and U).
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
 MAX_ID_BYTES = 255  # Cosmos DB's limit for the id property, in bytes of UTF-8
 _FORBIDDEN = re.compile(r"[/\\?#\x00-\x1f\x7f]")
 _RESERVED_NAMES = (".", "..")  # path segments: Cosmos DB cannot address such an item
@@ -26,11 +29,17 @@ SHARE_PARTITION_PREFIX = "_share:"
 def new_ulid() -> str:
     """A 26-character, time-sortable, URL-safe identifier."""
     value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    return ulid_text(value)
+
+
+def ulid_text(value: int) -> str:
+    """The 26 Crockford base32 digits of a 128-bit value, most significant first.
+
+    26 digits hold 130 bits, so the value is shifted to end on a byte (136 bits, 17 bytes):
+    base32 then reads it 5 bits at a time from the top, and its first 26 digits are ours.
+    """
+    digits = base64.b32encode((value << 6).to_bytes(17, "big"))[:26]
+    return digits.translate(_TO_CROCKFORD).decode()
 
 
 def new_conversation_id() -> str:
