@@ -143,11 +143,11 @@ class SchemaFloor(_Connections):
         super().__init__(path, synchronous)
 
     def new_conversation(self, owner: str) -> str:
-        conversation_id = new_conversation_id()  # ours: the rows and indexes repeat it
+        conversation_id = new_conversation_id()
         stamp = now()
         self._db().execute(
-            "INSERT INTO conversations (customer_id, id, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO conversations (customer_id, id, created_at, updated_at, number) "
+            "VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(number), 0) + 1 FROM conversations))",
             (owner, conversation_id, stamp, stamp),
         )
         return conversation_id
@@ -162,7 +162,6 @@ class SchemaFloor(_Connections):
                 "content": text,
                 "timestamp": stamp,
                 "tokens": tokens_of(text),
-                "metadata": {},
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -170,16 +169,15 @@ class SchemaFloor(_Connections):
         key = (owner, conversation_id)
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
-        (next_seq,) = db.execute(
-            "SELECT (SELECT COALESCE(MAX(seq), -1) + 1 FROM messages "
-            "WHERE customer_id = ?1 AND conversation_id = ?2) "
-            "FROM conversations WHERE customer_id = ?1 AND id = ?2",
+        number, next_seq = db.execute(
+            "SELECT number, (SELECT COALESCE(MAX(seq), -1) + 1 FROM messages "
+            "WHERE conversation = c.number) FROM conversations AS c "
+            "WHERE customer_id = ? AND id = ?",
             key,
         ).fetchone()
         db.execute(
-            "INSERT OR IGNORE INTO messages (customer_id, conversation_id, seq, id, body) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (*key, next_seq, message_id, body),
+            "INSERT OR IGNORE INTO messages (conversation, seq, body) VALUES (?, ?, ?)",
+            (number, next_seq, body),
         )
         db.execute(
             "UPDATE conversations SET message_count = message_count + 1, "
@@ -193,8 +191,8 @@ class SchemaFloor(_Connections):
         return (
             self._db()
             .execute(
-                "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
-                "ORDER BY seq",
+                "SELECT body FROM messages WHERE conversation = (SELECT number FROM "
+                "conversations WHERE customer_id = ? AND id = ?) ORDER BY seq",
                 (owner, conversation_id),
             )
             .fetchall()
@@ -204,8 +202,8 @@ class SchemaFloor(_Connections):
         return (
             self._db()
             .execute(
-                "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
-                "ORDER BY seq DESC LIMIT ?",
+                "SELECT body FROM messages WHERE conversation = (SELECT number FROM "
+                "conversations WHERE customer_id = ? AND id = ?) ORDER BY seq DESC LIMIT ?",
                 (owner, conversation_id, count),
             )
             .fetchall()[::-1]

@@ -28,9 +28,7 @@ def _message_body(expression: str) -> str:
 
 
 def _rename(new_id: str) -> str:
-    return (
-        f"UPDATE conversations SET id = '{new_id}';UPDATE messages SET conversation_id = '{new_id}'"
-    )
+    return f"UPDATE conversations SET id = '{new_id}'"  # its messages follow by its number
 
 
 READABLE = {  # rows the store reads; the manager's boundary refuses to copy them

@@ -231,6 +231,11 @@ def _m005_search_off_the_append_path(db: sqlite3.Connection) -> None:
         "indexed_upto INTEGER NOT NULL)"
     )
     db.execute("INSERT INTO search_state SELECT 1, COALESCE(MAX(rowid), 0) FROM messages")
+    _create_search_triggers(db)
+
+
+def _create_search_triggers(db: sqlite3.Connection) -> None:
+    """Triggers keeping indexed rows exact; rows above `search_state`'s mark wait for it."""
     indexed = "(SELECT indexed_upto FROM search_state)"
     forget_old = (
         "INSERT INTO messages_search (messages_search, rowid, content) "
@@ -248,12 +253,60 @@ def _m005_search_off_the_append_path(db: sqlite3.Connection) -> None:
         )
 
 
+def _m006_messages_by_conversation_number(db: sqlite3.Connection) -> None:
+    """Messages point at their conversation by a small integer, not by its two text keys.
+
+    Each conversation gets a `number`, unique in the file. `messages` is rebuilt around it:
+    the row keeps its rowid (the search index points at it), its sequence number and its body;
+    the message id, already in the body, becomes a generated column, so each message stores
+    its id once in the row and once in the index that makes appends exactly-once. Each
+    message row and both of its index entries lose the customer and conversation ids: the
+    file is about a third smaller and an append has less to write. The search triggers are
+    made again on the new table, as migration 005 left them.
+    """
+    db.execute("ALTER TABLE conversations ADD COLUMN number INTEGER")
+    keys = db.execute(
+        "SELECT customer_id, id FROM conversations ORDER BY created_at, customer_id, id"
+    )
+    db.executemany(
+        "UPDATE conversations SET number = ? WHERE customer_id = ? AND id = ?",
+        [(n, *key) for n, key in enumerate(keys.fetchall(), start=1)],
+    )
+    db.execute("CREATE UNIQUE INDEX conversations_by_number ON conversations (number)")
+    db.execute(
+        """
+        CREATE TABLE messages_006 (
+            rowid INTEGER PRIMARY KEY,
+            conversation INTEGER NOT NULL
+                REFERENCES conversations (number) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            id TEXT GENERATED ALWAYS AS (json_extract(body, '$.id')) VIRTUAL,
+            content TEXT GENERATED ALWAYS AS (json_extract(body, '$.content')) VIRTUAL,
+            UNIQUE (conversation, seq)
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO messages_006 (rowid, conversation, seq, body) "
+        "SELECT m.rowid, c.number, m.seq, m.body FROM messages AS m JOIN conversations AS c "
+        "ON c.customer_id = m.customer_id AND c.id = m.conversation_id"
+    )
+    db.execute("DROP TABLE messages")
+    db.execute("ALTER TABLE messages_006 RENAME TO messages")
+    db.execute(
+        "CREATE UNIQUE INDEX messages_by_id ON messages (conversation, id) WHERE id IS NOT NULL"
+    )
+    _create_search_triggers(db)
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_conversations_and_messages", _m001_conversations_and_messages),
     ("002_archive_ttl_share_and_search", _m002_archive_ttl_share_and_search),
     ("003_share_links", _m003_share_links),
     ("004_pins_and_external_ids", _m004_pins_and_external_ids),
     ("005_search_off_the_append_path", _m005_search_off_the_append_path),
+    ("006_messages_by_conversation_number", _m006_messages_by_conversation_number),
 ]
 
 

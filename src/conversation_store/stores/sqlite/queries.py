@@ -87,8 +87,8 @@ _SEARCH = f"""
     SELECT m.body, c.id AS conversation_id, c.title
     FROM messages_search
     JOIN messages AS m ON m.rowid = messages_search.rowid
-    JOIN conversations AS c ON c.customer_id = m.customer_id AND c.id = m.conversation_id
-    WHERE messages_search MATCH ? AND m.customer_id = ? AND {live("c")}
+    JOIN conversations AS c ON c.number = m.conversation
+    WHERE messages_search MATCH ? AND c.customer_id = ? AND {live("c")}
     ORDER BY bm25(messages_search), json_extract(m.body, '$.timestamp') DESC, m.rowid DESC
 """
 
@@ -124,12 +124,11 @@ def count_messages_by_day(
     """Messages of live conversations per `YYYY-MM-DD` of their timestamp, oldest day first."""
     where, params = live("c"), [now]
     if customer_id is not None:
-        where += " AND m.customer_id = ?"
+        where += " AND c.customer_id = ?"
         params.append(customer_id)
     rows = db.execute(
         "SELECT substr(json_extract(m.body, '$.timestamp'), 1, 10) AS day, COUNT(*) "
-        "FROM messages AS m JOIN conversations AS c "
-        "ON c.customer_id = m.customer_id AND c.id = m.conversation_id "
+        "FROM messages AS m JOIN conversations AS c ON c.number = m.conversation "
         f"WHERE {where} GROUP BY day ORDER BY day",
         params,
     )

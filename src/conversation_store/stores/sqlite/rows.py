@@ -35,6 +35,7 @@ from conversation_store.retention import is_expired
 HEADER_COLUMNS = ", ".join((*dict.fromkeys((*SUMMARY_FIELDS, *HEADER_FIELDS)), "extra", "version"))
 KNOWN_FIELDS = set(Conversation.model_fields) - {"schema_version"}  # no column: kept in extra
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_NO_METADATA = {"metadata"}
 
 
 def now() -> str:
@@ -85,7 +86,10 @@ def _is_utf8(text: str) -> bool:
 
 
 def message_body(message: Message) -> str:
-    return message.model_dump_json()
+    """The stored JSON of a message; empty metadata is left out (it reads back as `{}`)."""
+    if message.metadata:
+        return message.model_dump_json()
+    return message.model_dump_json(exclude=_NO_METADATA)
 
 
 def new_header_columns(doc: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +119,7 @@ def header_document(row: sqlite3.Row) -> dict[str, JsonValue]:
     # Columns win over `extra`: it may still hold a legacy value a column could not take.
     data: dict[str, Any] = {**json.loads(row["extra"]), **dict(row)}
     del data["extra"], data["version"]
+    data.pop("number", None)  # the file's own key of the row, when it was read
     data["metadata"] = json.loads(data["metadata"])
     data["archived"] = bool(data["archived"])
     data["pinned"] = bool(data["pinned"])

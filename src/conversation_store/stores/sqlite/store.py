@@ -60,12 +60,14 @@ from conversation_store.tracking import mark_saved
 from conversation_store.validation import external_id_not_found
 
 _SCAN_PAGE_SIZE = 500
-# What an append reads: whether the conversation is live, and the next sequence number.
+# What an append reads: whether the conversation is live, its number, the next sequence number.
 _APPEND_TARGET = (
-    "SELECT updated_at, header_updated_at, ttl, (SELECT COALESCE(MAX(seq), -1) + 1 "
-    "FROM messages WHERE customer_id = ?1 AND conversation_id = ?2) AS next_seq "
-    "FROM conversations WHERE customer_id = ?1 AND id = ?2"
+    "SELECT number, updated_at, header_updated_at, ttl, (SELECT COALESCE(MAX(seq), -1) + 1 "
+    "FROM messages WHERE conversation = c.number) AS next_seq "
+    "FROM conversations AS c WHERE customer_id = ? AND id = ?"
 )
+# A new conversation's number: one more than the highest (read from its unique index).
+_NEXT_NUMBER = "(SELECT COALESCE(MAX(number), 0) + 1 FROM conversations)"
 
 
 class SQLiteStore:
@@ -121,8 +123,8 @@ class SQLiteStore:
             )
             try:
                 db.execute(
-                    f"INSERT INTO conversations ({', '.join(columns)}) "
-                    f"VALUES ({', '.join('?' * len(columns))})",
+                    f"INSERT INTO conversations ({', '.join(columns)}, number) "
+                    f"VALUES ({', '.join('?' * len(columns))}, {_NEXT_NUMBER})",
                     tuple(columns.values()),
                 )
             except sqlite3.IntegrityError as exc:
@@ -172,11 +174,11 @@ class SQLiteStore:
 
     def pop_messages(self, key: ConversationKey, n: int) -> list[Message]:
         with self._write() as db:
-            self._header_row(db, key)
+            number = self._header_row(db, key)["number"]
             rows = db.execute(
-                "SELECT rowid, body FROM messages WHERE customer_id = ? AND conversation_id = ? "
+                "SELECT rowid, body FROM messages WHERE conversation = ? "
                 "ORDER BY seq DESC LIMIT ?",
-                (*key, n),
+                (number, n),
             ).fetchall()[::-1]
             if not rows:
                 return []
@@ -271,8 +273,8 @@ class SQLiteStore:
         if message is not None and message.id != message_id:
             raise InvalidInputError(f"the message replacing {message_id!r} must keep its id")
         with self._write() as db:
-            self._header_row(db, key)
-            old_tokens = self._swap_message_row(db, key, message_id, message)
+            number = self._header_row(db, key)["number"]
+            old_tokens = self._swap_message_row(db, key, number, message_id, message)
             new_tokens = (message.tokens or 0) if message is not None else 0
             db.execute(
                 "UPDATE conversations SET message_count = message_count - ?, "
@@ -390,15 +392,12 @@ class SQLiteStore:
         cursor.row_factory = None  # plain tuples: the bodies are joined, not looked at
         if last is None:
             bodies = cursor.execute(
-                "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
-                "ORDER BY seq",
-                key,
+                "SELECT body FROM messages WHERE conversation = ? ORDER BY seq", (row["number"],)
             ).fetchall()
         else:
             bodies = cursor.execute(
-                "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
-                "ORDER BY seq DESC LIMIT ?",
-                (*key, last),
+                "SELECT body FROM messages WHERE conversation = ? ORDER BY seq DESC LIMIT ?",
+                (row["number"], last),
             ).fetchall()[::-1]
             bodies = self._pin_system_message(db, row, bodies)
         with readable(key):
@@ -415,7 +414,8 @@ class SQLiteStore:
         """The conversation's header row; an expired conversation counts as missing unless
         `include_expired`. Raises ConversationNotFoundError."""
         row: sqlite3.Row | None = db.execute(
-            f"SELECT {HEADER_COLUMNS} FROM conversations WHERE customer_id = ? AND id = ?", key
+            f"SELECT number, {HEADER_COLUMNS} FROM conversations WHERE customer_id = ? AND id = ?",
+            key,
         ).fetchone()
         if row is None or (expired(row) and not include_expired):
             raise ConversationNotFoundError(key.conversation_id, key.customer_id)
@@ -423,16 +423,19 @@ class SQLiteStore:
 
     @staticmethod
     def _swap_message_row(
-        db: sqlite3.Connection, key: ConversationKey, message_id: str, message: Message | None
+        db: sqlite3.Connection,
+        key: ConversationKey,
+        number: int,
+        message_id: str,
+        message: Message | None,
     ) -> int:
         """Overwrite the message's row in place (or delete it); returns its old token count.
 
-        Raises MessageNotFoundError.
+        `number` is the conversation's (of `key`). Raises MessageNotFoundError.
         """
         old = db.execute(
-            "SELECT rowid, body FROM messages "
-            "WHERE customer_id = ? AND conversation_id = ? AND id = ?",
-            (*key, message_id),
+            "SELECT rowid, body FROM messages WHERE conversation = ? AND id = ?",
+            (number, message_id),
         ).fetchone()
         if old is None:
             raise MessageNotFoundError(key.conversation_id, key.customer_id, message_id)
@@ -454,9 +457,8 @@ class SQLiteStore:
         if len(bodies) >= row["message_count"]:
             return bodies
         first = db.execute(
-            "SELECT body FROM messages WHERE customer_id = ? AND conversation_id = ? "
-            "ORDER BY seq LIMIT 1",
-            (row["customer_id"], row["id"]),
+            "SELECT body FROM messages WHERE conversation = ? ORDER BY seq LIMIT 1",
+            (row["number"],),
         ).fetchone()
         if first is not None and json.loads(first["body"]).get("role") == "system":
             return [(first["body"],), *bodies]
@@ -465,8 +467,8 @@ class SQLiteStore:
     def _emptied(self, db: sqlite3.Connection, key: ConversationKey) -> None:
         """Remove every message of the live conversation and zero its counters (in the
         caller's transaction). Raises ConversationNotFoundError."""
-        self._header_row(db, key)
-        db.execute("DELETE FROM messages WHERE customer_id = ? AND conversation_id = ?", key)
+        number = self._header_row(db, key)["number"]
+        db.execute("DELETE FROM messages WHERE conversation = ?", (number,))
         db.execute(
             "UPDATE conversations SET message_count = 0, total_tokens = 0, updated_at = ?, "
             "version = version + 1 WHERE customer_id = ? AND id = ?",
@@ -488,10 +490,10 @@ class SQLiteStore:
         next_seq: int = target["next_seq"]
         added: list[Message] = []
         for message in messages:
+            # Ignored when the conversation has a message of this id (`messages_by_id`).
             cursor = db.execute(
-                "INSERT OR IGNORE INTO messages (customer_id, conversation_id, seq, id, body) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (*key, next_seq, message.id, message_body(message)),
+                "INSERT OR IGNORE INTO messages (conversation, seq, body) VALUES (?, ?, ?)",
+                (target["number"], next_seq, message_body(message)),
             )
             if cursor.rowcount:
                 added.append(message)

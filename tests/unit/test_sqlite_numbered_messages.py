@@ -1,0 +1,175 @@
+"""Migration 006: messages point at their conversation by its number, not by two text keys.
+
+A file written at migration 005 (by SQL, as that schema's store wrote it) opens with every
+conversation, message, counter, search hit and share link as it was; afterwards it behaves as
+a new file: exactly-once appends, windows, edits, cascading deletes and new numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conversation_store import SQLiteStore
+from conversation_store.models import Conversation, ConversationKey, Message
+from conversation_store.stores.sqlite import indexing
+from conversation_store.stores.sqlite import migrations as sqlite_migrations
+
+STAMP = "2025-01-24T10:30:00.000000Z"
+# customer, conversation id, message bodies; "bob" shares alice's conversation id on purpose.
+OLD_CONVERSATIONS = {
+    ("alice", "c_1"): [
+        {"id": "m_1", "role": "system", "content": "You are terse.", "metadata": {}},
+        {"id": "m_2", "role": "user", "content": "walrus facts", "tokens": 3, "metadata": {}},
+        {"role": "assistant", "content": "no id: a seed message", "metadata": {"k": [1]}},
+        {"id": "m_4", "role": "user", "content": "otter é", "metadata": {}, "x_extra": True},
+    ],
+    ("bob", "c_1"): [{"id": "m_1", "role": "user", "content": "walrus bob", "metadata": {}}],
+    ("alice", "c_empty"): [],
+}
+
+
+def _file_at_migration_005(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Conversations, messages (half of them already in the search index) and a share link,
+    in the rows and columns migration 005 left."""
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite_migrations, "MIGRATIONS", sqlite_migrations.MIGRATIONS[:5])
+        db = sqlite3.connect(path, isolation_level=None)
+        applied = sqlite_migrations.apply_migrations(db)
+    assert applied[-1] == "005_search_off_the_append_path"
+    for (customer, conversation_id), bodies in OLD_CONVERSATIONS.items():
+        db.execute(
+            "INSERT INTO conversations (customer_id, id, title, created_at, updated_at, "
+            "message_count, total_tokens, version) VALUES (?, ?, 'Old', ?, ?, ?, ?, 7)",
+            (customer, conversation_id, STAMP, STAMP, len(bodies), 3 if bodies else 0),
+        )
+        for seq, body in enumerate(bodies):
+            db.execute(
+                "INSERT INTO messages (customer_id, conversation_id, seq, id, body) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    customer,
+                    conversation_id,
+                    seq,
+                    body.get("id"),
+                    json.dumps({**body, "timestamp": STAMP}),
+                ),
+            )
+        if conversation_id == "c_1" and customer == "alice":
+            indexing.catch_up(db)  # alice's messages are indexed, bob's wait for a search
+    db.execute(
+        "INSERT INTO share_links VALUES ('h' || 'ash', 'alice', 'c_1', ?, NULL)", (STAMP,)
+    )
+    db.close()
+
+
+def _expected(customer: str, conversation_id: str) -> list[Message]:
+    return [
+        Message.model_validate({**body, "timestamp": STAMP})
+        for body in OLD_CONVERSATIONS[(customer, conversation_id)]
+    ]
+
+
+def _found(store: SQLiteStore, customer: str, query: str) -> list[tuple[str, str | None]]:
+    hits = store.search_messages(customer, query=query, limit=50)
+    return sorted((hit.conversation_id, hit.message_id) for hit in hits)
+
+
+@pytest.fixture
+def old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "old.db"
+    _file_at_migration_005(path, monkeypatch)
+    return path
+
+
+def test_every_conversation_reads_back_as_it_was(old_file: Path) -> None:
+    with SQLiteStore(old_file) as store:
+        for customer, conversation_id in OLD_CONVERSATIONS:
+            loaded = store.get_conversation(ConversationKey(customer, conversation_id))
+            assert loaded.messages == _expected(customer, conversation_id)
+            assert (loaded.title, loaded.message_count, loaded.total_tokens) == (
+                "Old",
+                len(OLD_CONVERSATIONS[(customer, conversation_id)]),
+                3 if loaded.messages else 0,
+            )
+        window = store.get_conversation(ConversationKey("alice", "c_1"), last=1)
+        assert [m.id for m in window.messages] == ["m_1", "m_4"]  # the system message pinned
+        assert store.get_share_link("hash") is not None
+
+
+def test_search_finds_what_it_found_before_and_what_was_waiting(old_file: Path) -> None:
+    with SQLiteStore(old_file) as store:
+        assert _found(store, "alice", "walrus") == [("c_1", "m_2")]
+        assert _found(store, "bob", "walrus") == [("c_1", "m_1")]
+        assert _found(store, "alice", "otter") == [("c_1", "m_4")]
+    with sqlite3.connect(old_file) as db:
+        db.execute(
+            "INSERT INTO messages_search (messages_search, rank) VALUES ('integrity-check', 1)"
+        )
+
+
+def test_the_migrated_file_keeps_appends_exactly_once_and_edits_in_place(old_file: Path) -> None:
+    key = ConversationKey("alice", "c_1")
+    with SQLiteStore(old_file) as store:
+        again = Message(id="m_2", role="user", content="a retried append")
+        new = Message(id="m_5", role="user", content="narwhal")
+        store.append_messages(key, [again, new, new])
+        store.replace_message(key, "m_4", Message(id="m_4", role="user", content="heron"))
+        store.replace_message(key, "m_1", None)
+        loaded = store.get_conversation(key)
+        assert [(m.id, m.content) for m in loaded.messages] == [
+            ("m_2", "walrus facts"),
+            (None, "no id: a seed message"),
+            ("m_4", "heron"),
+            ("m_5", "narwhal"),
+        ]
+        assert loaded.message_count == 4
+        assert _found(store, "alice", "heron narwhal") == []
+        assert _found(store, "alice", "heron") == [("c_1", "m_4")]
+        # bob's conversation of the same id is untouched
+        bob = store.get_conversation(ConversationKey("bob", "c_1"))
+        assert bob.messages == _expected("bob", "c_1")
+
+
+def test_deleting_a_migrated_conversation_deletes_its_messages_only(old_file: Path) -> None:
+    with SQLiteStore(old_file) as store:
+        store.delete_conversation(ConversationKey("alice", "c_1"))
+        assert _found(store, "bob", "walrus") == [("c_1", "m_1")]
+        assert _found(store, "alice", "walrus") == []
+        # a conversation made now gets a number no other conversation has
+        store.create_conversation(
+            Conversation(
+                id="c_new",
+                customer_id="alice",
+                messages=[Message(id="m_1", role="user", content="walrus again")],
+            )
+        )
+        assert _found(store, "alice", "walrus") == [("c_new", "m_1")]
+    with sqlite3.connect(old_file) as db:
+        (messages,) = db.execute("SELECT COUNT(*) FROM messages").fetchone()
+        numbers = [n for (n,) in db.execute("SELECT number FROM conversations")]
+        orphans = db.execute("PRAGMA foreign_key_check").fetchall()
+    assert messages == 2 and len(set(numbers)) == len(numbers) == 3 and orphans == []
+
+
+def test_message_rows_hold_no_text_keys_and_no_empty_metadata(tmp_path: Path) -> None:
+    key = ConversationKey("alice", "c_1")
+    with SQLiteStore(tmp_path / "new.db") as store:
+        store.create_conversation(Conversation(id="c_1", customer_id="alice"))
+        store.append_messages(
+            key,
+            [
+                Message(id="m_1", role="user", content="plain"),
+                Message(id="m_2", role="user", content="tagged", metadata={"k": "v"}),
+            ],
+        )
+        loaded = store.get_conversation(key)
+    assert [m.metadata for m in loaded.messages] == [{}, {"k": "v"}]
+    with sqlite3.connect(tmp_path / "new.db") as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_xinfo(messages)")]
+        bodies = [json.loads(b) for (b,) in db.execute("SELECT body FROM messages ORDER BY seq")]
+    assert columns == ["rowid", "conversation", "seq", "body", "id", "content"]
+    assert ["metadata" in body for body in bodies] == [False, True]
