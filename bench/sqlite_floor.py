@@ -30,6 +30,7 @@ from typing import Any, Literal, Protocol
 
 from conversation_store import ConversationManager, SQLiteStore
 from conversation_store.ids import new_conversation_id, new_message_id
+from conversation_store.stores.sqlite.migrations import SEQ_SPAN
 from conversation_store.stores.sqlite.rows import now
 
 from .stats import quantile, summarize
@@ -145,9 +146,11 @@ class SchemaFloor(_Connections):
     def new_conversation(self, owner: str) -> str:
         conversation_id = new_conversation_id()
         stamp = now()
-        self._db().execute(
+        db = self._db()
+        db.execute("UPDATE conversation_numbering SET last_number = last_number + 1")
+        db.execute(
             "INSERT INTO conversations (customer_id, id, created_at, updated_at, number) "
-            "VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(number), 0) + 1 FROM conversations))",
+            "VALUES (?, ?, ?, ?, (SELECT last_number FROM conversation_numbering))",
             (owner, conversation_id, stamp, stamp),
         )
         return conversation_id
@@ -170,17 +173,15 @@ class SchemaFloor(_Connections):
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         number, next_seq = db.execute(
-            "SELECT number, (SELECT COALESCE(MAX(seq), -1) + 1 FROM messages "
-            "WHERE conversation = c.number) FROM conversations AS c "
-            "WHERE customer_id = ? AND id = ?",
-            key,
+            "SELECT number, next_seq FROM conversations WHERE customer_id = ? AND id = ?", key
         ).fetchone()
         db.execute(
-            "INSERT OR IGNORE INTO messages (conversation, seq, body) VALUES (?, ?, ?)",
-            (number, next_seq, body),
+            "INSERT INTO messages (rowid, conversation, body) VALUES (?, ?, ?) "
+            "ON CONFLICT (conversation, id) DO NOTHING",
+            (number * SEQ_SPAN + next_seq, number, body),
         )
         db.execute(
-            "UPDATE conversations SET message_count = message_count + 1, "
+            "UPDATE conversations SET next_seq = next_seq + 1, message_count = message_count + 1, "
             "total_tokens = total_tokens + ?, version = version + 1, updated_at = ? "
             "WHERE customer_id = ? AND id = ?",
             (tokens_of(text), stamp, *key),
@@ -188,26 +189,23 @@ class SchemaFloor(_Connections):
         db.execute("COMMIT")
 
     def load(self, owner: str, conversation_id: str) -> object:
-        return (
-            self._db()
-            .execute(
-                "SELECT body FROM messages WHERE conversation = (SELECT number FROM "
-                "conversations WHERE customer_id = ? AND id = ?) ORDER BY seq",
-                (owner, conversation_id),
-            )
-            .fetchall()
-        )
+        return self._bodies(owner, conversation_id, "ORDER BY rowid", ())
 
     def last(self, owner: str, conversation_id: str, count: int) -> object:
-        return (
-            self._db()
-            .execute(
-                "SELECT body FROM messages WHERE conversation = (SELECT number FROM "
-                "conversations WHERE customer_id = ? AND id = ?) ORDER BY seq DESC LIMIT ?",
-                (owner, conversation_id, count),
-            )
-            .fetchall()[::-1]
-        )
+        return self._bodies(owner, conversation_id, "ORDER BY rowid DESC LIMIT ?", (count,))[::-1]
+
+    def _bodies(
+        self, owner: str, conversation_id: str, order: str, params: tuple[int, ...]
+    ) -> list[Any]:
+        db = self._db()
+        (number,) = db.execute(
+            "SELECT number FROM conversations WHERE customer_id = ? AND id = ?",
+            (owner, conversation_id),
+        ).fetchone()
+        return db.execute(
+            f"SELECT body FROM messages WHERE rowid >= ? AND rowid < ? {order}",
+            (number * SEQ_SPAN, (number + 1) * SEQ_SPAN, *params),
+        ).fetchall()
 
 
 class Ours:

@@ -1,5 +1,5 @@
 """The SQLite search index off the append path: exact at every search, across edits, deletes,
-rowid reuse and the migration of a file whose index was kept by triggers (migration 005).
+pops and the migrations of a file whose index was kept by triggers (migrations 005 and 006).
 
 A Hypothesis state machine compares every search with a plain model (the shared
 `search.matches` rule over the messages the model holds) after every step.
@@ -93,6 +93,17 @@ class SearchMatchesModel(RuleBasedStateMachine):
         self.store.replace_message(ConversationKey(CUSTOMER, conversation_id), message_id, None)
         del self.model[conversation_id][message_id]
 
+    @precondition(lambda self: any(self.model.values()))
+    @rule(data=st.data(), n=st.integers(min_value=1, max_value=3))
+    def pop(self, data: st.DataObject, n: int) -> None:
+        conversation_id = data.draw(
+            st.sampled_from(sorted(c for c, messages in self.model.items() if messages))
+        )
+        popped = self.store.pop_messages(ConversationKey(CUSTOMER, conversation_id), n)
+        assert [m.id for m in popped] == list(self.model[conversation_id])[-n:]
+        for message in popped:
+            del self.model[conversation_id][str(message.id)]
+
     @precondition(lambda self: self.model)
     @rule(data=st.data(), clear=st.booleans())
     def drop_conversation(self, data: st.DataObject, clear: bool) -> None:
@@ -154,31 +165,6 @@ def test_appends_leave_the_index_behind_and_a_search_catches_it_up(tmp_path: Pat
     _integrity_check(path)
 
 
-def test_a_reused_rowid_is_indexed_at_once(tmp_path: Path) -> None:
-    """SQLite gives the next row the rowid of a deleted newest row: at or below the mark, so
-    the insert trigger must index it, or no catch-up ever would."""
-    path = tmp_path / "s.db"
-    with SQLiteStore(path) as store:
-        key = ConversationKey(CUSTOMER, "c_1")
-        store.create_conversation(
-            Conversation(
-                id="c_1",
-                customer_id=CUSTOMER,
-                messages=[Message(id="m_1", role="user", content="walrus")],
-            )
-        )
-        store.append_messages(key, [Message(id="m_2", role="user", content="penguin")])
-        assert _found(store, "penguin") == {"m_2"}  # caught up: m_2's rowid is the mark
-        store.replace_message(key, "m_2", None)
-        store.append_messages(key, [Message(id="m_3", role="user", content="narwhal")])
-        with sqlite3.connect(path) as db:
-            (rowid,) = db.execute("SELECT rowid FROM messages WHERE id = 'm_3'").fetchone()
-            (mark,) = db.execute("SELECT indexed_upto FROM search_state").fetchone()
-        assert rowid <= mark
-        assert (_found(store, "narwhal"), _found(store, "penguin")) == ({"m_3"}, set())
-    _integrity_check(path)
-
-
 def _database_at_migration_003(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file as the store wrote it before issue 16: its index kept by triggers."""
     with monkeypatch.context() as patch:
@@ -220,10 +206,15 @@ def test_a_file_indexed_by_triggers_migrates_without_losing_results(
         assert _found(store, "walrus") == {"m_2", "m_new"}
         assert (_found(store, "otter"), _found(store, "penguin")) == ({"m_0"}, set())
     with sqlite3.connect(path) as db:
-        triggers = {
-            row[0] for row in db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'")
-        }
-    assert all("WHEN" in sql for sql in triggers) and len(triggers) == 3
+        triggers = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+    # migration 006's: indexed messages kept exact, and a conversation's delete goes through
+    # its messages' trigger; no trigger indexes an append
+    assert set(triggers) == {
+        "messages_search_delete",
+        "messages_search_update",
+        "conversations_delete_messages",
+    }
+    assert "WHEN" in triggers["messages_search_delete"] + triggers["messages_search_update"]
     _integrity_check(path)
 
 

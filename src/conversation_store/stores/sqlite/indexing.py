@@ -1,37 +1,49 @@
 """The search index of the SQLite store, kept off the append path and exact at every search.
 
-An append writes only its message row. `search_state.indexed_upto` is the highest message
-rowid the FTS5 index has caught up to; before each search, `catch_up` indexes the rows above
-it in one write transaction, so a search sees every message acknowledged before it started.
-Rows at or below the mark are kept exact by the triggers of migration 005 (an edit re-indexes
-its row, a delete forgets it); rows above it are indexed as they are at the catch-up.
+An append writes only its message row. Each conversation row keeps `indexed_seq`: its
+messages with a lower sequence number are in the FTS5 index, the ones from it up to
+`next_seq` are not yet. Before a search of a customer, `catch_up` indexes that customer's
+waiting messages in one write transaction, so the search sees every message acknowledged
+before it started. Indexed messages are kept exact by the triggers of migration 006 (an edit
+re-indexes its row, a delete forgets it); waiting ones are indexed as they are at the catch-up.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-_PENDING = "SELECT indexed_upto, (SELECT COALESCE(MAX(rowid), 0) FROM messages) FROM search_state"
+from conversation_store.stores.sqlite.migrations import SEQ_SPAN
+
+_WAITING = "SELECT number, indexed_seq, next_seq FROM conversations WHERE indexed_seq < next_seq"
 
 
-def pending(db: sqlite3.Connection) -> bool:
-    """Whether messages were written since the last catch-up (a read, no lock taken)."""
-    indexed_upto, newest = db.execute(_PENDING).fetchone()
-    return bool(newest > indexed_upto)
+def pending(db: sqlite3.Connection, customer_id: str | None = None) -> bool:
+    """Whether the customer's conversations (or any, for None) have messages waiting to be
+    indexed (a read, no lock taken)."""
+    sql, params = _waiting(customer_id)
+    return db.execute(sql + " LIMIT 1", params).fetchone() is not None
 
 
-def catch_up(db: sqlite3.Connection) -> int:
-    """Index the messages above the mark and move it; inside the caller's write transaction.
-
-    Returns how many rows were indexed.
+def catch_up(db: sqlite3.Connection, customer_id: str | None = None) -> int:
+    """Index the waiting messages of the customer's conversations (or of all, for None) and
+    move their marks; inside the caller's write transaction. Returns how many rows it indexed.
     """
-    indexed_upto, newest = db.execute(_PENDING).fetchone()
-    if newest <= indexed_upto:
-        return 0
-    indexed: int = db.execute(
-        "INSERT INTO messages_search (rowid, content) "
-        "SELECT rowid, content FROM messages WHERE rowid > ? AND rowid <= ?",
-        (indexed_upto, newest),
-    ).rowcount
-    db.execute("UPDATE search_state SET indexed_upto = ?", (newest,))
+    sql, params = _waiting(customer_id)
+    indexed = 0
+    for number, indexed_seq, next_seq in db.execute(sql, params).fetchall():
+        first = number * SEQ_SPAN
+        indexed += db.execute(
+            "INSERT INTO messages_search (rowid, content) "
+            "SELECT rowid, content FROM messages WHERE rowid >= ? AND rowid < ?",
+            (first + indexed_seq, first + next_seq),
+        ).rowcount
+        db.execute(
+            "UPDATE conversations SET indexed_seq = ? WHERE number = ?", (next_seq, number)
+        )
     return indexed
+
+
+def _waiting(customer_id: str | None) -> tuple[str, tuple[str, ...]]:
+    if customer_id is None:
+        return _WAITING, ()
+    return _WAITING + " AND customer_id = ?", (customer_id,)

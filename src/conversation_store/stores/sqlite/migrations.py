@@ -231,11 +231,6 @@ def _m005_search_off_the_append_path(db: sqlite3.Connection) -> None:
         "indexed_upto INTEGER NOT NULL)"
     )
     db.execute("INSERT INTO search_state SELECT 1, COALESCE(MAX(rowid), 0) FROM messages")
-    _create_search_triggers(db)
-
-
-def _create_search_triggers(db: sqlite3.Connection) -> None:
-    """Triggers keeping indexed rows exact; rows above `search_state`'s mark wait for it."""
     indexed = "(SELECT indexed_upto FROM search_state)"
     forget_old = (
         "INSERT INTO messages_search (messages_search, rowid, content) "
@@ -253,51 +248,101 @@ def _create_search_triggers(db: sqlite3.Connection) -> None:
         )
 
 
-def _m006_messages_by_conversation_number(db: sqlite3.Connection) -> None:
-    """Messages point at their conversation by a small integer, not by its two text keys.
+# A message's rowid is its conversation's number times this, plus its sequence number: the
+# messages of a conversation are one range of the table, in order, with no index of their own.
+SEQ_SPAN = 1 << 32
 
-    Each conversation gets a `number`, unique in the file. `messages` is rebuilt around it:
-    the row keeps its rowid (the search index points at it), its sequence number and its body;
-    the message id, already in the body, becomes a generated column, so each message stores
-    its id once in the row and once in the index that makes appends exactly-once. Each
-    message row and both of its index entries lose the customer and conversation ids: the
-    file is about a third smaller and an append has less to write. The search triggers are
-    made again on the new table, as migration 005 left them.
+
+def _m006_messages_clustered_by_conversation(db: sqlite3.Connection) -> None:
+    """Messages point at their conversation by a small integer, and are stored in its order.
+
+    Each conversation gets a `number`, never given twice (`conversation_numbering`), and a
+    `next_seq`, which only grows. A message's rowid is `number * SEQ_SPAN + seq`: one range
+    of the table holds a conversation's messages in order, so no order index moves on an
+    append. The message id, already in the body, is a generated column, indexed with the
+    conversation (exactly-once appends, and the foreign key's cascade). The rows lose the
+    customer and conversation ids and the file is about a third smaller.
+
+    Rowids now change, so the search index is built again. From here on its progress is kept
+    per conversation (`indexed_seq`: messages below it are indexed); migration 005's global
+    mark and its triggers go, and `indexing.py` catches up a customer's conversations.
     """
-    db.execute("ALTER TABLE conversations ADD COLUMN number INTEGER")
+    for column in (
+        "number INTEGER",
+        "next_seq INTEGER NOT NULL DEFAULT 0",
+        "indexed_seq INTEGER NOT NULL DEFAULT 0",
+    ):
+        db.execute(f"ALTER TABLE conversations ADD COLUMN {column}")
     keys = db.execute(
         "SELECT customer_id, id FROM conversations ORDER BY created_at, customer_id, id"
-    )
+    ).fetchall()
     db.executemany(
         "UPDATE conversations SET number = ? WHERE customer_id = ? AND id = ?",
-        [(n, *key) for n, key in enumerate(keys.fetchall(), start=1)],
+        [(n, *key) for n, key in enumerate(keys, start=1)],
     )
     db.execute("CREATE UNIQUE INDEX conversations_by_number ON conversations (number)")
     db.execute(
-        """
+        "CREATE TABLE conversation_numbering (only INTEGER PRIMARY KEY CHECK (only = 1), "
+        "last_number INTEGER NOT NULL)"
+    )
+    db.execute("INSERT INTO conversation_numbering VALUES (1, ?)", (len(keys),))
+    db.execute(
+        f"""
         CREATE TABLE messages_006 (
             rowid INTEGER PRIMARY KEY,
             conversation INTEGER NOT NULL
                 REFERENCES conversations (number) ON DELETE CASCADE,
-            seq INTEGER NOT NULL,
             body TEXT NOT NULL,
             id TEXT GENERATED ALWAYS AS (json_extract(body, '$.id')) VIRTUAL,
             content TEXT GENERATED ALWAYS AS (json_extract(body, '$.content')) VIRTUAL,
-            UNIQUE (conversation, seq)
+            CHECK (rowid >= conversation * {SEQ_SPAN} AND rowid < (conversation + 1) * {SEQ_SPAN})
         )
         """
     )
     db.execute(
-        "INSERT INTO messages_006 (rowid, conversation, seq, body) "
-        "SELECT m.rowid, c.number, m.seq, m.body FROM messages AS m JOIN conversations AS c "
+        f"INSERT INTO messages_006 (rowid, conversation, body) "
+        f"SELECT c.number * {SEQ_SPAN} + row_number() OVER (PARTITION BY c.number "
+        "ORDER BY m.seq) - 1, c.number, m.body FROM messages AS m JOIN conversations AS c "
         "ON c.customer_id = m.customer_id AND c.id = m.conversation_id"
     )
-    db.execute("DROP TABLE messages")
+    db.execute("DROP TABLE messages")  # and migration 005's triggers with it
+    db.execute("DROP TABLE search_state")
     db.execute("ALTER TABLE messages_006 RENAME TO messages")
+    db.execute("CREATE UNIQUE INDEX messages_by_id ON messages (conversation, id)")
     db.execute(
-        "CREATE UNIQUE INDEX messages_by_id ON messages (conversation, id) WHERE id IS NOT NULL"
+        "UPDATE conversations SET next_seq = (SELECT COUNT(*) FROM messages "
+        "WHERE conversation = conversations.number)"
     )
-    _create_search_triggers(db)
+    db.execute("INSERT INTO messages_search (messages_search) VALUES ('rebuild')")
+    db.execute("UPDATE conversations SET indexed_seq = next_seq")
+    _create_clustered_search_triggers(db)
+
+
+def _create_clustered_search_triggers(db: sqlite3.Connection) -> None:
+    """Keep indexed messages exact: an edit re-indexes, a delete forgets. A conversation's
+    delete first deletes its messages, so that their trigger still finds `indexed_seq`
+    (its foreign key's cascade runs once the row is gone)."""
+    indexed = (
+        f"{{row}}.rowid < {{row}}.conversation * {SEQ_SPAN} + "
+        "(SELECT indexed_seq FROM conversations WHERE number = {row}.conversation)"
+    )
+    forget_old = (
+        "INSERT INTO messages_search (messages_search, rowid, content) "
+        "VALUES ('delete', old.rowid, old.content);"
+    )
+    index_new = "INSERT INTO messages_search (rowid, content) VALUES (new.rowid, new.content);"
+    for event, actions in (
+        ("DELETE", forget_old),
+        ("UPDATE OF body", forget_old + " " + index_new),
+    ):
+        db.execute(
+            f"CREATE TRIGGER messages_search_{event.split()[0].lower()} AFTER {event} ON messages "
+            f"WHEN {indexed.format(row='old')} BEGIN {actions} END"
+        )
+    db.execute(
+        "CREATE TRIGGER conversations_delete_messages BEFORE DELETE ON conversations "
+        "BEGIN DELETE FROM messages WHERE conversation = old.number; END"
+    )
 
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -306,7 +351,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("003_share_links", _m003_share_links),
     ("004_pins_and_external_ids", _m004_pins_and_external_ids),
     ("005_search_off_the_append_path", _m005_search_off_the_append_path),
-    ("006_messages_by_conversation_number", _m006_messages_by_conversation_number),
+    ("006_messages_clustered_by_conversation", _m006_messages_clustered_by_conversation),
 ]
 
 

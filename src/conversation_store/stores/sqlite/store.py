@@ -40,7 +40,7 @@ from conversation_store.stores.continuation import decode_continuation, encode_c
 from conversation_store.stores.sqlite import indexing
 from conversation_store.stores.sqlite import queries as sqlite_queries
 from conversation_store.stores.sqlite.connections import Checkpointer, ThreadConnections
-from conversation_store.stores.sqlite.migrations import apply_migrations
+from conversation_store.stores.sqlite.migrations import SEQ_SPAN, apply_migrations
 from conversation_store.stores.sqlite.queries import live
 from conversation_store.stores.sqlite.rows import (
     HEADER_COLUMNS,
@@ -62,12 +62,11 @@ from conversation_store.validation import external_id_not_found
 _SCAN_PAGE_SIZE = 500
 # What an append reads: whether the conversation is live, its number, the next sequence number.
 _APPEND_TARGET = (
-    "SELECT number, updated_at, header_updated_at, ttl, (SELECT COALESCE(MAX(seq), -1) + 1 "
-    "FROM messages WHERE conversation = c.number) AS next_seq "
-    "FROM conversations AS c WHERE customer_id = ? AND id = ?"
+    "SELECT number, next_seq, updated_at, header_updated_at, ttl FROM conversations "
+    "WHERE customer_id = ? AND id = ?"
 )
-# A new conversation's number: one more than the highest (read from its unique index).
-_NEXT_NUMBER = "(SELECT COALESCE(MAX(number), 0) + 1 FROM conversations)"
+# A conversation's messages, in order: one range of rowids (`migrations.SEQ_SPAN`).
+_MESSAGES_OF = f"FROM messages WHERE rowid >= ?1 * {SEQ_SPAN} AND rowid < (?1 + 1) * {SEQ_SPAN}"
 
 
 class SQLiteStore:
@@ -124,8 +123,8 @@ class SQLiteStore:
             try:
                 db.execute(
                     f"INSERT INTO conversations ({', '.join(columns)}, number) "
-                    f"VALUES ({', '.join('?' * len(columns))}, {_NEXT_NUMBER})",
-                    tuple(columns.values()),
+                    f"VALUES ({', '.join('?' * len(columns))}, ?)",
+                    (*columns.values(), self._new_number(db)),
                 )
             except sqlite3.IntegrityError as exc:
                 taken = f"external id {conversation.external_id!r} is already in use"
@@ -176,9 +175,7 @@ class SQLiteStore:
         with self._write() as db:
             number = self._header_row(db, key)["number"]
             rows = db.execute(
-                "SELECT rowid, body FROM messages WHERE conversation = ? "
-                "ORDER BY seq DESC LIMIT ?",
-                (number, n),
+                f"SELECT rowid, body {_MESSAGES_OF} ORDER BY rowid DESC LIMIT ?2", (number, n)
             ).fetchall()[::-1]
             if not rows:
                 return []
@@ -258,10 +255,10 @@ class SQLiteStore:
     def search_messages(self, customer_id: str, *, query: str, limit: int) -> list[SearchHit]:
         """The index first catches up with every message written before this call."""
         with self._connections.session() as db:
-            stale = indexing.pending(db)
+            stale = indexing.pending(db, customer_id)
         if stale:
             with self._write() as db:
-                indexing.catch_up(db)
+                indexing.catch_up(db, customer_id)
         with self._connections.session() as db:
             return sqlite_queries.search_messages(
                 db, customer_id=customer_id, query=query, limit=limit, now=now()
@@ -392,12 +389,11 @@ class SQLiteStore:
         cursor.row_factory = None  # plain tuples: the bodies are joined, not looked at
         if last is None:
             bodies = cursor.execute(
-                "SELECT body FROM messages WHERE conversation = ? ORDER BY seq", (row["number"],)
+                f"SELECT body {_MESSAGES_OF} ORDER BY rowid", (row["number"],)
             ).fetchall()
         else:
             bodies = cursor.execute(
-                "SELECT body FROM messages WHERE conversation = ? ORDER BY seq DESC LIMIT ?",
-                (row["number"], last),
+                f"SELECT body {_MESSAGES_OF} ORDER BY rowid DESC LIMIT ?2", (row["number"], last)
             ).fetchall()[::-1]
             bodies = self._pin_system_message(db, row, bodies)
         with readable(key):
@@ -457,18 +453,24 @@ class SQLiteStore:
         if len(bodies) >= row["message_count"]:
             return bodies
         first = db.execute(
-            "SELECT body FROM messages WHERE conversation = ? ORDER BY seq LIMIT 1",
-            (row["number"],),
+            f"SELECT body {_MESSAGES_OF} ORDER BY rowid LIMIT 1", (row["number"],)
         ).fetchone()
         if first is not None and json.loads(first["body"]).get("role") == "system":
             return [(first["body"],), *bodies]
         return bodies
 
+    @staticmethod
+    def _new_number(db: sqlite3.Connection) -> int:
+        """A conversation number never given before in this file (in the caller's write)."""
+        db.execute("UPDATE conversation_numbering SET last_number = last_number + 1")
+        (number,) = db.execute("SELECT last_number FROM conversation_numbering").fetchone()
+        return int(number)
+
     def _emptied(self, db: sqlite3.Connection, key: ConversationKey) -> None:
         """Remove every message of the live conversation and zero its counters (in the
         caller's transaction). Raises ConversationNotFoundError."""
         number = self._header_row(db, key)["number"]
-        db.execute("DELETE FROM messages WHERE conversation = ?", (number,))
+        db.execute(f"DELETE {_MESSAGES_OF}", (number,))
         db.execute(
             "UPDATE conversations SET message_count = 0, total_tokens = 0, updated_at = ?, "
             "version = version + 1 WHERE customer_id = ? AND id = ?",
@@ -487,24 +489,31 @@ class SQLiteStore:
         target = db.execute(_APPEND_TARGET, key).fetchone()
         if target is None or (touch and expired(target)):
             raise ConversationNotFoundError(key.conversation_id, key.customer_id)
+        number: int = target["number"]
         next_seq: int = target["next_seq"]
+        if next_seq + len(messages) > SEQ_SPAN:
+            raise ConflictError(
+                f"conversation {key.conversation_id!r} holds as many messages as it can"
+            )
         added: list[Message] = []
         for message in messages:
-            # Ignored when the conversation has a message of this id (`messages_by_id`).
+            # Skipped when the conversation has a message of this id; any other clash raises.
             cursor = db.execute(
-                "INSERT OR IGNORE INTO messages (conversation, seq, body) VALUES (?, ?, ?)",
-                (target["number"], next_seq, message_body(message)),
+                "INSERT INTO messages (rowid, conversation, body) VALUES (?, ?, ?) "
+                "ON CONFLICT (conversation, id) DO NOTHING",
+                (number * SEQ_SPAN + next_seq, number, message_body(message)),
             )
             if cursor.rowcount:
                 added.append(message)
                 next_seq += 1
         if added or not touch:
             db.execute(
-                "UPDATE conversations SET message_count = message_count + ?, "
+                "UPDATE conversations SET next_seq = ?, message_count = message_count + ?, "
                 "total_tokens = total_tokens + ?, version = version + ?"
                 + (", updated_at = ?" if touch else "")
                 + " WHERE customer_id = ? AND id = ?",
                 (
+                    next_seq,
                     len(added),
                     sum(m.tokens or 0 for m in added),
                     1 if touch else 0,

@@ -1,8 +1,9 @@
-"""Migration 006: messages point at their conversation by its number, not by two text keys.
+"""Migration 006: messages point at their conversation by its number and are stored in its
+order, each conversation one range of rowids.
 
 A file written at migration 005 (by SQL, as that schema's store wrote it) opens with every
 conversation, message, counter, search hit and share link as it was; afterwards it behaves as
-a new file: exactly-once appends, windows, edits, cascading deletes and new numbers.
+a new file: exactly-once appends, windows, edits, cascading deletes, numbers never given twice.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import pytest
 
 from conversation_store import SQLiteStore
 from conversation_store.models import Conversation, ConversationKey, Message
-from conversation_store.stores.sqlite import indexing
 from conversation_store.stores.sqlite import migrations as sqlite_migrations
+from conversation_store.stores.sqlite.migrations import SEQ_SPAN
 
 STAMP = "2025-01-24T10:30:00.000000Z"
 # customer, conversation id, message bodies; "bob" shares alice's conversation id on purpose.
@@ -59,11 +60,19 @@ def _file_at_migration_005(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                 ),
             )
         if conversation_id == "c_1" and customer == "alice":
-            indexing.catch_up(db)  # alice's messages are indexed, bob's wait for a search
+            _catch_up_as_005_did(db)  # alice's messages are indexed, bob's wait for a search
     db.execute(
         "INSERT INTO share_links VALUES ('h' || 'ash', 'alice', 'c_1', ?, NULL)", (STAMP,)
     )
     db.close()
+
+
+def _catch_up_as_005_did(db: sqlite3.Connection) -> None:
+    db.execute(
+        "INSERT INTO messages_search (rowid, content) SELECT rowid, content FROM messages "
+        "WHERE rowid > (SELECT indexed_upto FROM search_state)"
+    )
+    db.execute("UPDATE search_state SET indexed_upto = (SELECT MAX(rowid) FROM messages)")
 
 
 def _expected(customer: str, conversation_id: str) -> list[Message]:
@@ -170,6 +179,41 @@ def test_message_rows_hold_no_text_keys_and_no_empty_metadata(tmp_path: Path) ->
     assert [m.metadata for m in loaded.messages] == [{}, {"k": "v"}]
     with sqlite3.connect(tmp_path / "new.db") as db:
         columns = [row[1] for row in db.execute("PRAGMA table_xinfo(messages)")]
-        bodies = [json.loads(b) for (b,) in db.execute("SELECT body FROM messages ORDER BY seq")]
-    assert columns == ["rowid", "conversation", "seq", "body", "id", "content"]
-    assert ["metadata" in body for body in bodies] == [False, True]
+        rows = db.execute("SELECT rowid, body FROM messages ORDER BY rowid").fetchall()
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(messages)")}
+    assert columns == ["rowid", "conversation", "body", "id", "content"]
+    assert indexes == {"messages_by_id"}  # the order is the table's own
+    assert [rowid for rowid, _ in rows] == [SEQ_SPAN, SEQ_SPAN + 1]
+    assert ["metadata" in json.loads(body) for _, body in rows] == [False, True]
+
+
+def test_sequence_numbers_and_conversation_numbers_are_never_given_twice(tmp_path: Path) -> None:
+    """A popped or deleted newest message, or a deleted newest conversation, leaves its place
+    empty: the next one gets a new rowid, above every indexed one, and waits for a search."""
+    path = tmp_path / "s.db"
+    first = ConversationKey("alice", "c_1")
+    with SQLiteStore(path) as store:
+        store.create_conversation(
+            Conversation(
+                id="c_1",
+                customer_id="alice",
+                messages=[Message(id="m_1", role="user", content="walrus")],
+            )
+        )
+        store.append_messages(first, [Message(id="m_2", role="user", content="penguin")])
+        assert _found(store, "alice", "penguin") == [("c_1", "m_2")]  # indexed
+        store.pop_messages(first, 1)
+        store.append_messages(first, [Message(id="m_3", role="user", content="narwhal")])
+        assert _found(store, "alice", "penguin") == []
+        assert _found(store, "alice", "narwhal") == [("c_1", "m_3")]
+        store.create_conversation(Conversation(id="c_2", customer_id="alice"))
+        store.delete_conversation(ConversationKey("alice", "c_2"))
+        store.create_conversation(Conversation(id="c_3", customer_id="alice"))
+    with sqlite3.connect(path) as db:
+        rowids = [r for (r,) in db.execute("SELECT rowid FROM messages ORDER BY rowid")]
+        numbers = dict(db.execute("SELECT id, number FROM conversations").fetchall())
+        db.execute(
+            "INSERT INTO messages_search (messages_search, rank) VALUES ('integrity-check', 1)"
+        )
+    assert rowids == [SEQ_SPAN, SEQ_SPAN + 2]  # m_2's place stays empty
+    assert numbers == {"c_1": 1, "c_3": 3}  # c_2's number is not given again
