@@ -83,12 +83,17 @@ def fts_query(terms: Sequence[str]) -> str:
     return " ".join('"' + term.replace('"', '""') + '"*' for term in terms)
 
 
-_SEARCH = f"""
-    SELECT m.body, c.id AS conversation_id, c.title
+# The customer's live conversations first (a few rows), then the candidates of the index in
+# them: no conversation row is looked up per candidate.
+_LIVE_CONVERSATIONS = (
+    "SELECT number, id, title FROM conversations "
+    f"WHERE customer_id = ? AND {live('conversations')}"
+)
+_SEARCH = """
+    SELECT m.body, m.conversation
     FROM messages_search
     JOIN messages AS m ON m.rowid = messages_search.rowid
-    JOIN conversations AS c ON c.number = m.conversation
-    WHERE messages_search MATCH ? AND c.customer_id = ? AND {live("c")}
+    WHERE messages_search MATCH ? AND m.conversation IN (SELECT value FROM json_each(?))
     ORDER BY bm25(messages_search), json_extract(m.body, '$.timestamp') DESC, m.rowid DESC
 """
 
@@ -107,10 +112,16 @@ def search_messages(
     too, since the query becomes FTS5 syntax.
     """
     terms = search_terms(validate_query(query))
-    cursor = db.execute(_SEARCH, (fts_query(terms), customer_id, now))
+    conversations = {
+        row["number"]: (row["id"], row["title"])
+        for row in db.execute(_LIVE_CONVERSATIONS, (customer_id, now))
+    }
+    if not conversations:
+        return []
+    cursor = db.execute(_SEARCH, (fts_query(terms), json.dumps(list(conversations))))
     try:
         found = (
-            search_hit(row["conversation_id"], row["title"], json.loads(row["body"]), terms)
+            search_hit(*conversations[row["conversation"]], json.loads(row["body"]), terms)
             for row in cursor
         )
         return list(islice((hit for hit in found if hit is not None), limit))
