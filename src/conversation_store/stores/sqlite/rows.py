@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -90,6 +90,11 @@ def message_body(message: Message) -> str:
     if message.metadata:
         return message.model_dump_json()
     return message.model_dump_json(exclude=_NO_METADATA)
+
+
+def message_rows(messages: Sequence[Message]) -> list[tuple[Message, str]]:
+    """Each message with its stored JSON."""
+    return [(message, message_body(message)) for message in messages]
 
 
 def new_header_columns(doc: dict[str, Any]) -> dict[str, Any]:

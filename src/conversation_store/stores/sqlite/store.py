@@ -49,6 +49,7 @@ from conversation_store.stores.sqlite.rows import (
     header_document,
     keyset,
     message_body,
+    message_rows,
     new_header_columns,
     now,
     readable,
@@ -112,6 +113,7 @@ class SQLiteStore:
     def create_conversation(self, conversation: Conversation) -> Conversation:
         columns = new_header_columns(conversation.to_document())
         key = ConversationKey(conversation.customer_id, conversation.id)
+        rows = message_rows(conversation.messages)
         with self._write() as db:
             # An expired conversation is gone, so its id may be used again (as in Cosmos DB).
             # So is its external id (the unique index would refuse it otherwise).
@@ -130,7 +132,7 @@ class SQLiteStore:
                 taken = f"external id {conversation.external_id!r} is already in use"
                 duplicate = f"conversation {conversation.id!r} already exists"
                 raise ConflictError(taken if "external_id" in str(exc) else duplicate) from exc
-            self._insert_messages(db, key, conversation.messages, touch=False)
+            self._insert_messages(db, key, rows, touch=False)
             # Read back in the same transaction; an imported conversation may be born expired.
             return self._read(db, key, last=None, include_expired=True)
 
@@ -143,8 +145,9 @@ class SQLiteStore:
                 db.execute("COMMIT")
 
     def append_messages(self, key: ConversationKey, messages: Sequence[Message]) -> AppendResult:
+        rows = message_rows(messages)  # before the write lock, which other threads wait for
         with self._write() as db:
-            self._insert_messages(db, key, messages, touch=True)
+            self._insert_messages(db, key, rows, touch=True)
         return AppendResult(
             conversation_id=key.conversation_id, message_ids=[m.id for m in messages if m.id]
         )
@@ -191,9 +194,10 @@ class SQLiteStore:
         return popped
 
     def replace_messages(self, key: ConversationKey, messages: Sequence[Message]) -> None:
+        rows = message_rows(messages)
         with self._write() as db:
             self._emptied(db, key)
-            self._insert_messages(db, key, messages, touch=True)
+            self._insert_messages(db, key, rows, touch=True)
 
     def list_conversations(
         self,
@@ -479,9 +483,14 @@ class SQLiteStore:
 
     @staticmethod
     def _insert_messages(
-        db: sqlite3.Connection, key: ConversationKey, messages: Sequence[Message], *, touch: bool
+        db: sqlite3.Connection,
+        key: ConversationKey,
+        messages: Sequence[tuple[Message, str]],
+        *,
+        touch: bool,
     ) -> None:
-        """Insert the messages whose ids the conversation lacks and count them in its row.
+        """Insert the messages (each with its stored JSON) whose ids the conversation lacks, and
+        count them in its row.
 
         Raises ConversationNotFoundError (checked here for an append, in the same statement
         that finds the next sequence number).
@@ -496,12 +505,12 @@ class SQLiteStore:
                 f"conversation {key.conversation_id!r} holds as many messages as it can"
             )
         added: list[Message] = []
-        for message in messages:
+        for message, body in messages:
             # Skipped when the conversation has a message of this id; any other clash raises.
             cursor = db.execute(
                 "INSERT INTO messages (rowid, conversation, body) VALUES (?, ?, ?) "
                 "ON CONFLICT (conversation, id) DO NOTHING",
-                (number * SEQ_SPAN + next_seq, number, message_body(message)),
+                (number * SEQ_SPAN + next_seq, number, body),
             )
             if cursor.rowcount:
                 added.append(message)
