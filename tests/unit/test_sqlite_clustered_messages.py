@@ -17,6 +17,7 @@ import pytest
 from conversation_store import SQLiteStore
 from conversation_store.models import Conversation, ConversationKey, Message
 from conversation_store.stores.sqlite import migrations as sqlite_migrations
+from conversation_store.stores.sqlite import store as sqlite_store
 from conversation_store.stores.sqlite.migrations import SEQ_SPAN
 
 STAMP = "2025-01-24T10:30:00.000000Z"
@@ -39,6 +40,7 @@ def _file_at_migration_005(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with monkeypatch.context() as patch:
         patch.setattr(sqlite_migrations, "MIGRATIONS", sqlite_migrations.MIGRATIONS[:5])
         db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode = WAL")  # as the store of that schema left its files
         applied = sqlite_migrations.apply_migrations(db)
     assert applied[-1] == "005_search_off_the_append_path"
     for (customer, conversation_id), bodies in OLD_CONVERSATIONS.items():
@@ -217,3 +219,38 @@ def test_sequence_numbers_and_conversation_numbers_are_never_given_twice(tmp_pat
         )
     assert rowids == [SEQ_SPAN, SEQ_SPAN + 2]  # m_2's place stays empty
     assert numbers == {"c_1": 1, "c_3": 3}  # c_2's number is not given again
+
+
+def _free_pages(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        (count,) = db.execute("PRAGMA freelist_count").fetchone()
+    return int(count)
+
+
+def test_the_old_copy_of_the_messages_is_given_back_to_the_file_system(old_file: Path) -> None:
+    with SQLiteStore(old_file) as store:
+        assert store.get_conversation(ConversationKey("bob", "c_1")).messages
+    assert _free_pages(old_file) == 0
+
+
+def test_a_writer_that_slips_in_after_the_migration_only_delays_the_compacting(
+    old_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process starts a write between the migration and its VACUUM: the store opens
+    with everything readable, and the free pages wait for later writes to reuse them."""
+    other = sqlite3.connect(old_file, isolation_level=None)
+
+    def migrate_then_let_another_writer_in(db: sqlite3.Connection) -> list[str]:
+        applied = sqlite_migrations.apply_migrations(db)
+        other.execute("BEGIN IMMEDIATE")
+        return applied
+
+    monkeypatch.setattr(sqlite_store, "apply_migrations", migrate_then_let_another_writer_in)
+    try:
+        with SQLiteStore(old_file, busy_timeout_ms=100) as store:
+            other.execute("ROLLBACK")
+            loaded = store.get_conversation(ConversationKey("alice", "c_1"))
+            assert loaded.messages == _expected("alice", "c_1")
+    finally:
+        other.close()
+    assert _free_pages(old_file) > 0

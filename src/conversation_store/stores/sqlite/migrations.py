@@ -355,6 +355,25 @@ MIGRATIONS: list[tuple[str, Migration]] = [
 ]
 
 
+# Migrations that copy every message, leaving the old copy's pages free inside the file.
+_COPYING_MESSAGES = {"006_messages_clustered_by_conversation"}
+
+
+def reclaim_space(db: sqlite3.Connection, applied: list[str]) -> bool:
+    """After a migration that copied every message, give the old copy's pages back (VACUUM).
+
+    Returns whether it did. Skipped when another connection keeps the file busy: the free
+    pages are then reused by later writes, and nothing is lost either way.
+    """
+    if _COPYING_MESSAGES.isdisjoint(applied):
+        return False
+    try:
+        db.execute("VACUUM")
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
 def apply_migrations(db: sqlite3.Connection) -> list[str]:
     """Apply the migrations this database lacks, each in its own transaction; return their names."""
     db.execute(

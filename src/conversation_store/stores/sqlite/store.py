@@ -40,7 +40,11 @@ from conversation_store.stores.continuation import decode_continuation, encode_c
 from conversation_store.stores.sqlite import indexing
 from conversation_store.stores.sqlite import queries as sqlite_queries
 from conversation_store.stores.sqlite.connections import Checkpointer, ThreadConnections
-from conversation_store.stores.sqlite.migrations import SEQ_SPAN, apply_migrations
+from conversation_store.stores.sqlite.migrations import (
+    SEQ_SPAN,
+    apply_migrations,
+    reclaim_space,
+)
 from conversation_store.stores.sqlite.queries import live
 from conversation_store.stores.sqlite.rows import (
     HEADER_COLUMNS,
@@ -97,7 +101,7 @@ class SQLiteStore:
             self._path, name=f"SQLite store {self._path}", setup=self._prepare
         )
         with self._connections.session() as db:
-            apply_migrations(db)
+            reclaim_space(db, apply_migrations(db))
         self._checkpointer = Checkpointer(self._path, setup=self._prepare)
 
     @property
