@@ -89,6 +89,7 @@ _LIVE_CONVERSATIONS = (
     "SELECT number, id, title FROM conversations "
     f"WHERE customer_id = ? AND {live('conversations')}"
 )
+_ANY_MATCH = "SELECT 1 FROM messages_search WHERE messages_search MATCH ? LIMIT 1"
 _SEARCH = """
     SELECT m.body, m.conversation
     FROM messages_search
@@ -112,13 +113,16 @@ def search_messages(
     too, since the query becomes FTS5 syntax.
     """
     terms = search_terms(validate_query(query))
+    match = fts_query(terms)
+    if db.execute(_ANY_MATCH, (match,)).fetchone() is None:
+        return []  # the customer's conversations are not read for a word no message holds
     conversations = {
         row["number"]: (row["id"], row["title"])
         for row in db.execute(_LIVE_CONVERSATIONS, (customer_id, now))
     }
     if not conversations:
         return []
-    cursor = db.execute(_SEARCH, (fts_query(terms), json.dumps(list(conversations))))
+    cursor = db.execute(_SEARCH, (match, json.dumps(list(conversations))))
     try:
         found = (
             search_hit(*conversations[row["conversation"]], json.loads(row["body"]), terms)
