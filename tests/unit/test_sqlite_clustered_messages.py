@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conversation_store import SQLiteStore
+from conversation_store import ConflictError, InvalidInputError, SQLiteStore
 from conversation_store.models import Conversation, ConversationKey, Message
 from conversation_store.stores.sqlite import migrations as sqlite_migrations
 from conversation_store.stores.sqlite import store as sqlite_store
@@ -254,3 +254,117 @@ def test_a_writer_that_slips_in_after_the_migration_only_delays_the_compacting(
     finally:
         other.close()
     assert _free_pages(old_file) > 0
+
+
+# Values a conversation row changed by hand may hold where an append computes its rowid.
+HOSTILE_POSITIONS = {
+    "number NULL": "number = NULL",
+    "number text": "number = 'abc'",
+    "number real": "number = 1.5",
+    "number blob": "number = x'01'",
+    "number 0": "number = 0",
+    "number negative": "number = -3",
+    "number 2**31": "number = 2147483648",
+    "number 2**63-1": "number = 9223372036854775807",
+    "next_seq negative": "next_seq = -1",
+    "next_seq text": "next_seq = 'x7'",
+    "next_seq past 2**32": "next_seq = 4294967297",
+    "next_seq 2**63-1": "next_seq = 9223372036854775807",
+}
+
+
+def _snapshot(path: Path) -> list[object]:
+    with sqlite3.connect(path) as db:
+        return [
+            db.execute("SELECT * FROM conversations ORDER BY customer_id, id").fetchall(),
+            db.execute("SELECT rowid, body FROM messages ORDER BY rowid").fetchall(),
+        ]
+
+
+@pytest.mark.parametrize("assignment", HOSTILE_POSITIONS.values(), ids=HOSTILE_POSITIONS.keys())
+def test_an_append_to_a_row_changed_by_hand_is_refused_and_writes_nothing(
+    tmp_path: Path, assignment: str
+) -> None:
+    path = tmp_path / "s.db"
+    key = ConversationKey("alice", "c_1")
+    with SQLiteStore(path) as store:
+        first = Message(id="m_1", role="user", content="a")
+        store.create_conversation(Conversation(id="c_1", customer_id="alice", messages=[first]))
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA foreign_keys = OFF")  # as a hand edit would
+        db.execute(f"UPDATE conversations SET {assignment}")
+    before = _snapshot(path)
+    with SQLiteStore(path) as store, pytest.raises(InvalidInputError, match="c_1"):
+        store.append_messages(key, [Message(id="m_2", role="user", content="b")])
+    assert _snapshot(path) == before
+
+
+def test_a_next_seq_at_its_limit_is_a_conflict_not_a_clash_with_the_next_conversation(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    key = ConversationKey("alice", "c_1")
+    with SQLiteStore(path) as store:
+        store.create_conversation(Conversation(id="c_1", customer_id="alice"))
+        store.create_conversation(Conversation(id="c_2", customer_id="alice"))
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE conversations SET next_seq = ? WHERE id = 'c_1'", (SEQ_SPAN - 1,))
+    with SQLiteStore(path) as store:
+        store.append_messages(key, [Message(id="m_last", role="user", content="fits")])
+        with pytest.raises(ConflictError, match="as many messages as it can"):
+            store.append_messages(key, [Message(id="m_over", role="user", content="no room")])
+        assert [m.id for m in store.get_conversation(key).messages] == ["m_last"]
+        assert store.get_conversation(ConversationKey("alice", "c_2")).messages == []
+
+
+# Counter values changed by hand: past any use, or behind a number already given ("abc" and
+# a blob count as 0 in SQL, so the next number is 1, c_0's).
+HOSTILE_COUNTERS = [1.5, -1, 0, "abc", b"\x01", 2**31, 2**63 - 1]  # NULL: SQLite refuses it
+
+
+@pytest.mark.parametrize("value", HOSTILE_COUNTERS)
+def test_a_create_with_a_counter_changed_by_hand_is_refused_and_writes_nothing(
+    tmp_path: Path, value: object
+) -> None:
+    path = tmp_path / "s.db"
+    with SQLiteStore(path) as store:
+        store.create_conversation(Conversation(id="c_0", customer_id="alice"))
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE conversation_numbering SET last_number = ?", (value,))
+    before = _snapshot(path)
+    with SQLiteStore(path) as store, pytest.raises(InvalidInputError, match="numbering"):
+        store.create_conversation(Conversation(id="c_1", customer_id="alice"))
+    assert _snapshot(path) == before
+
+
+HOSTILE_MARKS = {
+    "number text": "number = 'abc'",
+    "number 2**63-1": "number = 9223372036854775807",
+    "indexed_seq far below": "indexed_seq = -4294967296",
+    "indexed_seq text": "indexed_seq = 'x'",
+    "next_seq 2**63-1": "next_seq = 9223372036854775807",
+}
+
+
+@pytest.mark.parametrize("assignment", HOSTILE_MARKS.values(), ids=HOSTILE_MARKS.keys())
+def test_a_search_over_a_row_changed_by_hand_indexes_no_other_conversation(
+    tmp_path: Path, assignment: str
+) -> None:
+    """The catch-up computes in SQL, where a hand-made value selects nothing, and reads only
+    the conversation's own rows: nothing raises, and the other conversation is found once."""
+    path = tmp_path / "s.db"
+    with SQLiteStore(path) as store:
+        for conversation_id in ("c_1", "c_2"):
+            walrus = Message(id=f"m_{conversation_id}", role="user", content="walrus")
+            store.create_conversation(
+                Conversation(id=conversation_id, customer_id="alice", messages=[walrus])
+            )
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA foreign_keys = OFF")  # as a hand edit would
+        db.execute(f"UPDATE conversations SET {assignment} WHERE id = 'c_2'")
+    with SQLiteStore(path) as store:
+        found = _found(store, "alice", "walrus")
+    assert found.count(("c_1", "m_c_1")) == 1
+    with sqlite3.connect(path) as db:
+        indexed = [r for (r,) in db.execute("SELECT rowid FROM messages_search('walrus')")]
+    assert indexed.count(SEQ_SPAN) == 1  # c_1's message, indexed once

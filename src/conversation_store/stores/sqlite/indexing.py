@@ -14,6 +14,11 @@ import sqlite3
 
 from conversation_store.stores.sqlite.migrations import SEQ_SPAN
 
+_INDEX_WAITING = (
+    "INSERT INTO messages_search (rowid, content) SELECT rowid, content FROM messages "
+    f"WHERE rowid >= ?1 * {SEQ_SPAN} + ?2 AND rowid < ?1 * {SEQ_SPAN} + ?3 "
+    "AND +conversation = ?1"  # `+`: the rowid range, not the id index, finds the rows
+)
 _WAITING = "SELECT number, indexed_seq, next_seq FROM conversations WHERE indexed_seq < next_seq"
 
 
@@ -31,12 +36,9 @@ def catch_up(db: sqlite3.Connection, customer_id: str | None = None) -> int:
     sql, params = _waiting(customer_id)
     indexed = 0
     for number, indexed_seq, next_seq in db.execute(sql, params).fetchall():
-        first = number * SEQ_SPAN
-        indexed += db.execute(
-            "INSERT INTO messages_search (rowid, content) "
-            "SELECT rowid, content FROM messages WHERE rowid >= ? AND rowid < ?",
-            (first + indexed_seq, first + next_seq),
-        ).rowcount
+        # In SQL, where a value changed by hand is only a number that selects nothing, and
+        # never a row of another conversation.
+        indexed += db.execute(_INDEX_WAITING, (number, indexed_seq, next_seq)).rowcount
         db.execute(
             "UPDATE conversations SET indexed_seq = ? WHERE number = ?", (next_seq, number)
         )

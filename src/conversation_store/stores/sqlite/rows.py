@@ -30,6 +30,10 @@ from conversation_store.models import (
     utc_now,
 )
 from conversation_store.retention import is_expired
+from conversation_store.stores.sqlite.migrations import SEQ_SPAN
+
+# Numbers below this keep every rowid (`number * SEQ_SPAN + seq`) within SQLite's 64 bits.
+MAX_CONVERSATION_NUMBER = 1 << 31
 
 # A header row: the summary and header fields, the fields the model does not know, its version.
 HEADER_COLUMNS = ", ".join((*dict.fromkeys((*SUMMARY_FIELDS, *HEADER_FIELDS)), "extra", "version"))
@@ -65,6 +69,26 @@ def expired(row: sqlite3.Row) -> bool:
         None if header_time is None else datetime.fromisoformat(header_time),
     )
     return is_expired(written, row["ttl"])
+
+
+def append_position(key: ConversationKey, row: sqlite3.Row) -> tuple[int, int]:
+    """The conversation's `number` and `next_seq`, checked: a row changed by hand could hold
+    any value there, and an append must not compute a rowid from it.
+
+    Raises InvalidInputError naming the conversation.
+    """
+    number, next_seq = row["number"], row["next_seq"]
+    if (
+        type(number) is int
+        and type(next_seq) is int
+        and 1 <= number < MAX_CONVERSATION_NUMBER
+        and 0 <= next_seq <= SEQ_SPAN
+    ):
+        return number, next_seq
+    raise InvalidInputError(
+        f"conversation {key.conversation_id!r} of customer {key.customer_id!r} is stored "
+        "in a form that cannot be appended to (its number or next sequence number)"
+    )
 
 
 def keyset(position: list[str]) -> list[str]:

@@ -48,6 +48,8 @@ from conversation_store.stores.sqlite.migrations import (
 from conversation_store.stores.sqlite.queries import live
 from conversation_store.stores.sqlite.rows import (
     HEADER_COLUMNS,
+    MAX_CONVERSATION_NUMBER,
+    append_position,
     checked_timestamp,
     expired,
     header_document,
@@ -70,6 +72,7 @@ _APPEND_TARGET = (
     "SELECT number, next_seq, updated_at, header_updated_at, ttl FROM conversations "
     "WHERE customer_id = ? AND id = ?"
 )
+_NUMBERING_UNUSABLE = "this file's conversation numbering is stored in a form that cannot be used"
 # A conversation's messages, in order: one range of rowids (`migrations.SEQ_SPAN`).
 _MESSAGES_OF = f"FROM messages WHERE rowid >= ?1 * {SEQ_SPAN} AND rowid < (?1 + 1) * {SEQ_SPAN}"
 
@@ -133,6 +136,8 @@ class SQLiteStore:
                     (*columns.values(), self._new_number(db)),
                 )
             except sqlite3.IntegrityError as exc:
+                if "conversations.number" in str(exc):
+                    raise InvalidInputError(_NUMBERING_UNUSABLE) from exc
                 taken = f"external id {conversation.external_id!r} is already in use"
                 duplicate = f"conversation {conversation.id!r} already exists"
                 raise ConflictError(taken if "external_id" in str(exc) else duplicate) from exc
@@ -469,10 +474,16 @@ class SQLiteStore:
 
     @staticmethod
     def _new_number(db: sqlite3.Connection) -> int:
-        """A conversation number never given before in this file (in the caller's write)."""
+        """A conversation number never given before in this file (in the caller's write).
+
+        Raises InvalidInputError when the counter was changed by hand past any use.
+        """
         db.execute("UPDATE conversation_numbering SET last_number = last_number + 1")
-        (number,) = db.execute("SELECT last_number FROM conversation_numbering").fetchone()
-        return int(number)
+        row = db.execute("SELECT last_number FROM conversation_numbering").fetchone()
+        number = None if row is None else row[0]
+        if type(number) is not int or not 1 <= number < MAX_CONVERSATION_NUMBER:
+            raise InvalidInputError(_NUMBERING_UNUSABLE)
+        return number
 
     def _emptied(self, db: sqlite3.Connection, key: ConversationKey) -> None:
         """Remove every message of the live conversation and zero its counters (in the
@@ -502,8 +513,7 @@ class SQLiteStore:
         target = db.execute(_APPEND_TARGET, key).fetchone()
         if target is None or (touch and expired(target)):
             raise ConversationNotFoundError(key.conversation_id, key.customer_id)
-        number: int = target["number"]
-        next_seq: int = target["next_seq"]
+        number, next_seq = append_position(key, target)
         if next_seq + len(messages) > SEQ_SPAN:
             raise ConflictError(
                 f"conversation {key.conversation_id!r} holds as many messages as it can"
