@@ -552,9 +552,9 @@ def floor_section(results: R) -> str:
 The floor is plain stdlib `sqlite3` (WAL) with one row per message and one transaction per
 append, nothing else: no ids, no validation, no counters, no search. The schema floor is the
 same stdlib `sqlite3` on our store's schema, running our store's statements for an append (the
-row with its id and JSON body, the counters, the listing order) and returning the bodies
-undecoded: what the disk costs with the features kept, without our Python work (validation,
-models, JSON). Ours is `SQLiteStore` through `ConversationManager`. Each runs on a fresh
+row with its id and JSON body, the counters, the listing order), foreign keys checked as the
+store checks them, and returning the bodies undecoded: what the disk costs with the features
+kept, without our Python work (validation, models, JSON). Ours is `SQLiteStore` through `ConversationManager`. Each runs on a fresh
 file: {count(floor['messages'])} appends of {floor['length']}-character messages to one
 conversation, one call at a time (the caller passes token counts){rounds_note}; loads of all
 of them and of the last {floor['window']} (median of {sqlite_floor.LOAD_REPETITIONS} each);

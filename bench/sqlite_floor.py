@@ -5,8 +5,9 @@
 The floor is plain stdlib `sqlite3` in WAL mode: one row per message, one transaction per
 append, nothing else (no validation, no ids, no counters, no search). The schema floor is the
 same stdlib `sqlite3` on our store's own schema, running our store's statements for an append
-(the row with its id and JSON body, the counters and the listing order) and returning the
-bodies undecoded: what the disk costs with the features kept, and no Python work of ours. Ours
+(the row with its id and JSON body, the counters and the listing order), with foreign keys
+checked as the store checks them, and returning the bodies undecoded: what the disk costs with
+the features kept, and no Python work of ours. Ours
 is `SQLiteStore` through the public `ConversationManager`. Every subject runs the same
 workload on a fresh file: `MESSAGES` appends of 200-character messages to one conversation,
 one call at a time, in `ROUNDS` rounds that the subjects take turns at; loads of all of them
@@ -62,9 +63,10 @@ class Subject(Protocol):
 class _Connections:
     """One stdlib connection per thread (WAL, the given `synchronous`), all closed by close()."""
 
-    def __init__(self, path: Path, synchronous: Synchronous) -> None:
+    def __init__(self, path: Path, synchronous: Synchronous, *, foreign_keys: bool = False) -> None:
         self._path = path
         self._synchronous = synchronous
+        self._foreign_keys = foreign_keys
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -76,6 +78,7 @@ class _Connections:
             db.execute("PRAGMA busy_timeout = 10000")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute(f"PRAGMA synchronous = {self._synchronous}")
+            db.execute(f"PRAGMA foreign_keys = {'ON' if self._foreign_keys else 'OFF'}")
             with self._lock:
                 self._all.append(db)
             self._local.db = db
@@ -137,11 +140,12 @@ class Floor(_Connections):
 
 
 class SchemaFloor(_Connections):
-    """Stdlib sqlite3 on the file `SQLiteStore` made, running its statements for an append."""
+    """Stdlib sqlite3 on the file `SQLiteStore` made, running its statements for an append,
+    with the foreign keys checked as the store checks them."""
 
     def __init__(self, path: Path, synchronous: Synchronous) -> None:
         SQLiteStore(path).close()  # the schema, by our own migrations
-        super().__init__(path, synchronous)
+        super().__init__(path, synchronous, foreign_keys=True)
 
     def new_conversation(self, owner: str) -> str:
         conversation_id = new_conversation_id()
