@@ -554,9 +554,10 @@ append, nothing else: no ids, no validation, no counters, no search. The schema 
 same stdlib `sqlite3` on our store's schema, running our store's statements for an append (the
 row with its id and JSON body, the counters, the listing order), foreign keys checked as the
 store checks them, and returning the bodies undecoded: what the disk costs with the features
-kept, without our Python work (validation, models, JSON). Ours is `SQLiteStore` through `ConversationManager`. Each runs on a fresh
-file: {count(floor['messages'])} appends of {floor['length']}-character messages to one
-conversation, one call at a time (the caller passes token counts){rounds_note}; loads of all
+kept, without our Python work (validation, models, JSON). Ours is `SQLiteStore` through
+`ConversationManager`. Each runs on a fresh file: {count(floor['messages'])} appends of
+{floor['length']}-character messages to one conversation,
+one call at a time (the caller passes token counts){rounds_note}; loads of all
 of them and of the last {floor['window']} (median of {sqlite_floor.LOAD_REPETITIONS} each);
 then {floor['writers']} threads appending {count(floor['appends_per_writer'])} messages each
 to their own conversations. Ratios are ours (and the schema floor) at FULL over the floor at
