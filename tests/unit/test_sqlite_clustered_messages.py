@@ -368,3 +368,34 @@ def test_a_search_over_a_row_changed_by_hand_indexes_no_other_conversation(
     with sqlite3.connect(path) as db:
         indexed = [r for (r,) in db.execute("SELECT rowid FROM messages_search('walrus')")]
     assert indexed.count(SEQ_SPAN) == 1  # c_1's message, indexed once
+
+
+UNREADABLE_BODIES = ['{"id": "m_x", "role": "user", "content": "walrus', "not json", "[" * 5000]
+
+
+@pytest.mark.parametrize("body", UNREADABLE_BODIES)
+def test_no_file_before_or_after_migration_006_takes_a_body_sqlite_cannot_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str
+) -> None:
+    """Migration 006 copies bodies through `json_extract`; it can, because since migration
+    002 every insert or update of a body computes its `content` (005's triggers read it), and
+    since 006 its `id` for the index: SQLite refuses the statement, even by hand."""
+    path = tmp_path / "old.db"
+    _file_at_migration_005(path, monkeypatch)
+    with sqlite3.connect(path) as db, pytest.raises(sqlite3.OperationalError, match="JSON"):
+        db.execute(
+            "INSERT INTO messages (customer_id, conversation_id, seq, id, body) "
+            "VALUES ('bob', 'c_1', 1, 'm_x', ?)",
+            (body,),
+        )
+    with SQLiteStore(path) as store:
+        assert store.get_conversation(ConversationKey("bob", "c_1")).messages == _expected(
+            "bob", "c_1"
+        )
+    with sqlite3.connect(path) as db:
+        for statement in (
+            f"INSERT INTO messages (rowid, conversation, body) VALUES ({SEQ_SPAN * 2 + 9}, 2, ?)",
+            "UPDATE messages SET body = ?",
+        ):
+            with pytest.raises(sqlite3.OperationalError, match="JSON"):
+                db.execute(statement, (body,))
