@@ -5,6 +5,7 @@ Never edit or reorder a migration that has shipped: add a new one at the end.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 
@@ -320,8 +321,8 @@ def _m006_messages_clustered_by_conversation(db: sqlite3.Connection) -> None:
 
 def _create_clustered_search_triggers(db: sqlite3.Connection) -> None:
     """Keep indexed messages exact: an edit re-indexes, a delete forgets. A conversation's
-    delete first deletes its messages, so that their trigger still finds `indexed_seq`
-    (its foreign key's cascade runs once the row is gone)."""
+    delete first deletes its messages, while its row still holds `indexed_seq` for their
+    trigger; the foreign key's cascade then finds none left."""
     indexed = (
         f"{{row}}.rowid < {{row}}.conversation * {SEQ_SPAN} + "
         "(SELECT indexed_seq FROM conversations WHERE number = {row}.conversation)"
@@ -359,19 +360,16 @@ MIGRATIONS: list[tuple[str, Migration]] = [
 _COPYING_MESSAGES = {"006_messages_clustered_by_conversation"}
 
 
-def reclaim_space(db: sqlite3.Connection, applied: list[str]) -> bool:
+def reclaim_space(db: sqlite3.Connection, applied: list[str]) -> None:
     """After a migration that copied every message, give the old copy's pages back (VACUUM).
 
-    Returns whether it did. Skipped when another connection keeps the file busy: the free
-    pages are then reused by later writes, and nothing is lost either way.
+    Skipped when another connection keeps the file busy: the free pages are then reused by
+    later writes, and nothing is lost either way.
     """
     if _COPYING_MESSAGES.isdisjoint(applied):
-        return False
-    try:
+        return
+    with contextlib.suppress(sqlite3.OperationalError):
         db.execute("VACUUM")
-    except sqlite3.OperationalError:
-        return False
-    return True
 
 
 def apply_migrations(db: sqlite3.Connection) -> list[str]:

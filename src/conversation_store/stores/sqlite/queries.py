@@ -83,18 +83,15 @@ def fts_query(terms: Sequence[str]) -> str:
     return " ".join('"' + term.replace('"', '""') + '"*' for term in terms)
 
 
-# The customer's live conversations first (a few rows), then the candidates of the index in
-# them: no conversation row is looked up per candidate.
-_LIVE_CONVERSATIONS = (
-    "SELECT number, id, title FROM conversations "
-    f"WHERE customer_id = ? AND {live('conversations')}"
-)
-_ANY_MATCH = "SELECT 1 FROM messages_search WHERE messages_search MATCH ? LIMIT 1"
-_SEARCH = """
+# The index's candidates in the customer's live conversations: SQLite reads those
+# conversations once, into a temporary index, and only when the index proposes a candidate.
+_SEARCH = f"""
     SELECT m.body, m.conversation
     FROM messages_search
     JOIN messages AS m ON m.rowid = messages_search.rowid
-    WHERE messages_search MATCH ? AND m.conversation IN (SELECT value FROM json_each(?))
+    WHERE messages_search MATCH ? AND m.conversation IN (
+        SELECT number FROM conversations WHERE customer_id = ? AND {live("conversations")}
+    )
     ORDER BY bm25(messages_search), json_extract(m.body, '$.timestamp') DESC, m.rowid DESC
 """
 
@@ -113,19 +110,21 @@ def search_messages(
     too, since the query becomes FTS5 syntax.
     """
     terms = search_terms(validate_query(query))
-    match = fts_query(terms)
-    if db.execute(_ANY_MATCH, (match,)).fetchone() is None:
-        return []  # the customer's conversations are not read for a word no message holds
-    conversations = {
-        row["number"]: (row["id"], row["title"])
-        for row in db.execute(_LIVE_CONVERSATIONS, (customer_id, now))
-    }
-    if not conversations:
-        return []
-    cursor = db.execute(_SEARCH, (match, json.dumps(list(conversations))))
+    titles: dict[int, tuple[str, str | None]] = {}
+
+    def conversation_of(number: int) -> tuple[str, str | None]:
+        # Only for the rows read, about `limit` of them, in the cursor's read transaction.
+        if number not in titles:
+            row = db.execute(
+                "SELECT id, title FROM conversations WHERE number = ?", (number,)
+            ).fetchone()
+            titles[number] = (row["id"], row["title"])
+        return titles[number]
+
+    cursor = db.execute(_SEARCH, (fts_query(terms), customer_id, now))
     try:
         found = (
-            search_hit(*conversations[row["conversation"]], json.loads(row["body"]), terms)
+            search_hit(*conversation_of(row["conversation"]), json.loads(row["body"]), terms)
             for row in cursor
         )
         return list(islice((hit for hit in found if hit is not None), limit))
