@@ -18,6 +18,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetPydanticSchema,
     JsonValue,
     PrivateAttr,
     SerializerFunctionWrapHandler,
@@ -26,6 +28,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic_core import CoreSchema, core_schema
 
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.ids import validate_id
@@ -59,6 +62,33 @@ def _as_utc(value: datetime) -> datetime:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except OverflowError as exc:  # an offset that moves the instant out of datetime's range
         raise ValueError("timestamp is out of range") from exc
+
+
+def _utc_datetime_schema(_source: object, _handler: GetCoreSchemaHandler) -> CoreSchema:
+    """A datetime in UTC, validated inside pydantic-core for the text every store writes.
+
+    Text with a zero offset (`...Z`, as `format_timestamp` writes) is parsed and kept as
+    pydantic-core gives it (its `TzInfo(0)`, equal to `UTC`), with no Python call: a Python
+    validator per value was a third of a load's decoding (`python -m bench.model_cost`).
+    Anything else (a `datetime` object, naive or offset text, a number) is converted by
+    `_as_utc`, as before.
+    """
+    utc_text = core_schema.chain_schema(
+        [core_schema.str_schema(strict=True), core_schema.datetime_schema(tz_constraint=0)]
+    )
+    converted = core_schema.no_info_after_validator_function(
+        _as_utc, core_schema.datetime_schema()
+    )
+    return core_schema.union_schema(
+        [utc_text, converted],
+        mode="left_to_right",
+        custom_error_type="utc_datetime",
+        custom_error_message="Input should be a datetime, or ISO 8601 text, within years 1-9999",
+    )
+
+
+UtcDatetime = Annotated[datetime, GetPydanticSchema(_utc_datetime_schema)]
+"""A datetime normalized to UTC (naive input is read as UTC)."""
 
 
 class _Model(BaseModel):
@@ -184,15 +214,13 @@ class Message(_Model):
     role: Role
     kind: MessageKind = "message"
     content: Content | None = None
-    timestamp: datetime = Field(default_factory=utc_now)
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
     tokens: int | None = Field(default=None, ge=0)
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
     name: str | None = None
     raw: JsonValue | None = None
-
-    _normalize_timestamp = field_validator("timestamp")(classmethod(lambda cls, v: _as_utc(v)))
 
     @model_serializer(mode="wrap")
     def _drop_unset_optionals(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -239,8 +267,8 @@ class Conversation(_Model):
     persona: str | None = None
     org_id: str | None = None
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
-    created_at: datetime = Field(default_factory=utc_now)
-    updated_at: datetime = Field(default_factory=utc_now)
+    created_at: UtcDatetime = Field(default_factory=utc_now)
+    updated_at: UtcDatetime = Field(default_factory=utc_now)
     message_count: int = Field(default=0, ge=0)
     total_tokens: int = Field(default=0, ge=0)
     summary: str | None = None
@@ -256,7 +284,7 @@ class Conversation(_Model):
     share_id: str | None = None
     # `updated_at` is the last activity (created, messages appended, edited or removed), the
     # order of listings; a header change (rename, pin, archive, ...) sets only this.
-    header_updated_at: datetime | None = None
+    header_updated_at: UtcDatetime | None = None
     messages: list[Message] = Field(default_factory=list)
 
     # What the store holds, for save_conversation's diff: None until loaded or saved.
@@ -265,12 +293,6 @@ class Conversation(_Model):
     _check_id = field_validator("id")(classmethod(lambda cls, v: validate_id(v, "conversation id")))
     _check_customer = field_validator("customer_id")(
         classmethod(lambda cls, v: validate_id(v, "customer id"))
-    )
-    _normalize_times = field_validator("created_at", "updated_at")(
-        classmethod(lambda cls, v: _as_utc(v))
-    )
-    _normalize_header_time = field_validator("header_updated_at")(
-        classmethod(lambda cls, v: None if v is None else _as_utc(v))
     )
 
     @model_validator(mode="before")
@@ -411,8 +433,8 @@ class ConversationSummary(_Model):
     persona: str | None = None
     org_id: str | None = None
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
     message_count: int = 0
     total_tokens: int = 0
     summary: str | None = None
@@ -420,14 +442,8 @@ class ConversationSummary(_Model):
     pinned: bool = False
     external_id: str | None = None
     ttl: int | None = None
-    header_updated_at: datetime | None = None
+    header_updated_at: UtcDatetime | None = None
 
-    _normalize_times = field_validator("created_at", "updated_at")(
-        classmethod(lambda cls, v: _as_utc(v))
-    )
-    _normalize_header_time = field_validator("header_updated_at")(
-        classmethod(lambda cls, v: None if v is None else _as_utc(v))
-    )
 
     @property
     def written_at(self) -> datetime:
@@ -500,12 +516,9 @@ class ShareLink(BaseModel):
     token_hash: str
     customer_id: str
     conversation_id: str
-    created_at: datetime = Field(default_factory=utc_now)
-    expires_at: datetime | None = None
+    created_at: UtcDatetime = Field(default_factory=utc_now)
+    expires_at: UtcDatetime | None = None
 
-    _normalize_times = field_validator("created_at", "expires_at")(
-        classmethod(lambda cls, v: None if v is None else _as_utc(v))
-    )
 
     @field_serializer("created_at", "expires_at")
     def _serialize_times(self, value: datetime | None) -> str | None:
@@ -517,8 +530,8 @@ class SharedConversation(BaseModel):
     customer or the conversation (no ids, no metadata of the conversation, no etag)."""
 
     title: str | None = None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
     message_count: int
     messages: list[Message]
 
@@ -542,9 +555,7 @@ class SearchHit(_Model):
     message_id: str | None = None
     role: Role
     snippet: str
-    timestamp: datetime
-
-    _normalize_timestamp = field_validator("timestamp")(classmethod(lambda cls, v: _as_utc(v)))
+    timestamp: UtcDatetime
 
 
 class CustomerActivity(BaseModel):
