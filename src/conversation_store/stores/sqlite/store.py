@@ -1,7 +1,8 @@
 """The embedded store: one SQLite file, WAL, one connection per thread.
 
 Messages are rows (not one JSON blob), so an append writes one row whatever the length of
-the conversation. Every write is one `BEGIN IMMEDIATE` transaction, one at a time per process.
+the conversation. Every write is one `BEGIN IMMEDIATE` transaction, one at a time per process;
+appends that wait for one another share a transaction and its commit (`group_commit`).
 A conversation whose `ttl` has run out (`retention.is_expired`) reads as missing until it is
 deleted; only `scan_conversations` still shows it, so cleanup can find it.
 """
@@ -40,6 +41,7 @@ from conversation_store.stores.continuation import decode_continuation, encode_c
 from conversation_store.stores.sqlite import indexing
 from conversation_store.stores.sqlite import queries as sqlite_queries
 from conversation_store.stores.sqlite.connections import Checkpointer, ThreadConnections
+from conversation_store.stores.sqlite.group_commit import GroupCommit
 from conversation_store.stores.sqlite.migrations import (
     SEQ_SPAN,
     apply_migrations,
@@ -106,6 +108,7 @@ class SQLiteStore:
         with self._connections.session() as db:
             reclaim_space(db, apply_migrations(db))
         self._checkpointer = Checkpointer(self._path, setup=self._prepare)
+        self._appends = GroupCommit(self._write)  # appends of several threads, one commit
 
     @property
     def path(self) -> Path:
@@ -155,8 +158,7 @@ class SQLiteStore:
 
     def append_messages(self, key: ConversationKey, messages: Sequence[Message]) -> AppendResult:
         rows = message_rows(messages)  # before the write lock, which other threads wait for
-        with self._write() as db:
-            self._insert_messages(db, key, rows, touch=True)
+        self._appends.run(lambda db: self._insert_messages(db, key, rows, touch=True))
         return AppendResult(
             conversation_id=key.conversation_id, message_ids=[m.id for m in messages if m.id]
         )
@@ -366,10 +368,11 @@ class SQLiteStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite may have rolled it back already
+                    db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
             self._checkpointer.wrote(db)
 
     def _scan_pages(self, where: str, params: list[str]) -> Iterator[ConversationSummary]:
