@@ -5,9 +5,11 @@
 10,000 stored 200-character messages (their JSON as the stores write it) turned into objects
 in several ways, each the median of `REPETITIONS`: what SQLite and PostgreSQL loads run
 (`decoding.messages_from_json`: pydantic-core's bulk `validate_json` of the array with the
-cyclic collector paused), the same call with the collector left on, `Message.model_construct`
-of the already parsed dicts (no validation at all), a plain `__slots__` class, and tuples;
-and `json.loads` of the array for reference.
+cyclic collector paused), the same call with the collector left on, the same call for a model
+with `Message`'s fields all typed `Any` (what pydantic-core itself costs to build such an
+instance, checking nothing), `Message.model_construct` of the already parsed dicts (no
+validation at all), a plain `__slots__` class, and tuples; and `json.loads` of the array for
+reference.
 """
 
 from __future__ import annotations
@@ -18,14 +20,31 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from conversation_store import Message
-from conversation_store.decoding import messages_from_json
+from conversation_store.decoding import collector_paused, messages_from_json
 
 MESSAGES = 10_000
 REPETITIONS = 9
 FIELDS = tuple(Message.model_fields)
+
+
+class Unchecked(BaseModel):
+    """`Message`'s fields, every one typed `Any`; unknown fields kept, as `Message` keeps them."""
+
+    model_config = ConfigDict(extra="allow")
+    id: Any = None
+    role: Any
+    kind: Any = "message"
+    content: Any = None
+    timestamp: Any = None
+    tokens: Any = None
+    metadata: Any = Field(default_factory=dict)
+    tool_calls: Any = None
+    tool_call_id: Any = None
+    name: Any = None
+    raw: Any = None
 
 
 class Slots:
@@ -48,6 +67,8 @@ def median_ms(call: Callable[[], object]) -> float:
 
 
 def main() -> None:
+    if tuple(Unchecked.model_fields) != FIELDS:
+        raise SystemExit("bench.model_cost: Unchecked no longer has the fields of Message")
     messages = [
         Message(id=f"m_{n:026d}", role="user" if n % 2 else "assistant", content="x" * 200)
         for n in range(MESSAGES)
@@ -56,11 +77,20 @@ def main() -> None:
     array = "[" + ",".join(bodies) + "]"
     documents = json.loads(array)
     validator = TypeAdapter(list[Message]).validator
+    unchecked_validator = TypeAdapter(list[Unchecked]).validator
+
+    def unchecked(text: str) -> object:
+        with collector_paused():
+            return unchecked_validator.validate_json(text)
+
     rows = {
         "the stores' decode: validate_json of the array, collector paused": lambda: (
             messages_from_json(bodies)
         ),
         "validate_json of the array, collector on": lambda: validator.validate_json(array),
+        "validate_json of the array, every field typed Any, collector paused": lambda: (
+            unchecked(array)
+        ),
         "Message.model_construct of parsed dicts": lambda: [
             Message.model_construct(**d) for d in documents
         ],
