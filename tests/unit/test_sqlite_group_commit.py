@@ -147,57 +147,50 @@ def test_a_write_that_raises_is_rolled_back_alone(
     assert transactions.begun == 1
 
 
-def test_a_failed_commit_fails_every_write_of_the_batch_and_stores_none(
-    transactions: Transactions,
-) -> None:
-    group = GroupCommit(transactions)
-    works = [insert(i) for i in range(WRITES)]
-    # A deferred foreign key: the statement passes, the COMMIT fails.
-    works[2] = statement("INSERT INTO rows (value, parent) VALUES (2, 99)")
-    outcomes = queued_together(group, transactions, works)
-    assert all(outcome is not None for outcome in outcomes)
-    leaders = [o for o in outcomes if isinstance(o, sqlite3.IntegrityError)]
-    others = [o for o in outcomes if isinstance(o, StoreUnavailableError)]
-    assert (len(leaders), len(others)) == (1, WRITES - 1)
-    assert all("FOREIGN KEY constraint failed" in str(o) for o in others)
-    assert transactions.values() == []
-    group.run(insert(7))  # the connection is left with no transaction open
-    assert transactions.values() == [7]
+# (which write, the work, what the thread running the batch raises, what the others name)
+FAILED_TRANSACTIONS: dict[str, tuple[int, Callable[[], Work], type[BaseException], str]] = {
+    # The statement passes; the COMMIT fails.
+    "deferred foreign key": (
+        2,
+        lambda: statement("INSERT INTO rows (value, parent) VALUES (2, 99)"),
+        sqlite3.IntegrityError,
+        "FOREIGN KEY constraint failed",
+    ),
+    # SQLite rolls the whole transaction back: the others must name the full disk, not a
+    # savepoint that is gone.
+    "full disk": (
+        3,
+        lambda: statement("INSERT INTO rows (value) VALUES (zeroblob(1000000))"),
+        sqlite3.OperationalError,
+        "database or disk is full",
+    ),
+    "interrupt in the leader": (
+        1,
+        lambda: raising_after_insert(1, KeyboardInterrupt()),
+        KeyboardInterrupt,
+        "KeyboardInterrupt",
+    ),
+}
 
 
-def test_a_full_disk_fails_every_write_of_the_batch_and_stores_none(
-    transactions: Transactions,
+@pytest.mark.parametrize("case", FAILED_TRANSACTIONS)
+def test_a_failed_transaction_fails_every_write_of_its_batch_and_stores_none(
+    transactions: Transactions, case: str
 ) -> None:
-    """SQLite rolls the whole transaction back on SQLITE_FULL: no write of the batch may then
-    be reported as stored, and the others name the full disk, not a missing savepoint."""
+    index, work, leader_error, named = FAILED_TRANSACTIONS[case]
     group = GroupCommit(transactions)
     (pages,) = transactions.db.execute("PRAGMA page_count").fetchone()
     transactions.db.execute(f"PRAGMA max_page_count = {pages + 4}")
     works = [insert(i) for i in range(WRITES)]
-    works[3] = statement("INSERT INTO rows (value) VALUES (zeroblob(1000000))")
+    works[index] = work()
     outcomes = queued_together(group, transactions, works)
-    assert all(outcome is not None for outcome in outcomes)
-    assert sum(isinstance(o, sqlite3.OperationalError) for o in outcomes) == 1
+    assert sum(isinstance(o, leader_error) for o in outcomes) == 1
     others = [o for o in outcomes if isinstance(o, StoreUnavailableError)]
     assert len(others) == WRITES - 1
-    assert all("database or disk is full" in str(o) for o in others)
+    assert all(named in str(o) for o in others)
     assert transactions.values() == []
-    group.run(insert(8))
-    assert transactions.values() == [8]
-
-
-def test_an_interrupt_in_the_leader_fails_the_batch_and_leaves_nobody_waiting(
-    transactions: Transactions,
-) -> None:
-    group = GroupCommit(transactions)
-    works = [insert(i) for i in range(WRITES)]
-    works[1] = raising_after_insert(1, KeyboardInterrupt())
-    outcomes = queued_together(group, transactions, works)
-    assert sum(isinstance(o, KeyboardInterrupt) for o in outcomes) == 1
-    assert sum(isinstance(o, StoreUnavailableError) for o in outcomes) == WRITES - 1
-    assert transactions.values() == []
-    group.run(insert(9))
-    assert transactions.values() == [9]
+    group.run(insert(7))  # the connection is left with no transaction open
+    assert transactions.values() == [7]
 
 
 def test_writes_queued_when_the_store_closes_each_raise_store_closed(
