@@ -555,7 +555,8 @@ same stdlib `sqlite3` on our store's schema, running our store's statements for 
 row with its id and JSON body, the counters, the listing order), foreign keys checked as the
 store checks them, and returning the bodies undecoded: what the disk costs with the features
 kept, without our Python work (validation, models, JSON). Ours is `SQLiteStore` through
-`ConversationManager`. Each runs on a fresh file: {count(floor['messages'])} appends of
+`ConversationManager`, whose appends from several threads share a commit (group commit; the
+floors commit each append alone). Each runs on a fresh file: {count(floor['messages'])} appends of
 {floor['length']}-character messages to one conversation,
 one call at a time (the caller passes token counts){rounds_note}; loads of all
 of them and of the last {floor['window']} (median of {sqlite_floor.LOAD_REPETITIONS} each);
