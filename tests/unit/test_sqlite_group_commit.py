@@ -4,6 +4,8 @@ transaction fails every write of its batch and stores none; nobody is left waiti
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import threading
 import time
@@ -276,3 +278,123 @@ def test_a_full_disk_during_an_append_is_named_and_the_store_goes_on(tmp_path: P
         assert [m.content for m in manager.load_conversation(conversation.id, "u").messages] == [
             "hello"
         ]
+
+
+class Interrupted(BaseException):
+    """What the test's SIGINT handler raises in the main thread, as KeyboardInterrupt would."""
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted
+
+
+@contextmanager
+def interruptible() -> Iterator[Callable[[], None]]:
+    """SIGINT raises Interrupted in the main thread (the one running the test); yields a call
+    that sends SIGINT once the main thread waits inside `group`."""
+    previous = signal.signal(signal.SIGINT, _raise_interrupted)
+    try:
+        yield lambda: os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def interrupt_when_waiting(group: GroupCommit, queued: int, interrupt: Callable[[], None]) -> None:
+    """From another thread: once `queued` writes are queued and the main thread has let go of
+    the queue's lock (it waits), interrupt it."""
+    wait_for(lambda: len(group._queue) == queued)
+    with group._changed:
+        pass
+    interrupt()
+
+
+def test_a_writer_interrupted_before_any_batch_took_it_is_withdrawn(
+    transactions: Transactions,
+) -> None:
+    group = GroupCommit(transactions)
+    leader = threading.Thread(target=group.run, args=(insert(1),))
+    with interruptible() as interrupt, transactions.gate:
+        leader.start()
+        wait_for(lambda: group._leading)  # the leader waits for its transaction to begin
+        sender = threading.Thread(target=interrupt_when_waiting, args=(group, 2, interrupt))
+        sender.start()
+        with pytest.raises(Interrupted):
+            group.run(insert(2))
+        sender.join()
+    leader.join(timeout=30)
+    assert not leader.is_alive()
+    group.run(insert(3))  # nobody waits for a leader that is gone
+    assert transactions.values() == [1, 3]
+    assert group._queue == []
+
+
+def test_a_writer_interrupted_after_a_batch_took_it_is_run_by_that_batch(
+    transactions: Transactions,
+) -> None:
+    """The interrupted write is in the running batch, and a third one queued behind it is not:
+    the batch runs the interrupted write (its caller cannot know, as after a lost reply), and
+    the third is neither dropped nor run twice."""
+    group = GroupCommit(transactions)
+    release = threading.Event()
+    later = threading.Thread(target=group.run, args=(insert(4),))
+
+    def slow_first(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO rows (value) VALUES (1)")
+        release.wait(timeout=30)
+
+    def open_gate_then_interrupt(interrupt: Callable[[], None]) -> None:
+        wait_for(lambda: len(group._queue) == 2)
+        with group._changed:  # the main thread waits
+            pass
+        transactions.gate.release()
+        wait_for(lambda: group._taken == 2)  # the batch holds the first two writes
+        later.start()
+        interrupt_when_waiting(group, 3, interrupt)
+
+    leader = threading.Thread(target=group.run, args=(slow_first,))
+    with interruptible() as interrupt:
+        transactions.gate.acquire()
+        leader.start()
+        wait_for(lambda: group._leading)
+        helper = threading.Thread(target=open_gate_then_interrupt, args=(interrupt,))
+        helper.start()
+        with pytest.raises(Interrupted):
+            group.run(insert(2))
+        helper.join()
+    release.set()
+    for thread in (leader, later):
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    assert transactions.values() == [1, 2, 4]
+    assert group._queue == []
+    group.run(insert(3))
+    assert transactions.values() == [1, 2, 3, 4]
+
+
+def test_one_message_id_appended_by_many_threads_at_once_is_stored_once(tmp_path: Path) -> None:
+    """Retries of one append from several threads land in one batch or in several: the id
+    is stored once and counted once, and every caller is told it is stored."""
+    threads_count = 8
+    with ConversationManager(SQLiteStore(tmp_path / "once.db")) as manager:
+        conversation = manager.create_conversation_document("u", "s")
+        manager.save_conversation(conversation)
+        barrier = threading.Barrier(threads_count)
+        answers: list[list[str]] = []
+
+        def append() -> None:
+            barrier.wait()
+            result = manager.append_message(
+                conversation.id, "u", "user", "hello", tokens=3, message_id="m-once"
+            )
+            answers.append(result.message_ids)
+
+        threads = [threading.Thread(target=append) for _ in range(threads_count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+            assert not thread.is_alive()
+        loaded = manager.load_conversation(conversation.id, "u")
+        assert [m.id for m in loaded.messages] == ["m-once"]
+        assert (loaded.message_count, loaded.total_tokens) == (1, 3)
+        assert answers == [["m-once"]] * threads_count

@@ -1,10 +1,10 @@
 """Writes of several threads committed together: one transaction, one sync of the WAL.
 
 At `synchronous=FULL` the sync at each commit is most of an append's time (docs/benchmarks.md).
-Writers queue here. The one at the front of the queue opens a transaction, then runs every
-write queued by then (up to `MAX_BATCH`), each in a savepoint of its own, and commits once.
-No caller returns before that commit, so an acknowledged write is as durable as one committed
-alone. A lone writer's batch is its own write, run with no savepoint.
+Writers queue here. When no batch is running, one of them opens a transaction, then runs
+the writes queued by then, oldest first (up to `MAX_BATCH`), each in a savepoint of its own,
+and commits once. No caller returns before that commit, so an acknowledged write is as
+durable as one committed alone. A lone writer's batch is its own write, run with no savepoint.
 
 A write that raises is rolled back to its savepoint and its caller gets the exception; the
 others of the batch still commit. When the transaction itself fails (it cannot begin, its
@@ -43,7 +43,9 @@ class GroupCommit:
 
     def __init__(self, transaction: Transaction) -> None:
         self._transaction = transaction
-        self._queue: list[_Write] = []  # the front one leads; only the leader removes any
+        self._queue: list[_Write] = []  # oldest first; only a leader removes what it ran
+        self._leading = False  # a thread is running a batch
+        self._taken = 0  # the batch it runs: the first `_taken` writes of the queue
         self._changed = threading.Condition()
 
     def run(self, work: Work) -> None:
@@ -53,31 +55,63 @@ class GroupCommit:
         write = _Write(work)
         with self._changed:
             self._queue.append(write)
-            while not write.done and self._queue[0] is not write:
-                self._changed.wait()
-            leads = not write.done
-        if leads:
-            self._lead(write)
+        while not write.done:
+            self._wait_or_lead(write)
         if write.error is not None:
             raise write.error
 
+    def _wait_or_lead(self, write: _Write) -> None:
+        """Wait until `write` is done or nobody leads; then lead one batch if it is not done.
+
+        Whatever interrupts the caller (KeyboardInterrupt, say), nobody is left waiting for a
+        leader that is gone, and no write is left that nobody would run or remove: a waiting
+        write that no batch has taken is withdrawn; one a batch has taken is run, and removed,
+        by that batch's leader.
+        """
+        leading = False
+        try:
+            with self._changed:
+                while not write.done and self._leading:
+                    self._changed.wait()
+                if write.done:
+                    return
+                leading = True  # set first: then an interrupt can only release a free lead
+                self._leading = True
+            self._lead(write)
+        except BaseException:
+            if not leading:
+                with self._changed:
+                    if not write.done and write not in self._queue[: self._taken]:
+                        self._queue.remove(write)
+            raise
+        finally:
+            if leading:
+                with self._changed:
+                    self._leading = False
+                    self._changed.notify_all()
+
     def _lead(self, leader: _Write) -> None:
-        batch = [leader]
+        batch: list[_Write] = []
         try:
             with self._transaction() as db:
                 with self._changed:  # the writes queued while the transaction began join it
                     batch = self._queue[:MAX_BATCH]
+                    self._taken = len(batch)
                 _apply(db, batch)
         except BaseException as failure:
+            if not batch:  # the transaction never began: only the leader's write fails
+                batch = [leader]
+                with self._changed:
+                    self._queue.remove(leader)
             for write in batch:
                 if write.error is None:
                     write.error = failure if write is leader else _not_committed(failure)
         finally:
             with self._changed:
-                del self._queue[: len(batch)]
+                del self._queue[: self._taken]
+                self._taken = 0
                 for write in batch:
                     write.done = True
-                self._changed.notify_all()
 
 
 def _apply(db: sqlite3.Connection, batch: list[_Write]) -> None:
