@@ -14,7 +14,10 @@ run: $(INSTALLED)
 	$(BIN)/streamlit run streamlit_app/app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
-test: lint typecheck infra-check pytest
+# pytest beside the static checks, on two cores: none of them writes what another reads. The
+# installs come first, one at a time.
+test: $(INSTALLED) $(NODE_INSTALLED) $(CHECKOV)
+	$(MAKE) --no-print-directory -j2 --output-sync=line pytest lint typecheck infra-check
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests streamlit_app
