@@ -22,6 +22,7 @@ from conversation_store import (
     StoreClosedError,
     StoreUnavailableError,
 )
+from conversation_store.stores.sqlite import group_commit
 from conversation_store.stores.sqlite.group_commit import GroupCommit, Work
 
 WRITES = 5
@@ -398,3 +399,22 @@ def test_one_message_id_appended_by_many_threads_at_once_is_stored_once(tmp_path
         assert [m.id for m in loaded.messages] == ["m-once"]
         assert (loaded.message_count, loaded.total_tokens) == (1, 3)
         assert answers == [["m-once"]] * threads_count
+
+
+def test_a_leader_behind_a_full_batch_runs_the_writes_before_it_with_its_own(
+    transactions: Transactions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer leads when no batch runs, wherever its write is in the queue: its batch goes
+    past `MAX_BATCH` up to its own write, so the leader's call returns with its write done,
+    and a failure of that transaction reaches the leader's thread rather than only others."""
+    monkeypatch.setattr(group_commit, "MAX_BATCH", 1)
+    group = GroupCommit(transactions)
+    ahead = group_commit._Write(raising_after_insert(1, KeyboardInterrupt()))
+    group._queue.append(ahead)  # queued by a thread that has not woken yet
+    with pytest.raises(KeyboardInterrupt):
+        group.run(insert(2))
+    assert isinstance(ahead.error, StoreUnavailableError)
+    assert (transactions.values(), transactions.begun, group._queue) == ([], 1, [])
+    group._queue.append(group_commit._Write(insert(3)))
+    group.run(insert(4))
+    assert (transactions.values(), transactions.begun) == ([3, 4], 2)

@@ -2,7 +2,7 @@
 
 At `synchronous=FULL` the sync at each commit is most of an append's time (docs/benchmarks.md).
 Writers queue here. When no batch is running, one of them opens a transaction, then runs
-the writes queued by then, oldest first (up to `MAX_BATCH`), each in a savepoint of its own,
+the writes queued by then, oldest first (`MAX_BATCH`, or up to its own), each in a savepoint,
 and commits once. No caller returns before that commit, so an acknowledged write is as
 durable as one committed alone. A lone writer's batch is its own write, run with no savepoint.
 
@@ -25,7 +25,8 @@ from conversation_store.exceptions import StoreClosedError, StoreUnavailableErro
 Transaction = Callable[[], AbstractContextManager[sqlite3.Connection]]
 Work = Callable[[sqlite3.Connection], None]
 
-# A leader runs the others' writes before its own call returns; this bounds that wait.
+# A leader runs the others' writes before its own call returns; this bounds that wait
+# (a leader further back in the queue also runs the writes ahead of its own).
 MAX_BATCH = 64
 
 
@@ -55,13 +56,13 @@ class GroupCommit:
         write = _Write(work)
         with self._changed:
             self._queue.append(write)
-        while not write.done:
-            self._wait_or_lead(write)
+        self._wait_or_lead(write)
         if write.error is not None:
             raise write.error
 
     def _wait_or_lead(self, write: _Write) -> None:
-        """Wait until `write` is done or nobody leads; then lead one batch if it is not done.
+        """Wait until `write` is done or nobody leads; in the second case lead a batch, which
+        runs `write` with the writes queued before it.
 
         Whatever interrupts the caller (KeyboardInterrupt, say), nobody is left waiting for a
         leader that is gone, and no write is left that nobody would run or remove: a waiting
@@ -95,7 +96,9 @@ class GroupCommit:
         try:
             with self._transaction() as db:
                 with self._changed:  # the writes queued while the transaction began join it
-                    batch = self._queue[:MAX_BATCH]
+                    # Always up to the leader's own, so that its failure reaches this thread.
+                    size = max(MAX_BATCH, self._queue.index(leader) + 1)
+                    batch = self._queue[:size]
                     self._taken = len(batch)
                 _apply(db, batch)
         except BaseException as failure:
