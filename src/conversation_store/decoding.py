@@ -16,6 +16,7 @@ its end, also if another thread turned it off in between.
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -41,16 +42,43 @@ def collector_paused() -> Iterator[None]:
         gc.enable()
 
 
-def messages_from_json(bodies: Sequence[str]) -> list[Message]:
-    """The messages of stored JSON bodies (one object each), validated in one call.
+def messages_from_json(bodies: Sequence[str] | Sequence[bytes]) -> list[Message]:
+    """The messages of stored JSON bodies (one object each, all text or all UTF-8 bytes),
+    validated in one call.
 
     Raises ValueError (pydantic's ValidationError) for a body that is not one valid message.
     """
     with collector_paused():
-        messages: list[Message] = _MESSAGE_LIST.validate_json("[" + ",".join(bodies) + "]")
+        messages: list[Message] = _MESSAGE_LIST.validate_json(_json_array(bodies))
     if len(messages) != len(bodies):  # a hand-written body holding `{...}, {...}`
         raise ValueError("a stored message body is not one JSON object")
     return messages
+
+
+def _json_array(bodies: Sequence[str] | Sequence[bytes]) -> str | bytes:
+    """One JSON array of the bodies. Bytes skip decoding the text into `str` and back: the
+    SQLite store reads its bodies as BLOBs, which also reads a body stored as one by hand."""
+    try:
+        if bodies and isinstance(bodies[0], bytes):
+            return b"[" + b",".join(bodies) + b"]"  # type: ignore[arg-type]
+        return "[" + ",".join(bodies) + "]"  # type: ignore[arg-type]
+    except TypeError as exc:  # a body neither text nor bytes, or one of the other kind
+        raise ValueError("a stored message body is neither text nor bytes") from exc
+
+
+def stored_document(body: str | bytes) -> object:
+    """A stored body parsed, or None when it is not JSON (a BLOB written by hand)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def is_system_body(body: str | bytes) -> bool:
+    """Whether a stored body is a system message's, which windows pin before them; a body
+    that is no JSON object (written by hand) is not."""
+    document = stored_document(body)
+    return isinstance(document, dict) and document.get("role") == "system"
 
 
 def messages_from_documents(documents: Sequence[Any]) -> list[Message]:

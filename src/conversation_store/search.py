@@ -9,7 +9,8 @@ DB's `CONTAINS` narrows the candidates first).
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from pydantic import ValidationError
 
 from conversation_store.models import SearchHit
 
@@ -44,17 +45,25 @@ def snippet(content: str, terms: list[str], *, width: int = SNIPPET_CHARS) -> st
 
 
 def search_hit(
-    conversation_id: str, title: str | None, message: dict[str, Any], terms: list[str]
+    conversation_id: str, title: str | None, message: object, terms: list[str]
 ) -> SearchHit | None:
-    """The hit for a stored message document, or None when its content does not match."""
+    """The hit for a stored message document, or None when its content does not match, or
+    when it is no message (a body changed by hand: such a row never hides the other hits)."""
+    if not isinstance(message, dict):
+        return None
     content = message.get("content")
     if not isinstance(content, str) or not matches(content, terms):
         return None
-    return SearchHit(
-        conversation_id=conversation_id,
-        conversation_title=title,
-        message_id=message.get("id"),
-        role=message["role"],
-        snippet=snippet(content, terms),
-        timestamp=message["timestamp"],
-    )
+    try:
+        return SearchHit.model_validate(
+            {
+                "conversation_id": conversation_id,
+                "conversation_title": title,
+                "message_id": message.get("id"),
+                "role": message.get("role"),
+                "snippet": snippet(content, terms),
+                "timestamp": message.get("timestamp"),
+            }
+        )
+    except ValidationError:
+        return None

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from conversation_store import Conversation
 from conversation_store.decoding import (
     collector_paused,
+    is_system_body,
     messages_from_documents,
     messages_from_json,
 )
@@ -106,6 +107,57 @@ def test_sqlite_bodies_decode_as_one_model_validate(
 def test_a_body_that_is_not_one_message_is_refused(body: str) -> None:
     with pytest.raises(ValueError):
         messages_from_json(['{"role": "user", "content": "fine"}', body])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(message_documents, max_size=4))
+def test_bodies_as_utf8_bytes_decode_as_the_same_text_does(messages: list[dict[str, Any]]) -> None:
+    bodies = [json.dumps(message, ensure_ascii=False) for message in messages]
+
+    def decode(given: list[str] | list[bytes]) -> object:
+        try:
+            return messages_from_json(given)
+        except ValueError:
+            return ValueError
+
+    assert decode([body.encode() for body in bodies]) == decode(bodies)
+
+
+@pytest.mark.parametrize(
+    "bodies",
+    [
+        ['{"role": "user"}', b'{"role": "user"}'],
+        [b'{"role": "user"}', '{"role": "user"}'],
+        [5],
+        [None],
+        [b'{"role": "user", "content": "\xff"}'],
+        [b"\xff\xfe"],
+    ],
+    ids=["text then bytes", "bytes then text", "a number", "None", "bad UTF-8", "no JSON"],
+)
+def test_bodies_neither_all_text_nor_all_utf8_json_are_a_value_error(bodies: Any) -> None:
+    with pytest.raises(ValueError):
+        messages_from_json(bodies)
+
+
+@pytest.mark.parametrize(
+    ("body", "system"),
+    [
+        ('{"role": "system", "content": "be brief"}', True),
+        (b'{"role": "system"}', True),
+        ('{"role": "user"}', False),
+        ('[{"role": "system"}]', False),
+        ('"system"', False),
+        ("null", False),
+        ("not json", False),
+        (b"\xff", False),
+        ("[" * 100_000, False),
+    ],
+)
+def test_only_a_json_object_with_the_system_role_is_a_system_body(
+    body: str | bytes, system: bool
+) -> None:
+    assert is_system_body(body) is system
 
 
 def test_an_empty_load_decodes_to_no_messages() -> None:

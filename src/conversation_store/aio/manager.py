@@ -910,16 +910,26 @@ class ConversationManager:
         except ConversationNotFoundError:
             return None
 
+    async def _header(self, key: ConversationKey) -> Conversation | None:
+        """The conversation without its messages (a leading system message aside), or None
+        when it is missing, or stored in a form that cannot be read: that must not stop its
+        deletion (the SQLite store deletes its links with it; elsewhere a link left behind
+        opens nothing, since the conversation it names is gone)."""
+        try:
+            return await self._find(key, last=0)
+        except InvalidInputError:
+            return None
+
     async def _delete(self, key: ConversationKey) -> None:
         """Delete a conversation, then the share link its header names (a link whose
         conversation is gone opens nothing, so a crash between leaves nothing readable)."""
-        header = await self._find(key, last=1) if self._shares_links() else None
+        header = await self._header(key) if self._shares_links() else None
         await self._store.delete_conversation(key)
         if header is not None and header.share_id is not None:
             await self._delete_share_link(header.share_id)
 
     async def _headers(self, customer_id: str) -> AsyncIterator[Conversation]:
-        """Each conversation of the customer with its newest message only, when the store
+        """Each readable conversation of the customer without its messages, when the store
         keeps share links (the headers then name links to delete); nothing otherwise."""
         if not self._shares_links():
             return
@@ -929,7 +939,7 @@ class ConversationManager:
                 customer_id, limit=100, continuation=continuation, archived=None
             )
             for summary in page.items:
-                found = await self._find(ConversationKey(customer_id, summary.id), last=1)
+                found = await self._header(ConversationKey(customer_id, summary.id))
                 if found is not None:
                     yield found
             if page.continuation is None:

@@ -21,7 +21,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from conversation_store.aio import primitives
-from conversation_store.decoding import messages_from_json
+from conversation_store.decoding import messages_from_json, stored_document
 from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
@@ -380,7 +380,7 @@ class PostgresStore:
                 await cursor.execute(_SEARCH, params)
                 async for row in cursor:
                     hit = search_hit(
-                        row["conversation_id"], row["title"], rows.json_body(row["body"]), terms
+                        row["conversation_id"], row["title"], stored_document(row["body"]), terms
                     )
                     if hit is not None:
                         hits.append(hit)

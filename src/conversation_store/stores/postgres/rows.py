@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from conversation_store.decoding import messages_from_json
+from conversation_store.decoding import is_system_body, messages_from_json
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.models import (
     HEADER_FIELDS,
@@ -171,7 +171,7 @@ def window_bodies(row: dict[str, Any], *, last: int | None) -> list[str]:
     first = row["first_body"]
     if last is None or first is None or len(bodies) >= row["message_count"]:
         return bodies
-    if json.loads(first).get("role") == "system" and (not bodies or bodies[0] != first):
+    if is_system_body(first) and (not bodies or bodies[0] != first):
         return [first, *bodies]
     return bodies
 
@@ -194,11 +194,6 @@ def updated_before(value: str) -> datetime:
 
 def share_link(row: dict[str, Any] | None) -> ShareLink | None:
     return None if row is None else ShareLink.model_validate(row)
-
-
-def json_body(body: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(body)
-    return data
 
 
 def conversation(row: dict[str, Any], *, last: int | None) -> Conversation:

@@ -22,7 +22,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from conversation_store import primitives
-from conversation_store.decoding import messages_from_json
+from conversation_store.decoding import messages_from_json, stored_document
 from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
@@ -381,7 +381,7 @@ class PostgresStore:
                 cursor.execute(_SEARCH, params)
                 for row in cursor:
                     hit = search_hit(
-                        row["conversation_id"], row["title"], rows.json_body(row["body"]), terms
+                        row["conversation_id"], row["title"], stored_document(row["body"]), terms
                     )
                     if hit is not None:
                         hits.append(hit)

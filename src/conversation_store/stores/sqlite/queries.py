@@ -6,13 +6,13 @@ Every function takes an open connection and runs one statement; the caller owns 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import islice
 from typing import Any
 
+from conversation_store.decoding import stored_document
 from conversation_store.models import ListFilter, MetadataScalar, SearchHit
 from conversation_store.retention import is_expired
 from conversation_store.search import search_hit, search_terms
@@ -124,7 +124,7 @@ def search_messages(
     cursor = db.execute(_SEARCH, (fts_query(terms), customer_id, now))
     try:
         found = (
-            search_hit(*conversation_of(row["conversation"]), json.loads(row["body"]), terms)
+            search_hit(*conversation_of(row["conversation"]), stored_document(row["body"]), terms)
             for row in cursor
         )
         return list(islice((hit for hit in found if hit is not None), limit))
@@ -143,7 +143,7 @@ def count_messages_by_day(
     rows = db.execute(
         "SELECT substr(json_extract(m.body, '$.timestamp'), 1, 10) AS day, COUNT(*) "
         "FROM messages AS m JOIN conversations AS c ON c.number = m.conversation "
-        f"WHERE {where} GROUP BY day ORDER BY day",
+        f"WHERE {where} GROUP BY day HAVING day IS NOT NULL ORDER BY day",  # NULL: by hand
         params,
     )
     return {day: count for day, count in rows}

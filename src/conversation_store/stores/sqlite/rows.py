@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from conversation_store.decoding import stored_document
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.models import (
     HEADER_FIELDS,
@@ -31,6 +32,7 @@ from conversation_store.models import (
 )
 from conversation_store.retention import is_expired
 from conversation_store.stores.sqlite.migrations import SEQ_SPAN
+from conversation_store.validation import MAX_TOKENS
 
 # Numbers below this keep every rowid (`number * SEQ_SPAN + seq`) within SQLite's 64 bits.
 MAX_CONVERSATION_NUMBER = 1 << 31
@@ -114,6 +116,21 @@ def message_body(message: Message) -> str:
     if message.metadata:
         return message.model_dump_json()
     return message.model_dump_json(exclude=_NO_METADATA)
+
+
+def counted_tokens(tokens: object) -> int:
+    """What a stored message adds to its conversation's `total_tokens`: its count, or 0 for
+    a count no message written through the API has (not an integer in 0..MAX_TOKENS: a body
+    changed by hand), which the 64-bit counter might not even hold."""
+    if type(tokens) is int and 0 <= tokens <= MAX_TOKENS:
+        return tokens
+    return 0
+
+
+def stored_tokens(body: bytes) -> int:
+    """The `counted_tokens` of a stored body, 0 for one that is no JSON object."""
+    document = stored_document(body)
+    return counted_tokens(document.get("tokens")) if isinstance(document, dict) else 0
 
 
 def message_rows(messages: Sequence[Message]) -> list[tuple[Message, str]]:

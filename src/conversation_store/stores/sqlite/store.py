@@ -9,15 +9,15 @@ deleted; only `scan_conversations` still shows it, so cleanup can find it.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
-from conversation_store.decoding import messages_from_json
+from conversation_store.decoding import is_system_body, messages_from_json
 from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
@@ -53,6 +53,7 @@ from conversation_store.stores.sqlite.rows import (
     MAX_CONVERSATION_NUMBER,
     append_position,
     checked_timestamp,
+    counted_tokens,
     expired,
     header_document,
     keyset,
@@ -62,6 +63,7 @@ from conversation_store.stores.sqlite.rows import (
     now,
     readable,
     share_link_row,
+    stored_tokens,
     summary,
     updated_header_columns,
 )
@@ -77,6 +79,9 @@ _APPEND_TARGET = (
 _NUMBERING_UNUSABLE = "this file's conversation numbering is stored in a form that cannot be used"
 # A conversation's messages, in order: one range of rowids (`migrations.SEQ_SPAN`).
 _MESSAGES_OF = f"FROM messages WHERE rowid >= ?1 * {SEQ_SPAN} AND rowid < (?1 + 1) * {SEQ_SPAN}"
+# Bodies are read as their UTF-8 bytes: decoded in one call from bytes, they skip becoming
+# `str` first (`python -m bench.sqlite_floor`), and a body stored as a BLOB by hand reads too.
+_BODY = "CAST(body AS BLOB) AS body"
 
 
 class SQLiteStore:
@@ -189,7 +194,7 @@ class SQLiteStore:
         with self._write() as db:
             number = self._header_row(db, key)["number"]
             rows = db.execute(
-                f"SELECT rowid, body {_MESSAGES_OF} ORDER BY rowid DESC LIMIT ?2", (number, n)
+                f"SELECT rowid, {_BODY} {_MESSAGES_OF} ORDER BY rowid DESC LIMIT ?2", (number, n)
             ).fetchall()[::-1]
             if not rows:
                 return []
@@ -200,7 +205,7 @@ class SQLiteStore:
                 "UPDATE conversations SET message_count = max(0, message_count - ?), "
                 "total_tokens = max(0, total_tokens - ?), updated_at = ?, version = version + 1 "
                 "WHERE customer_id = ? AND id = ?",
-                (len(popped), sum(m.tokens or 0 for m in popped), now(), *key),
+                (len(popped), sum(counted_tokens(m.tokens) for m in popped), now(), *key),
             )
         return popped
 
@@ -287,10 +292,10 @@ class SQLiteStore:
         with self._write() as db:
             number = self._header_row(db, key)["number"]
             old_tokens = self._swap_message_row(db, key, number, message_id, message)
-            new_tokens = (message.tokens or 0) if message is not None else 0
+            new_tokens = counted_tokens(message.tokens) if message is not None else 0
             db.execute(
-                "UPDATE conversations SET message_count = message_count - ?, "
-                "total_tokens = total_tokens + ?, updated_at = ?, version = version + 1 "
+                "UPDATE conversations SET message_count = max(0, message_count - ?), "
+                "total_tokens = max(0, total_tokens + ?), updated_at = ?, version = version + 1 "
                 "WHERE customer_id = ? AND id = ?",
                 (int(message is None), new_tokens - old_tokens, now(), *key),
             )
@@ -405,15 +410,16 @@ class SQLiteStore:
         cursor.row_factory = None  # plain tuples: the bodies are joined, not looked at
         if last is None:
             bodies = cursor.execute(
-                f"SELECT body {_MESSAGES_OF} ORDER BY rowid", (row["number"],)
+                f"SELECT {_BODY} {_MESSAGES_OF} ORDER BY rowid", (row["number"],)
             ).fetchall()
         else:
             bodies = cursor.execute(
-                f"SELECT body {_MESSAGES_OF} ORDER BY rowid DESC LIMIT ?2", (row["number"], last)
+                f"SELECT {_BODY} {_MESSAGES_OF} ORDER BY rowid DESC LIMIT ?2",
+                (row["number"], last),
             ).fetchall()[::-1]
             bodies = self._pin_system_message(db, row, bodies)
         with readable(key):
-            messages = messages_from_json([body for (body,) in bodies])
+            messages = messages_from_json(list(map(itemgetter(0), bodies)))
             document = {**header_document(row), "messages": messages}
             conversation = Conversation.model_validate(document)
         mark_saved(conversation, str(row["version"]))
@@ -446,7 +452,7 @@ class SQLiteStore:
         `number` is the conversation's (of `key`). Raises MessageNotFoundError.
         """
         old = db.execute(
-            "SELECT rowid, body FROM messages WHERE conversation = ? AND id = ?",
+            f"SELECT rowid, {_BODY} FROM messages WHERE conversation = ? AND id = ?",
             (number, message_id),
         ).fetchone()
         if old is None:
@@ -458,20 +464,19 @@ class SQLiteStore:
                 "UPDATE messages SET body = ? WHERE rowid = ?",
                 (message_body(message), old["rowid"]),
             )
-        tokens: int = json.loads(old["body"]).get("tokens") or 0
-        return tokens
+        return stored_tokens(old["body"])
 
     @staticmethod
     def _pin_system_message(
-        db: sqlite3.Connection, row: sqlite3.Row, bodies: list[tuple[str]]
-    ) -> list[tuple[str]]:
+        db: sqlite3.Connection, row: sqlite3.Row, bodies: list[tuple[bytes]]
+    ) -> list[tuple[bytes]]:
         """Put a leading system message before a window that starts after it."""
         if len(bodies) >= row["message_count"]:
             return bodies
         first = db.execute(
-            f"SELECT body {_MESSAGES_OF} ORDER BY rowid LIMIT 1", (row["number"],)
+            f"SELECT {_BODY} {_MESSAGES_OF} ORDER BY rowid LIMIT 1", (row["number"],)
         ).fetchone()
-        if first is not None and json.loads(first["body"]).get("role") == "system":
+        if first is not None and is_system_body(first["body"]):
             return [(first["body"],), *bodies]
         return bodies
 
@@ -541,7 +546,7 @@ class SQLiteStore:
                 (
                     next_seq,
                     len(added),
-                    sum(m.tokens or 0 for m in added),
+                    sum(counted_tokens(m.tokens) for m in added),
                     1 if touch else 0,
                     *([now()] if touch else []),
                     *key,
