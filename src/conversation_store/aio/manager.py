@@ -913,8 +913,8 @@ class ConversationManager:
     async def _header(self, key: ConversationKey) -> Conversation | None:
         """The conversation without its messages (a leading system message aside), or None
         when it is missing, or stored in a form that cannot be read: that must not stop its
-        deletion (the SQLite store deletes its links with it; elsewhere a link left behind
-        opens nothing, since the conversation it names is gone)."""
+        deletion (the SQL and memory stores delete its links with it; on Cosmos DB a link
+        left behind opens nothing, since the conversation it names is gone)."""
         try:
             return await self._find(key, last=0)
         except InvalidInputError:
