@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from pydantic import JsonValue
 
 from conversation_store.exceptions import InvalidInputError
@@ -12,6 +14,8 @@ from conversation_store.models import (
     Message,
     SavedState,
 )
+
+_ID = attrgetter("id")  # a C call per message: a load of 10,000 marks them all saved
 
 
 def header_of(conversation: Conversation) -> dict[str, JsonValue]:
@@ -25,7 +29,7 @@ def mark_saved(conversation: Conversation, etag: str | None) -> None:
         etag=etag,
         customer_id=conversation.customer_id,
         conversation_id=conversation.id,
-        message_ids=tuple(m.id for m in conversation.messages),
+        message_ids=tuple(map(_ID, conversation.messages)),
         header=header_of(conversation),
     )
 
@@ -35,7 +39,7 @@ def unsaved_messages(conversation: Conversation, saved: SavedState) -> list[Mess
     if (conversation.customer_id, conversation.id) != (saved.customer_id, saved.conversation_id):
         raise InvalidInputError("the id or customer_id of a stored conversation cannot change")
     count = len(saved.message_ids)
-    current = tuple(m.id for m in conversation.messages[:count])
+    current = tuple(map(_ID, conversation.messages[:count]))
     if current != saved.message_ids:
         raise InvalidInputError(
             "stored messages were removed or reordered in memory; save_conversation only "
