@@ -56,8 +56,7 @@ def messages_from_json(bodies: Sequence[str] | Sequence[bytes]) -> list[Message]
 
 
 def _json_array(bodies: Sequence[str] | Sequence[bytes]) -> str | bytes:
-    """One JSON array of the bodies. Bytes skip decoding the text into `str` and back: the
-    SQLite store reads its bodies as BLOBs, which also reads a body stored as one by hand."""
+    """One JSON array of the bodies (the SQLite store reads its bodies as bytes)."""
     try:
         if bodies and isinstance(bodies[0], bytes):
             return b"[" + b",".join(bodies) + b"]"  # type: ignore[arg-type]
