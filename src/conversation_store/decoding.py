@@ -23,7 +23,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from conversation_store.models import Message
+from conversation_store.exceptions import InvalidInputError
+from conversation_store.models import ConversationKey, Message
+from conversation_store.validation import MAX_TOKENS
 
 # pydantic-core's own validator: TypeAdapter's Python wrapper costs more than 50 messages do.
 _MESSAGE_LIST = TypeAdapter(list[Message]).validator
@@ -73,6 +75,20 @@ def stored_document(body: str | bytes) -> object:
         return None
 
 
+def counted_tokens(tokens: object) -> int:
+    """What a stored message's token count adds to its conversation's `total_tokens`: the
+    count, or 0 for one no message written through the API has (not an integer in
+    0..MAX_TOKENS: a message changed by hand), which a 64-bit counter might not even hold."""
+    if type(tokens) is int and 0 <= tokens <= MAX_TOKENS:
+        return tokens
+    return 0
+
+
+def message_tokens(document: object) -> int:
+    """The `counted_tokens` of a stored message document (0 for one that is no object)."""
+    return counted_tokens(document.get("tokens")) if isinstance(document, dict) else 0
+
+
 def is_system_body(body: str | bytes) -> bool:
     """Whether a stored body is a system message's, which windows pin before them; a body
     that is no JSON object (written by hand) is not."""
@@ -88,3 +104,19 @@ def messages_from_documents(documents: Sequence[Any]) -> list[Message]:
     with collector_paused():
         messages: list[Message] = _MESSAGE_LIST.validate_python(documents)
     return messages
+
+
+@contextmanager
+def readable(key: ConversationKey) -> Iterator[None]:
+    """A stored row that no longer validates (written by hand, or by an older version under
+    older rules) is an InvalidInputError naming it, never a JSON, pydantic, recursion or
+    overflow error: an export or a transfer then records that one conversation as failed."""
+    try:
+        yield
+    except InvalidInputError:
+        raise
+    except (ValueError, RecursionError, OverflowError) as exc:
+        raise InvalidInputError(
+            f"conversation {key.conversation_id!r} of customer {key.customer_id!r} is stored "
+            f"in a form that cannot be read ({type(exc).__name__})"
+        ) from exc

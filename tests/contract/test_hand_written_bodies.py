@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 import pytest
+from azure.cosmos import ContainerProxy, CosmosClient
 
 from conversation_store import ConversationManager
 from conversation_store.exceptions import ConversationStoreError, InvalidInputError
 from conversation_store.stores.postgres.store import PostgresStore
+from conversation_store.stores.protocol import ConversationStore
 from conversation_store.stores.sqlite.store import SQLiteStore
+from support.cosmos_fixtures import FAST_RETRY, TEST_DATABASE, open_cosmos_store
 
 CUSTOMER = "bob"
 Body = str | bytes
@@ -53,42 +56,157 @@ BAD_BODIES: dict[str, Callable[[dict[str, Any]], Body]] = {
     "deeply nested": lambda d: "[" * 5000 + "]" * 5000,
 }
 # SQLite's triggers refuse these (not JSON, or nested past SQLite's JSON depth limit);
-# PostgreSQL's text column refuses bytes.
+# PostgreSQL's text column refuses bytes; a Cosmos item holds JSON values only.
+BYTES = {"blob of its JSON", "blob of an empty object"}
 REFUSED = {
     "sqlite": {"not JSON", "deeply nested"},
-    "postgres": {"blob of its JSON", "blob of an empty object"},
+    "postgres": BYTES,
+    "cosmos": {*BYTES, "not JSON", "deeply nested"},
 }
 
 
-@dataclass
-class Backend:
-    """A store of one backend, and the raw connection that changes its rows by hand."""
+class Backend(Protocol):
+    """A store of one backend, and the means to change its stored messages by hand."""
 
     name: str
-    open: Callable[[], SQLiteStore | PostgresStore]
-    raw: Callable[[], Any]  # a DB-API connection; its `with` commits
 
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    def open(self) -> ConversationStore: ...
+
+    def first_body(self) -> dict[str, Any]:
+        """The stored document of the oldest message."""
+        ...
+
+    def set_first_body(self, body: Body) -> None: ...
+
+    def snapshot(self) -> list[Any]:
+        """Everything stored, as comparable values."""
+        ...
+
+    def leftovers(self) -> int:
+        """How many messages and share links are stored."""
+        ...
+
+
+@dataclass
+class SqlBackend:
+    """SQLite or PostgreSQL, changed through a DB-API connection (its `with` commits)."""
+
+    name: str
+    open: Callable[[], ConversationStore]
+    raw: Callable[[], Any]
+
+    def first_body(self) -> dict[str, Any]:
+        ((body,),) = self._execute(f"SELECT body FROM messages ORDER BY {self._seq} LIMIT 1")
+        document: dict[str, Any] = json.loads(body)
+        return document
+
+    def set_first_body(self, body: Body) -> None:
+        seq = self._seq
+        self._execute(
+            f"UPDATE messages SET body = ? WHERE {seq} = (SELECT min({seq}) FROM messages)",
+            (body,),
+        )
+
+    def snapshot(self) -> list[Any]:
+        return [
+            self._execute("SELECT id, body FROM messages ORDER BY id"),
+            self._execute(
+                "SELECT id, message_count, total_tokens, version, title FROM conversations"
+            ),
+            self._execute("SELECT token_hash FROM share_links"),
+        ]
+
+    def leftovers(self) -> int:
+        ((messages,),) = self._execute("SELECT count(*) FROM messages")
+        ((links,),) = self._execute("SELECT count(*) FROM share_links")
+        return int(messages) + int(links)
+
+    @property
+    def _seq(self) -> str:
+        return "rowid" if self.name == "sqlite" else "seq"
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         placeholder = "?" if self.name == "sqlite" else "%s"
         with self.raw() as db:
             cursor = db.execute(sql.replace("?", placeholder), params)
             return [] if cursor.description is None else list(cursor.fetchall())
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@dataclass
+class CosmosBackend:
+    """The local Cosmos server, changed through the bare SDK: the head item's first message
+    (6 small messages stay in the head)."""
+
+    open: Callable[[], ConversationStore]
+    raw: ContainerProxy
+    name: str = "cosmos"
+
+    def first_body(self) -> dict[str, Any]:
+        document: dict[str, Any] = self._head()["messages"][0]
+        return document
+
+    def set_first_body(self, body: Body) -> None:
+        head = self._head()
+        head["messages"][0] = json.loads(body)
+        self.raw.replace_item(head["id"], head)
+
+    def snapshot(self) -> list[Any]:
+        items = [
+            {k: v for k, v in item.items() if not k.startswith("_")}
+            for item in self.raw.read_all_items()
+        ]
+        return sorted(items, key=lambda item: str(item["id"]))
+
+    def leftovers(self) -> int:
+        return len(list(self.raw.read_all_items()))
+
+    def _head(self) -> dict[str, Any]:
+        (head,) = (item for item in self.raw.read_all_items() if "messages" in item)
+        return head
+
+
+SERVERS = {"postgres": pytest.mark.postgres, "cosmos": pytest.mark.cosmos}
+# On the servers `make test` runs a few bodies (no object, a count no message has, no JSON);
+# `make soak` runs them all. SQLite runs them all in both.
+QUICK = {"array", "tokens negative", "not JSON"}
+
+
+def cases(bodies: Iterable[str]) -> list[Any]:
+    """(backend, bad body) parameters for every body a backend can store."""
+    chosen = list(bodies)
+    found = [
+        pytest.param("sqlite", bad, id=f"sqlite-{bad}")
+        for bad in chosen
+        if bad not in REFUSED["sqlite"]
+    ]
+    for server, mark in SERVERS.items():
+        for bad in chosen:
+            if bad not in REFUSED[server]:
+                marks = [mark] if bad in QUICK else [mark, pytest.mark.soak]
+                found.append(pytest.param(server, bad, marks=marks, id=f"{server}-{bad}"))
+    return found
+
+
+@pytest.fixture
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sqlite":
         path = tmp_path / "hand.db"
-        yield Backend("sqlite", lambda: SQLiteStore(path), lambda: sqlite3.connect(path))
-        return
-    url = request.getfixturevalue("postgres_url")
-    yield Backend("postgres", lambda: PostgresStore(url), lambda: psycopg.connect(url))
+        yield SqlBackend("sqlite", lambda: SQLiteStore(path), lambda: sqlite3.connect(path))
+    elif request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        yield SqlBackend("postgres", lambda: PostgresStore(url), lambda: psycopg.connect(url))
+    else:
+        target, name = request.getfixturevalue("cosmos_container")
+        client = CosmosClient(
+            target.endpoint, credential=target.key, connection_verify=target.verify_tls
+        )
+        container = client.get_database_client(TEST_DATABASE).get_container_client(name)
+        yield CosmosBackend(lambda: open_cosmos_store(target, name, retry=FAST_RETRY), container)
+        client.close()
 
 
 def _file(backend: Backend, bad: str) -> tuple[ConversationManager, str, str]:
     """A conversation of 6 messages whose first body is `bad`'s; its id and that message's."""
-    if bad in REFUSED[backend.name]:
-        pytest.skip(f"{backend.name} cannot store it")
     manager = ConversationManager(backend.open())
     doc = manager.create_conversation_document(CUSTOMER, "hand-written")
     manager.save_conversation(doc)
@@ -98,23 +216,8 @@ def _file(backend: Backend, bad: str) -> tuple[ConversationManager, str, str]:
         ).message_ids[0]
         for i in range(6)
     ]
-    key = "rowid" if backend.name == "sqlite" else "seq"
-    ((body,),) = backend.execute(f"SELECT body FROM messages ORDER BY {key} LIMIT 1")
-    backend.execute(
-        f"UPDATE messages SET body = ? WHERE {key} = (SELECT min({key}) FROM messages)",
-        (BAD_BODIES[bad](json.loads(body)),),
-    )
+    backend.set_first_body(BAD_BODIES[bad](backend.first_body()))
     return manager, doc.id, ids[0]
-
-
-def _snapshot(backend: Backend) -> list[Any]:
-    return [
-        backend.execute("SELECT id, body FROM messages ORDER BY id"),
-        backend.execute(
-            "SELECT id, message_count, total_tokens, version, title FROM conversations"
-        ),
-        backend.execute("SELECT token_hash FROM share_links"),
-    ]
 
 
 Call = Callable[[ConversationManager, str, str], object]
@@ -150,21 +253,21 @@ REPAIRS: dict[str, Call] = {
 
 
 @pytest.mark.parametrize("call", [*READS, *WRITES])
-@pytest.mark.parametrize("bad", BAD_BODIES)
+@pytest.mark.parametrize(("backend", "bad"), cases(BAD_BODIES), indirect=["backend"])
 def test_a_call_over_a_hand_written_body_works_or_raises_typed_and_changes_nothing(
     backend: Backend, bad: str, call: str
 ) -> None:
     manager, conversation_id, first = _file(backend, bad)
-    before = _snapshot(backend)
+    before = backend.snapshot()
     try:
         {**READS, **WRITES}[call](manager, conversation_id, first)
     except ConversationStoreError:
-        assert _snapshot(backend) == before
+        assert backend.snapshot() == before
     manager.close()
 
 
 @pytest.mark.parametrize("call", REPAIRS)
-@pytest.mark.parametrize("bad", BAD_BODIES)
+@pytest.mark.parametrize(("backend", "bad"), cases(BAD_BODIES), indirect=["backend"])
 def test_calls_that_read_no_body_work_over_a_hand_written_one(
     backend: Backend, bad: str, call: str
 ) -> None:
@@ -172,8 +275,7 @@ def test_calls_that_read_no_body_work_over_a_hand_written_one(
     manager.share_conversation(conversation_id, CUSTOMER)
     REPAIRS[call](manager, conversation_id, first)
     if call.startswith("delete"):  # nothing of it left, its share link included
-        assert backend.execute("SELECT count(*) FROM messages") == [(0,)]
-        assert backend.execute("SELECT count(*) FROM share_links") == [(0,)]
+        assert backend.leftovers() == 0
     manager.close()
 
 
@@ -186,7 +288,7 @@ WITH_ID = [
 ]
 
 
-@pytest.mark.parametrize("bad", WITH_ID)
+@pytest.mark.parametrize(("backend", "bad"), cases(WITH_ID), indirect=["backend"])
 def test_the_bad_message_can_be_deleted_and_the_rest_then_reads(backend: Backend, bad: str) -> None:
     manager, conversation_id, first = _file(backend, bad)
     manager.delete_message(conversation_id, CUSTOMER, first)
@@ -197,9 +299,10 @@ def test_the_bad_message_can_be_deleted_and_the_rest_then_reads(backend: Backend
     manager.close()
 
 
-@pytest.mark.parametrize(
-    "bad", ["blob of its JSON", "array", "unknown role", "null", "not JSON", "deeply nested"]
-)
+UNREADABLE = ["blob of its JSON", "array", "unknown role", "null", "not JSON", "deeply nested"]
+
+
+@pytest.mark.parametrize(("backend", "bad"), cases(UNREADABLE), indirect=["backend"])
 def test_a_load_names_the_conversation_it_cannot_read(backend: Backend, bad: str) -> None:
     manager, conversation_id, _ = _file(backend, bad)
     if bad == "blob of its JSON":  # the same JSON as bytes: it is read as it is

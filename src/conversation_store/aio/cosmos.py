@@ -23,7 +23,7 @@ from azure.core.pipeline.transport import AsyncHttpTransport
 from azure.cosmos.aio import ContainerProxy, CosmosClient
 
 from conversation_store.aio import primitives
-from conversation_store.decoding import messages_from_documents
+from conversation_store.decoding import messages_from_documents, readable
 from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
@@ -237,7 +237,8 @@ class CosmosStore:
             segments, complete = await self._segments_of(key, head, last)
             if complete:
                 break
-        conversation = docs.conversation_from_items(head, segments, last=last)
+        with readable(key):
+            conversation = docs.conversation_from_items(head, segments, last=last)
         mark_saved(conversation, head.get("_etag"))
         return conversation
 
@@ -279,7 +280,7 @@ class CosmosStore:
         query = queries.list_query(customer_id, archived, where, docs.epoch_seconds())
         rows, token = await self._query_page(spanning(customer_id), "list", query, position, limit)
         return Page(
-            items=[ConversationSummary.model_validate(row) for row in rows],
+            items=[_summary(row) for row in rows],
             continuation=queries.list_continuation(customer_id, archived, where, token),
         )
 
@@ -358,16 +359,19 @@ class CosmosStore:
         for race in range(_MAX_WRITE_RACES):
             item = await self._read_head(key)
             if popped is not None and item.get("write_id") == write_id:
-                return messages_from_documents(popped)
+                with readable(key):
+                    return messages_from_documents(popped)
             result = docs.popped_head(docs.upgraded_head(item), n, write_id, docs.now())
             if result is None:
                 return await self._pop_across_segments(key, n, item)
             new_head, popped = result
             if not popped:
                 return []
+            with readable(key):  # before the write: an unreadable message is not popped
+                messages = messages_from_documents(popped)
             try:
                 await self._replace_item(key, "pop", new_head, etag=item["_etag"])
-                return messages_from_documents(popped)
+                return messages
             except ConflictError:
                 await primitives.sleep(docs.race_backoff(race))
         raise ConflictError(f"conversation {key.conversation_id!r} kept changing during pop")
@@ -780,7 +784,9 @@ class CosmosStore:
                 if int(item.get("segment_count", 0))
                 else []
             )
-            current = docs.message_documents(docs.conversation_from_items(item, segments).messages)
+            with readable(key):
+                stored = docs.conversation_from_items(item, segments)
+            current = docs.message_documents(stored.messages)
             batches = docs.replacement_batches(
                 docs.upgraded_head(item),
                 item["_etag"],
@@ -948,3 +954,9 @@ def _callers(container: ContainerProxy) -> primitives.Function[[], Connection]:
         return container, ()
 
     return connect
+
+
+def _summary(row: Item) -> ConversationSummary:
+    """A listed head as a summary; one changed by hand is an InvalidInputError naming it."""
+    with readable(ConversationKey(str(row.get("customer_id")), str(row.get("id")))):
+        return ConversationSummary.model_validate(row)

@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from conversation_store.decoding import message_tokens
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.models import (
     Conversation,
@@ -217,7 +218,8 @@ def is_pinned_system(messages: Sequence[dict[str, Any]], head: dict[str, Any]) -
     conversation's first (however it got there: create, append or replace); once segments
     exist, only a prompt flagged `pinned_system` when the first of them was sealed is.
     """
-    if not messages or messages[0].get("role") != "system":
+    first = messages[0] if messages else None
+    if not isinstance(first, dict) or first.get("role") != "system":  # a list: by hand
         return False
     return bool(head.get("pinned_system")) or not live_segment_count(head)
 
@@ -408,7 +410,7 @@ def popped_head(
         return None
     count = min(n, len(messages))
     rest, popped = messages[: len(messages) - count], messages[len(messages) - count :]
-    tokens = sum(int(m.get("tokens") or 0) for m in popped)
+    tokens = sum(message_tokens(m) for m in popped)
     new_head = with_head_bytes(
         {
             **strip_system_properties(head),
@@ -439,7 +441,7 @@ def replaced_head(
         "segment_count": first_number,
         "first_segment": first_number,
         "message_count": len(messages),
-        "total_tokens": sum(int(m.get("tokens") or 0) for m in messages),
+        "total_tokens": sum(message_tokens(m) for m in messages),
         "pinned_system": bool(messages) and messages[0].get("role") == "system",
     }
     return seal_into_head(base, messages, limits)
@@ -527,7 +529,7 @@ def upgraded_head(item: dict[str, Any]) -> dict[str, Any]:
             "segment_count": 0,
             "pinned_system": False,
             "message_count": len(messages),
-            "total_tokens": sum(int(m.get("tokens") or 0) for m in messages),
+            "total_tokens": sum(message_tokens(m) for m in messages),
             **head,
             "messages": messages,
         }
@@ -629,7 +631,7 @@ def sealing_batch(
 
 def append_operations(messages: Sequence[dict[str, Any]], now: str) -> list[dict[str, Any]]:
     """One patch: add the messages, bump the counters, set updated_at, grow head_bytes."""
-    tokens = sum(int(m.get("tokens") or 0) for m in messages)
+    tokens = sum(message_tokens(m) for m in messages)
     added = appended_bytes(messages)
     return [
         *({"op": "add", "path": "/messages/-", "value": m} for m in messages),
@@ -664,7 +666,7 @@ def grown_head(head: dict[str, Any], missing: Sequence[dict[str, Any]], now: str
     return {
         **head,
         "message_count": int(head["message_count"]) + len(missing),
-        "total_tokens": int(head["total_tokens"]) + sum(int(m.get("tokens") or 0) for m in missing),
+        "total_tokens": int(head["total_tokens"]) + sum(message_tokens(m) for m in missing),
         "updated_at": now,
     }
 
@@ -776,12 +778,12 @@ def _counted(
     head: dict[str, Any], old: dict[str, Any], new: dict[str, Any] | None, now: str
 ) -> dict[str, Any]:
     """`head` with its counters following the replacement of `old` by `new`."""
-    tokens = int(head.get("total_tokens") or 0) - int(old.get("tokens") or 0)
+    tokens = int(head.get("total_tokens") or 0) - message_tokens(old)
     return {
         **head,
         "message_count": max(0, int(head.get("message_count") or 0) - (new is None)),
         # Clamped: counters of seed documents may be off; a negative total would not load.
-        "total_tokens": max(0, tokens + int((new or {}).get("tokens") or 0)),
+        "total_tokens": max(0, tokens + message_tokens(new)),
         "updated_at": now,
     }
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import JsonValue
 
-from conversation_store.decoding import stored_document
+from conversation_store.decoding import message_tokens, readable, stored_document
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.models import (
     HEADER_FIELDS,
@@ -32,7 +31,6 @@ from conversation_store.models import (
 )
 from conversation_store.retention import is_expired
 from conversation_store.stores.sqlite.migrations import SEQ_SPAN
-from conversation_store.validation import MAX_TOKENS
 
 # Numbers below this keep every rowid (`number * SEQ_SPAN + seq`) within SQLite's 64 bits.
 MAX_CONVERSATION_NUMBER = 1 << 31
@@ -118,19 +116,9 @@ def message_body(message: Message) -> str:
     return message.model_dump_json(exclude=_NO_METADATA)
 
 
-def counted_tokens(tokens: object) -> int:
-    """What a stored message adds to its conversation's `total_tokens`: its count, or 0 for
-    a count no message written through the API has (not an integer in 0..MAX_TOKENS: a body
-    changed by hand), which the 64-bit counter might not even hold."""
-    if type(tokens) is int and 0 <= tokens <= MAX_TOKENS:
-        return tokens
-    return 0
-
-
 def stored_tokens(body: bytes) -> int:
-    """The `counted_tokens` of a stored body, 0 for one that is no JSON object."""
-    document = stored_document(body)
-    return counted_tokens(document.get("tokens")) if isinstance(document, dict) else 0
+    """The `message_tokens` of a stored body (0 for one that is no JSON object)."""
+    return message_tokens(stored_document(body))
 
 
 def message_rows(messages: Sequence[Message]) -> list[tuple[Message, str]]:
@@ -189,19 +177,3 @@ def summary(row: sqlite3.Row) -> ConversationSummary:
     with readable(ConversationKey(row["customer_id"], row["id"])):
         data = header_document(row)
         return ConversationSummary.model_validate({name: data[name] for name in SUMMARY_FIELDS})
-
-
-@contextmanager
-def readable(key: ConversationKey) -> Iterator[None]:
-    """A stored row that no longer validates (written by hand, or by an older version under
-    older rules) is an InvalidInputError naming it, never a JSON, pydantic, recursion or
-    overflow error: an export or a transfer then records that one conversation as failed."""
-    try:
-        yield
-    except InvalidInputError:
-        raise
-    except (ValueError, RecursionError, OverflowError) as exc:
-        raise InvalidInputError(
-            f"conversation {key.conversation_id!r} of customer {key.customer_id!r} is stored "
-            f"in a form that cannot be read ({type(exc).__name__})"
-        ) from exc

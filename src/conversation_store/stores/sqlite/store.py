@@ -17,7 +17,12 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
-from conversation_store.decoding import is_system_body, messages_from_json
+from conversation_store.decoding import (
+    counted_tokens,
+    is_system_body,
+    messages_from_json,
+    readable,
+)
 from conversation_store.exceptions import (
     ConflictError,
     ConversationNotFoundError,
@@ -53,7 +58,6 @@ from conversation_store.stores.sqlite.rows import (
     MAX_CONVERSATION_NUMBER,
     append_position,
     checked_timestamp,
-    counted_tokens,
     expired,
     header_document,
     keyset,
@@ -61,7 +65,6 @@ from conversation_store.stores.sqlite.rows import (
     message_rows,
     new_header_columns,
     now,
-    readable,
     share_link_row,
     stored_tokens,
     summary,
