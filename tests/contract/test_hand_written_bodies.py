@@ -3,8 +3,9 @@
 SQLite's triggers refuse a body that is not JSON (tests/unit/test_sqlite_clustered_messages.py),
 but a hand-written statement can still store JSON that is no message (an array, a number, an
 object with a role or token count no message has) or a BLOB; PostgreSQL keeps bodies as text,
-so there any text; on Cosmos DB, any JSON value in place of a message in the head item. Every call then either works or raises a typed ConversationStoreError, and
-a call that raises leaves the stored rows as they were. Deleting the bad message is the repair,
+so there any text; on Cosmos DB, any JSON value in place of a message in the head item. Every
+call then either works or raises a typed ConversationStoreError, and a call that raises leaves
+the stored rows as they were. Deleting the bad message is the repair,
 so it works; so do appends and listings, which read no body, and deleting the conversation or
 the customer's data, which must never be blocked by what they delete.
 """
