@@ -11,6 +11,11 @@ it saves.
 The collector's switch is process-wide. A call made while it is off (by the application, or
 by a concurrent call here) leaves it as it is; a call made while it is on turns it on again at
 its end, also if another thread turned it off in between.
+
+What the stores read back may have been changed by hand, so the rest of the reading is here
+too: `readable` turns a stored form that does not validate into an InvalidInputError naming
+the conversation, and the small readers of single stored documents (`stored_document`,
+`is_system_body`, `message_tokens`) take any JSON, or none, without raising.
 """
 
 from __future__ import annotations

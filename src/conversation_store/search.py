@@ -48,22 +48,28 @@ def search_hit(
     conversation_id: str, title: str | None, message: object, terms: list[str]
 ) -> SearchHit | None:
     """The hit for a stored message document, or None when its content does not match, or
-    when it is no message (a body changed by hand: such a row never hides the other hits)."""
+    when it is no message (a body changed by hand)."""
     if not isinstance(message, dict):
         return None
     content = message.get("content")
     if not isinstance(content, str) or not matches(content, terms):
         return None
+    return checked_hit(
+        {
+            "conversation_id": conversation_id,
+            "conversation_title": title,
+            "message_id": message.get("id"),
+            "role": message.get("role"),
+            "snippet": snippet(content, terms),
+            "timestamp": message.get("timestamp"),
+        }
+    )
+
+
+def checked_hit(fields: dict[str, object]) -> SearchHit | None:
+    """The hit of these fields, or None when a stored message changed by hand gave them a
+    role or timestamp no message has: such a row never hides the other hits."""
     try:
-        return SearchHit.model_validate(
-            {
-                "conversation_id": conversation_id,
-                "conversation_title": title,
-                "message_id": message.get("id"),
-                "role": message.get("role"),
-                "snippet": snippet(content, terms),
-                "timestamp": message.get("timestamp"),
-            }
-        )
+        return SearchHit.model_validate(fields)
     except ValidationError:
         return None

@@ -19,11 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.models import SUMMARY_FIELDS, ConversationKey, ListFilter, SearchHit
-from conversation_store.search import matches, snippet
+from conversation_store.search import checked_hit, matches, snippet
 from conversation_store.stores.continuation import decode_continuation, encode_continuation
 from conversation_store.stores.cosmos.items import HEAD_CONDITION, HEAD_TYPES, generation_of
 
@@ -241,20 +239,18 @@ def search_hits(
             title = head[0]
         else:
             conversation_id, title = str(row["id"]), row.get("title")
-        try:
-            hit = SearchHit.model_validate(
-                {
-                    "conversation_id": conversation_id,
-                    "conversation_title": title,
-                    "message_id": row.get("message_id"),
-                    "role": row.get("role"),
-                    "snippet": snippet(str(row.get("content") or ""), terms),
-                    "timestamp": row.get("timestamp"),
-                }
-            )
-        except ValidationError:
-            continue  # a message changed by hand: it never hides the other hits
-        hits.append(hit)
+        hit = checked_hit(
+            {
+                "conversation_id": conversation_id,
+                "conversation_title": title,
+                "message_id": row.get("message_id"),
+                "role": row.get("role"),
+                "snippet": snippet(str(row.get("content") or ""), terms),
+                "timestamp": row.get("timestamp"),
+            }
+        )
+        if hit is not None:
+            hits.append(hit)
     hits.sort(key=lambda hit: hit.timestamp, reverse=True)
     return hits[:limit]
 

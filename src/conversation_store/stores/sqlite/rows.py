@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from conversation_store.decoding import message_tokens, readable, stored_document
+from conversation_store.decoding import readable
 from conversation_store.exceptions import InvalidInputError
 from conversation_store.models import (
     HEADER_FIELDS,
@@ -114,11 +114,6 @@ def message_body(message: Message) -> str:
     if message.metadata:
         return message.model_dump_json()
     return message.model_dump_json(exclude=_NO_METADATA)
-
-
-def stored_tokens(body: bytes) -> int:
-    """The `message_tokens` of a stored body (0 for one that is no JSON object)."""
-    return message_tokens(stored_document(body))
 
 
 def message_rows(messages: Sequence[Message]) -> list[tuple[Message, str]]:

@@ -20,8 +20,10 @@ from typing import Any, Literal
 from conversation_store.decoding import (
     counted_tokens,
     is_system_body,
+    message_tokens,
     messages_from_json,
     readable,
+    stored_document,
 )
 from conversation_store.exceptions import (
     ConflictError,
@@ -66,7 +68,6 @@ from conversation_store.stores.sqlite.rows import (
     new_header_columns,
     now,
     share_link_row,
-    stored_tokens,
     summary,
     updated_header_columns,
 )
@@ -467,7 +468,7 @@ class SQLiteStore:
                 "UPDATE messages SET body = ? WHERE rowid = ?",
                 (message_body(message), old["rowid"]),
             )
-        return stored_tokens(old["body"])
+        return message_tokens(stored_document(old["body"]))
 
     @staticmethod
     def _pin_system_message(
